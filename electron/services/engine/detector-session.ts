@@ -1,0 +1,197 @@
+// onnxruntime sessions for detector models: created once per (model sha256, provider preference) and
+// reused by every analysis in the process, because creating one costs far more than a batch.
+import crypto from 'node:crypto';
+import fs from 'node:fs/promises';
+import ort from 'onnxruntime-node';
+import {
+  defaultIntraOpThreads,
+  describeFallback,
+  firstLine,
+  planProviders,
+  recordProviderFailure,
+  type ProviderName,
+  type ProviderPreference,
+} from './execution-providers';
+
+export class DetectorSessionError extends Error {
+  constructor(
+    readonly code: 'MODEL_NOT_FOUND' | 'MODEL_INVALID' | 'MODEL_SHA_MISMATCH' | 'SESSION_FAILED',
+    message: string,
+  ) {
+    super(message);
+    this.name = 'DetectorSessionError';
+  }
+}
+
+export interface SessionOptionsInput {
+  preference?: ProviderPreference;
+  intraOpThreads?: number;
+  /** When known (model card), the file must hash to it: the result cites this hash. */
+  expectedSha256?: string;
+}
+
+export interface DetectorSession {
+  readonly session: ort.InferenceSession;
+  readonly modelPath: string;
+  readonly modelSha256: string;
+  readonly provider: ProviderName;
+  /** Why the preferred provider was not used; undefined when it was. */
+  readonly providerNote?: string;
+  readonly inputName: string;
+  /** NHWC [N, H, W, 3]; H = W = inputSize. */
+  readonly inputSize: number;
+  readonly outputNames: readonly string[];
+  /** Runs N images packed NHWC in `batch`; returns p(synthetic) per image. */
+  predict(batch: Float32Array, n: number): Promise<Float32Array>;
+  /** Runs and returns every named output (p_synthetic and the feature map, for explainers). */
+  runOutputs(batch: Float32Array, n: number, outputs?: readonly string[]): Promise<Record<string, ort.Tensor>>;
+}
+
+export const P_SYNTHETIC_OUTPUT = 'p_synthetic';
+export const FEATURES_OUTPUT = 'features';
+
+const sessions = new Map<string, Promise<DetectorSession>>();
+/** Hash per model path, valid while size and mtime are unchanged. */
+const fileHashes = new Map<string, { size: number; mtimeMs: number; sha: string }>();
+
+export function sha256Hex(data: Uint8Array): string {
+  return crypto.createHash('sha256').update(data).digest('hex');
+}
+
+async function readModel(modelPath: string): Promise<Buffer> {
+  try {
+    return await fs.readFile(modelPath);
+  } catch (e) {
+    throw new DetectorSessionError('MODEL_NOT_FOUND', `Cannot read model ${modelPath}: ${(e as Error).message}`);
+  }
+}
+
+function sessionOptions(provider: ProviderName, intraOpThreads: number): ort.InferenceSession.SessionOptions {
+  return {
+    executionProviders: provider === 'cpu' ? ['cpu'] : [provider, 'cpu'],
+    intraOpNumThreads: intraOpThreads,
+    interOpNumThreads: 1,
+    executionMode: 'sequential',
+    graphOptimizationLevel: 'all',
+    logSeverityLevel: 3,
+  };
+}
+
+function readInputSize(session: ort.InferenceSession, inputName: string): number {
+  const meta = session.inputMetadata.find((m) => m.name === inputName);
+  if (!meta || !meta.isTensor) throw new DetectorSessionError('MODEL_INVALID', `Model input ${inputName} is not a tensor`);
+  const shape = meta.shape;
+  const h = shape[1];
+  const w = shape[2];
+  const c = shape[3];
+  if (shape.length !== 4 || typeof h !== 'number' || h !== w || c !== 3) {
+    throw new DetectorSessionError('MODEL_INVALID', `Model input ${inputName} must be NHWC [N, S, S, 3], found [${shape.join(', ')}]`);
+  }
+  return h;
+}
+
+async function createDetectorSession(modelPath: string, bytes: Buffer, sha: string, options: SessionOptionsInput): Promise<DetectorSession> {
+  const preference = options.preference ?? 'auto';
+  const threads = options.intraOpThreads ?? defaultIntraOpThreads();
+  const plan = planProviders(preference);
+  const attempts: { name: ProviderName; reason: string }[] = plan.skipped.filter((s) => s.name === preference || preference === 'auto' && !/only on/.test(s.reason));
+  let session: ort.InferenceSession | undefined;
+  let provider: ProviderName = 'cpu';
+  for (const name of plan.order) {
+    try {
+      session = await ort.InferenceSession.create(bytes, sessionOptions(name, threads));
+      provider = name;
+      break;
+    } catch (e) {
+      const reason = firstLine((e as Error).message ?? String(e));
+      if (name === 'cpu') throw new DetectorSessionError('SESSION_FAILED', `onnxruntime could not load ${modelPath}: ${reason}`);
+      recordProviderFailure(name, reason);
+      attempts.push({ name, reason });
+    }
+  }
+  if (!session) throw new DetectorSessionError('SESSION_FAILED', `No execution provider could load ${modelPath}`);
+  const s = session;
+  const inputName = s.inputNames[0];
+  const inputSize = readInputSize(s, inputName);
+  if (!s.outputNames.includes(P_SYNTHETIC_OUTPUT)) {
+    await s.release();
+    throw new DetectorSessionError('MODEL_INVALID', `Model ${modelPath} has no "${P_SYNTHETIC_OUTPUT}" output (outputs: ${s.outputNames.join(', ')})`);
+  }
+  const imageFloats = inputSize * inputSize * 3;
+  const tensorFor = (batch: Float32Array, n: number) => {
+    if (!Number.isInteger(n) || n < 1 || batch.length < n * imageFloats) {
+      throw new Error(`Batch of ${n} needs ${n * imageFloats} floats, got ${batch.length}`);
+    }
+    const data = batch.length === n * imageFloats ? batch : batch.subarray(0, n * imageFloats);
+    return new ort.Tensor('float32', data, [n, inputSize, inputSize, 3]);
+  };
+  const runOutputs = async (batch: Float32Array, n: number, outputs: readonly string[] = s.outputNames) => {
+    const result = await s.run({ [inputName]: tensorFor(batch, n) }, outputs as string[]);
+    return result as Record<string, ort.Tensor>;
+  };
+  return {
+    session: s,
+    modelPath,
+    modelSha256: sha,
+    provider,
+    providerNote: describeFallback(preference, provider, attempts),
+    inputName,
+    inputSize,
+    outputNames: s.outputNames,
+    runOutputs,
+    async predict(batch, n) {
+      const out = (await runOutputs(batch, n, [P_SYNTHETIC_OUTPUT]))[P_SYNTHETIC_OUTPUT];
+      const data = out.data as Float32Array;
+      if (data.length !== n) throw new DetectorSessionError('MODEL_INVALID', `${P_SYNTHETIC_OUTPUT} has ${data.length} values for ${n} images`);
+      return data;
+    },
+  };
+}
+
+/**
+ * The shared session for a model file. The file is hashed on first use; a model card's hash that does
+ * not match is refused, because results cite the hash of the model that produced them.
+ */
+export async function getDetectorSession(modelPath: string, options: SessionOptionsInput = {}): Promise<DetectorSession> {
+  let stat: import('node:fs').Stats;
+  try {
+    stat = await fs.stat(modelPath);
+  } catch (e) {
+    throw new DetectorSessionError('MODEL_NOT_FOUND', `Cannot read model ${modelPath}: ${(e as Error).message}`);
+  }
+  const known = fileHashes.get(modelPath);
+  let bytes: Buffer | undefined;
+  let sha: string;
+  if (known && known.size === stat.size && known.mtimeMs === stat.mtimeMs) sha = known.sha;
+  else {
+    bytes = await readModel(modelPath);
+    sha = sha256Hex(bytes);
+    fileHashes.set(modelPath, { size: stat.size, mtimeMs: stat.mtimeMs, sha });
+  }
+  if (options.expectedSha256 && options.expectedSha256.toLowerCase() !== sha) {
+    throw new DetectorSessionError(
+      'MODEL_SHA_MISMATCH',
+      `Model ${modelPath} hashes to ${sha}, but its card says ${options.expectedSha256}; refusing to run a model that differs from its card`,
+    );
+  }
+  const key = `${sha}:${options.preference ?? 'auto'}:${options.intraOpThreads ?? 'default'}`;
+  let pending = sessions.get(key);
+  if (!pending) {
+    const loaded = bytes ?? (await readModel(modelPath));
+    if (sha256Hex(loaded) !== sha) {
+      fileHashes.delete(modelPath);
+      return getDetectorSession(modelPath, options);
+    }
+    pending = createDetectorSession(modelPath, loaded, sha, options);
+    sessions.set(key, pending);
+    pending.catch(() => sessions.delete(key));
+  }
+  return pending;
+}
+
+/** Releases every cached session (app shutdown, tests). */
+export async function releaseDetectorSessions(): Promise<void> {
+  const all = [...sessions.values()];
+  sessions.clear();
+  await Promise.all(all.map(async (p) => (await p.catch(() => undefined))?.session.release()));
+}
