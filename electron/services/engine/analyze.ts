@@ -1,0 +1,335 @@
+// `analyze`: files and folders in, one result per file out, streamed. Folders are walked lazily, files
+// are read and decoded a bounded number at a time on libuv threads, and decoded images are batched
+// for inference. onnxruntime-node runs a session synchronously on the main thread, so the decodes of
+// the next batch are started before a batch runs and progress on libuv threads meanwhile.
+import { webcrypto } from 'node:crypto';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { getDetectorSession, type DetectorSession } from './detector-session';
+import type { ProviderName, ProviderPreference } from './execution-providers';
+import { ModelRegistry, type RegisteredModel } from './model-registry';
+import {
+  DEFAULT_MAX_FILE_BYTES,
+  ImageInputError,
+  decodeToPaperRgb,
+  fileSystemError,
+  readImageFile,
+  toModelInput,
+  type DecodeLimits,
+  type ImageErrorCode,
+  type PaperRgb,
+} from './preprocess';
+
+export interface AnalyzeSuccess {
+  path: string;
+  sha256: string;
+  pSynthetic: number;
+  verdict: 'synthetic' | 'real';
+  threshold: number;
+  model: { id: string; sha256: string };
+  provider: ProviderName;
+  /** Decode + preprocess time of this file plus its share of its batch's inference, in milliseconds. */
+  ms: number;
+}
+
+export interface AnalyzeFailure {
+  path: string;
+  error: { code: ImageErrorCode | 'CANCELLED' | 'INTERNAL'; message: string };
+}
+
+export type AnalyzeResult = AnalyzeSuccess | AnalyzeFailure;
+
+export function isAnalyzeFailure(r: AnalyzeResult): r is AnalyzeFailure {
+  return 'error' in r;
+}
+
+export interface AnalyzeSummary {
+  analysed: number;
+  failed: number;
+  model: { id: string; sha256: string };
+  provider: ProviderName;
+  /** Why the preferred provider was not used, if it was not. */
+  providerNote?: string;
+  seconds: number;
+}
+
+export interface AnalyzeOptions extends DecodeLimits {
+  dataDir: string;
+  repoRoot?: string;
+  /** Shares one registry (and its knowledge of models) across calls. */
+  registry?: ModelRegistry;
+  modelId?: string;
+  /** Overrides the model card's decision threshold. */
+  threshold?: number;
+  batchSize?: number;
+  provider?: ProviderPreference;
+  /** Files read and decoded at once; memory is bounded by this and by maxInFlightBytes. */
+  decodeConcurrency?: number;
+  maxInFlightBytes?: number;
+  signal?: AbortSignal;
+  onResult?: (result: AnalyzeResult) => void;
+  /** Called once the model and session are ready, before any file is read. */
+  onReady?: (info: { model: RegisteredModel; session: DetectorSession }) => void;
+}
+
+export class AnalyzeError extends Error {
+  constructor(
+    readonly code: 'INVALID_OPTIONS',
+    message: string,
+  ) {
+    super(message);
+    this.name = 'AnalyzeError';
+  }
+}
+
+export const DEFAULT_BATCH_SIZE = 8;
+export const MAX_BATCH_SIZE = 256;
+
+type WalkEntry = { path: string } | { path: string; error: AnalyzeFailure['error'] };
+
+/**
+ * Expands files and folders into files, depth-first, each folder's entries in name order. Only one
+ * listing per open folder level is held, so a tree of 10,000 files is never materialised at once.
+ * Symbolic links to folders are followed once (cycles are cut by real path).
+ */
+export async function* walkInputs(inputs: readonly string[], signal?: AbortSignal): AsyncGenerator<WalkEntry> {
+  const seenDirs = new Set<string>();
+  async function* walkDir(dir: string): AsyncGenerator<WalkEntry> {
+    let real: string;
+    try {
+      real = await fs.realpath(dir);
+    } catch (e) {
+      yield { path: dir, error: toFailure(fileSystemError(e, dir)) };
+      return;
+    }
+    if (seenDirs.has(real)) return;
+    seenDirs.add(real);
+    let names: string[];
+    try {
+      names = (await fs.readdir(dir)).sort();
+    } catch (e) {
+      yield { path: dir, error: toFailure(fileSystemError(e, dir)) };
+      return;
+    }
+    for (const name of names) {
+      if (signal?.aborted) return;
+      const child = path.join(dir, name);
+      let stat;
+      try {
+        stat = await fs.stat(child);
+      } catch (e) {
+        yield { path: child, error: toFailure(fileSystemError(e, child)) };
+        continue;
+      }
+      if (stat.isDirectory()) yield* walkDir(child);
+      else if (stat.isFile()) yield { path: child };
+      // Sockets, FIFOs and devices are not evidence images and reading a FIFO would block.
+    }
+  }
+  for (const input of inputs) {
+    if (signal?.aborted) return;
+    const resolved = path.resolve(input);
+    let stat;
+    try {
+      stat = await fs.stat(resolved);
+    } catch (e) {
+      yield { path: resolved, error: toFailure(fileSystemError(e, resolved)) };
+      continue;
+    }
+    if (stat.isDirectory()) yield* walkDir(resolved);
+    else if (stat.isFile()) yield { path: resolved };
+    else yield { path: resolved, error: { code: 'NOT_A_FILE', message: `${resolved} is not a regular file or folder` } };
+  }
+}
+
+function toFailure(e: unknown): AnalyzeFailure['error'] {
+  if (e instanceof ImageInputError) return { code: e.code, message: e.message };
+  return { code: 'INTERNAL', message: (e as Error)?.message ?? String(e) };
+}
+
+async function sha256Async(data: Uint8Array): Promise<string> {
+  // WebCrypto digests on a libuv thread, so hashing a large file does not stall inference.
+  const digest = await webcrypto.subtle.digest('SHA-256', data);
+  return Buffer.from(digest).toString('hex');
+}
+
+/** Counts bytes of files being held in memory, so a folder of huge TIFFs cannot exhaust memory. */
+class ByteBudget {
+  private used = 0;
+  private waiters: (() => void)[] = [];
+  constructor(private readonly limit: number) {}
+  async acquire(n: number): Promise<void> {
+    // One file larger than the whole budget still runs, alone.
+    while (this.used > 0 && this.used + n > this.limit) await new Promise<void>((r) => this.waiters.push(r));
+    this.used += n;
+  }
+  release(n: number): void {
+    this.used -= n;
+    const w = this.waiters;
+    this.waiters = [];
+    for (const r of w) r();
+  }
+}
+
+type Decoded =
+  | { path: string; ok: true; rgb: PaperRgb; sha256: string; ms: number }
+  | { path: string; ok: false; error: AnalyzeFailure['error'] };
+
+async function decodeOne(filePath: string, limits: DecodeLimits, budget: ByteBudget): Promise<Decoded> {
+  const started = performance.now();
+  let size = 0;
+  try {
+    const stat = await fs.stat(filePath);
+    size = Math.min(stat.size, limits.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES);
+    await budget.acquire(size);
+    try {
+      const buf = await readImageFile(filePath, limits);
+      const [sha256, rgb] = await Promise.all([sha256Async(buf), decodeToPaperRgb(buf, limits)]);
+      return { path: filePath, ok: true, rgb, sha256, ms: performance.now() - started };
+    } finally {
+      budget.release(size);
+    }
+  } catch (e) {
+    const err = e instanceof ImageInputError ? e : (e as NodeJS.ErrnoException)?.code ? fileSystemError(e, filePath) : e;
+    return { path: filePath, ok: false, error: toFailure(err) };
+  }
+}
+
+/**
+ * Analyses files and folders, yielding one result per file in input order (folders in name order),
+ * and calling onResult for each. A file that cannot be analysed yields an error result and the run
+ * goes on. Throws (before any result) when no trained model is available or options are invalid.
+ * The generator's return value is a summary.
+ */
+export async function* analyzeFiles(inputs: readonly string[], options: AnalyzeOptions): AsyncGenerator<AnalyzeResult, AnalyzeSummary> {
+  const started = performance.now();
+  const batchSize = options.batchSize ?? DEFAULT_BATCH_SIZE;
+  if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > MAX_BATCH_SIZE) {
+    throw new AnalyzeError('INVALID_OPTIONS', `batch size must be an integer from 1 to ${MAX_BATCH_SIZE}, got ${options.batchSize}`);
+  }
+  if (options.threshold !== undefined && !(options.threshold >= 0 && options.threshold <= 1)) {
+    throw new AnalyzeError('INVALID_OPTIONS', `threshold must be between 0 and 1, got ${options.threshold}`);
+  }
+  const registry = options.registry ?? new ModelRegistry({ dataDir: options.dataDir, repoRoot: options.repoRoot });
+  const model = await registry.resolve(options.modelId);
+  const session = await getDetectorSession(model.detectorPath, { preference: options.provider, expectedSha256: model.card.sha256 });
+  options.onReady?.({ model, session });
+
+  const threshold = options.threshold ?? model.card.threshold;
+  const modelRef = { id: model.id, sha256: session.modelSha256 };
+  const inputOptions = { inputSize: session.inputSize, normalisation: model.normalisation };
+  const imageFloats = session.inputSize * session.inputSize * 3;
+  const batchBuffer = new Float32Array(batchSize * imageFloats);
+  const limits: DecodeLimits = { maxPixels: options.maxPixels, maxFileBytes: options.maxFileBytes };
+  // Enough decodes in flight to fill the next batch while the current one runs.
+  const concurrency = Math.max(1, options.decodeConcurrency ?? Math.min(64, batchSize + 4));
+  const budget = new ByteBudget(options.maxInFlightBytes ?? 512 * 1024 * 1024);
+  const counts = { analysed: 0, failed: 0 };
+
+  // Results wait here in input order until their batch has run.
+  const ordered: ({ done: AnalyzeResult } | { slot: number; decoded: Extract<Decoded, { ok: true }> })[] = [];
+  const batchItems: Extract<Decoded, { ok: true }>[] = [];
+
+  const walker = walkInputs(inputs, options.signal);
+  const inFlight: Promise<Decoded>[] = [];
+  let walkDone = false;
+  const refill = async () => {
+    while (!walkDone && inFlight.length < concurrency && !options.signal?.aborted) {
+      const next = await walker.next();
+      if (next.done) {
+        walkDone = true;
+        break;
+      }
+      const entry = next.value;
+      inFlight.push('error' in entry ? Promise.resolve({ path: entry.path, ok: false, error: entry.error }) : decodeOne(entry.path, limits, budget));
+    }
+  };
+
+  function* emit(result: AnalyzeResult): Generator<AnalyzeResult> {
+    if (isAnalyzeFailure(result)) counts.failed++;
+    else counts.analysed++;
+    options.onResult?.(result);
+    yield result;
+  }
+
+  async function runBatch(): Promise<Map<number, AnalyzeSuccess>> {
+    const n = batchItems.length;
+    const out = new Map<number, AnalyzeSuccess>();
+    if (n === 0) return out;
+    for (let i = 0; i < n; i++) toModelInput(batchItems[i].rgb.data, inputOptions, batchBuffer, i * imageFloats);
+    const t0 = performance.now();
+    const scores = await session.predict(batchBuffer, n);
+    const share = (performance.now() - t0) / n;
+    for (let i = 0; i < n; i++) {
+      const d = batchItems[i];
+      const p = scores[i];
+      out.set(i, {
+        path: d.path,
+        sha256: d.sha256,
+        pSynthetic: p,
+        verdict: p >= threshold ? 'synthetic' : 'real',
+        threshold,
+        model: modelRef,
+        provider: session.provider,
+        ms: Math.round((d.ms + share) * 100) / 100,
+      });
+    }
+    batchItems.length = 0;
+    return out;
+  }
+
+  async function* flush(): AsyncGenerator<AnalyzeResult> {
+    let scored: Map<number, AnalyzeSuccess> | undefined;
+    let failure: AnalyzeFailure['error'] | undefined;
+    try {
+      scored = await runBatch();
+    } catch (e) {
+      // An inference failure fails this batch's files, not the run.
+      failure = { code: 'INTERNAL', message: `Inference failed: ${(e as Error).message}` };
+      batchItems.length = 0;
+    }
+    for (const item of ordered.splice(0)) {
+      if ('done' in item) yield* emit(item.done);
+      else yield* emit(scored?.get(item.slot) ?? { path: item.decoded.path, error: failure! });
+    }
+  }
+
+  try {
+    await refill();
+    while (inFlight.length > 0) {
+      const decoded = await inFlight.shift()!;
+      if (options.signal?.aborted) break;
+      if (decoded.ok) {
+        ordered.push({ slot: batchItems.length, decoded });
+        batchItems.push(decoded);
+      } else {
+        ordered.push({ done: { path: decoded.path, error: decoded.error } });
+      }
+      // Start the next decodes before a batch blocks the main thread.
+      await refill();
+      if (batchItems.length === batchSize) yield* flush();
+      else if (batchItems.length === 0) for (const item of ordered.splice(0)) yield* emit((item as { done: AnalyzeResult }).done);
+    }
+    if (!options.signal?.aborted) yield* flush();
+  } finally {
+    await walker.return(undefined);
+    // Let abandoned decodes settle so no work outlives the run.
+    await Promise.allSettled(inFlight);
+  }
+  return {
+    ...counts,
+    model: modelRef,
+    provider: session.provider,
+    ...(session.providerNote ? { providerNote: session.providerNote } : {}),
+    seconds: (performance.now() - started) / 1000,
+  };
+}
+
+/** Runs analyzeFiles to the end, delivering results only through onResult. */
+export async function analyzeAll(inputs: readonly string[], options: AnalyzeOptions): Promise<AnalyzeSummary> {
+  const it = analyzeFiles(inputs, options);
+  for (;;) {
+    const r = await it.next();
+    if (r.done) return r.value;
+  }
+}
