@@ -1,0 +1,429 @@
+// The paper's classification head (Dense+ReLU → BatchNorm → Dropout → Dense+sigmoid) trained on
+// cached backbone features. A hand-written training loop rather than `model.fit`, because tfjs-layers
+// has no per-sample weights, and we need per-batch progress, cancel between batches and a
+// best-val-loss checkpoint that exports straight into the fusion format.
+import { loadTf, type Tf } from './tf-runtime';
+import { createRng } from './seeded-random';
+import { TrainingError } from './training-errors';
+
+/** Exactly what the ONNX fusion consumes. Kernels are row-major [in, out] as in Keras. */
+export interface HeadWeights {
+  inputDim: number;
+  dense1: { kernel: Float32Array; bias: Float32Array; units: number };
+  bn: { gamma: Float32Array; beta: Float32Array; movingMean: Float32Array; movingVariance: Float32Array; epsilon: number };
+  dense2: { kernel: Float32Array; bias: Float32Array };
+}
+
+/**
+ * One labelled feature matrix. `views[0]` holds the plain features; further views hold the same
+ * samples under augmentation (horizontal flip, re-compression...). Each epoch draws one view per
+ * sample, which is what on-the-fly augmentation does for a frozen backbone.
+ */
+export interface FeatureSet {
+  dim: number;
+  views: Float32Array[];
+  labels: Uint8Array;
+  weights: Float32Array;
+}
+
+export type OptimizerName = 'adam' | 'rmsprop';
+
+export interface HeadTrainingOptions {
+  hiddenUnits?: number;
+  dropout?: number;
+  epochs?: number;
+  batchSize?: number;
+  learningRate?: number;
+  optimizer?: OptimizerName;
+  /** Reduce-on-plateau of the validation loss. */
+  plateauFactor?: number;
+  plateauPatience?: number;
+  minLearningRate?: number;
+  /** Keras' 0.99 assumes thousands of steps; a few hundred steps need a faster moving average. */
+  bnMomentum?: number;
+  l2?: number;
+  seed?: number;
+}
+
+export interface TrainingProgress {
+  kind: 'batch' | 'epoch';
+  epoch: number;
+  epochs: number;
+  batch?: number;
+  batches?: number;
+  loss: number;
+  valLoss?: number;
+  accuracy?: number;
+  valAccuracy?: number;
+  learningRate: number;
+  improved?: boolean;
+}
+
+export interface EpochRecord {
+  epoch: number;
+  loss: number;
+  valLoss: number;
+  accuracy: number;
+  valAccuracy: number;
+  learningRate: number;
+}
+
+export interface HeadTrainingResult {
+  weights: HeadWeights;
+  bestEpoch: number;
+  bestValLoss: number;
+  history: EpochRecord[];
+  seconds: number;
+  backend: string;
+}
+
+export interface TrainingHooks {
+  onProgress?: (p: TrainingProgress) => void;
+  signal?: AbortSignal;
+}
+
+export const defaultHeadOptions: Required<HeadTrainingOptions> = {
+  hiddenUnits: 256,
+  dropout: 0.5,
+  epochs: 20,
+  batchSize: 64,
+  learningRate: 1e-3,
+  optimizer: 'adam',
+  plateauFactor: 0.5,
+  plateauPatience: 2,
+  minLearningRate: 1e-6,
+  bnMomentum: 0.9,
+  l2: 0,
+  seed: 1,
+};
+
+export function validateFeatureSet(set: FeatureSet, name: string): void {
+  const n = set.labels.length;
+  if (!(set.dim > 0) || set.views.length === 0) throw new TrainingError('BAD_FEATURES', `${name}: no features`);
+  for (const v of set.views) {
+    if (v.length !== n * set.dim) throw new TrainingError('BAD_FEATURES', `${name}: view has ${v.length} values, expected ${n}×${set.dim}`);
+  }
+  if (set.weights.length !== n) throw new TrainingError('BAD_FEATURES', `${name}: ${set.weights.length} weights for ${n} samples`);
+  for (let i = 0; i < n; i++) {
+    if (set.labels[i] !== 0 && set.labels[i] !== 1) throw new TrainingError('BAD_FEATURES', `${name}: label ${set.labels[i]} is not 0 or 1`);
+    if (!(set.weights[i] >= 0) || !Number.isFinite(set.weights[i])) throw new TrainingError('BAD_FEATURES', `${name}: weight ${set.weights[i]} is not a finite non-negative number`);
+  }
+  for (const v of set.views) for (let i = 0; i < v.length; i++) if (!Number.isFinite(v[i])) throw new TrainingError('BAD_FEATURES', `${name}: non-finite feature value`);
+}
+
+/** Rescales weights so that both classes carry the same total and the mean weight is 1. */
+export function balanceClassWeights(labels: Uint8Array, weights: Float32Array): Float32Array {
+  const totals = [0, 0];
+  const counts = [0, 0];
+  for (let i = 0; i < labels.length; i++) {
+    totals[labels[i]] += weights[i];
+    counts[labels[i]]++;
+  }
+  const out = new Float32Array(labels.length);
+  const n = labels.length;
+  for (let i = 0; i < n; i++) {
+    const c = labels[i];
+    out[i] = totals[c] > 0 ? (weights[i] / totals[c]) * (n / (counts[0] > 0 && counts[1] > 0 ? 2 : 1)) : 0;
+  }
+  return out;
+}
+
+function columnStats(set: FeatureSet): { mean: Float32Array; std: Float32Array } {
+  const d = set.dim;
+  const n = set.labels.length;
+  const mean = new Float64Array(d);
+  const sq = new Float64Array(d);
+  let count = 0;
+  for (const v of set.views) {
+    for (let i = 0; i < n; i++) {
+      const o = i * d;
+      for (let j = 0; j < d; j++) {
+        const x = v[o + j];
+        mean[j] += x;
+        sq[j] += x * x;
+      }
+    }
+    count += n;
+  }
+  const m = new Float32Array(d);
+  const s = new Float32Array(d);
+  for (let j = 0; j < d; j++) {
+    m[j] = mean[j] / count;
+    s[j] = Math.sqrt(Math.max(sq[j] / count - m[j] * m[j], 0)) + 1e-3;
+  }
+  return { mean: m, std: s };
+}
+
+function standardise(v: Float32Array, d: number, mean: Float32Array, std: Float32Array): Float32Array {
+  const out = new Float32Array(v.length);
+  for (let i = 0; i < v.length; i += d) for (let j = 0; j < d; j++) out[i + j] = (v[i + j] - mean[j]) / std[j];
+  return out;
+}
+
+/** Folds the input standardisation into dense1 so that the exported head takes raw features. */
+function foldStandardisation(kernel: Float32Array, bias: Float32Array, d: number, units: number, mean: Float32Array, std: Float32Array) {
+  const k = new Float32Array(kernel.length);
+  const b = Float32Array.from(bias);
+  for (let j = 0; j < d; j++) {
+    const inv = 1 / std[j];
+    for (let u = 0; u < units; u++) {
+      const w = kernel[j * units + u] * inv;
+      k[j * units + u] = w;
+      b[u] -= mean[j] * w;
+    }
+  }
+  return { kernel: k, bias: b };
+}
+
+function glorotUniform(rng: () => number, fanIn: number, fanOut: number): Float32Array {
+  const limit = Math.sqrt(6 / (fanIn + fanOut));
+  const out = new Float32Array(fanIn * fanOut);
+  for (let i = 0; i < out.length; i++) out[i] = (rng() * 2 - 1) * limit;
+  return out;
+}
+
+const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+/**
+ * Inference with exported head weights in plain JS: the reference the ONNX fusion is checked
+ * against, and a fast scorer for experiments on cached features.
+ */
+export function scoreWithHead(weights: HeadWeights, features: Float32Array): Float32Array {
+  const d = weights.inputDim;
+  const units = weights.dense1.units;
+  const n = features.length / d;
+  const out = new Float32Array(n);
+  const h = new Float64Array(units);
+  const { kernel: k1, bias: b1 } = weights.dense1;
+  const { gamma, beta, movingMean, movingVariance, epsilon } = weights.bn;
+  const k2 = weights.dense2.kernel;
+  for (let i = 0; i < n; i++) {
+    h.fill(0);
+    const o = i * d;
+    for (let j = 0; j < d; j++) {
+      const x = features[o + j];
+      if (x === 0) continue;
+      const r = j * units;
+      for (let u = 0; u < units; u++) h[u] += x * k1[r + u];
+    }
+    let z = weights.dense2.bias[0];
+    for (let u = 0; u < units; u++) {
+      const a = Math.max(h[u] + b1[u], 0);
+      const bn = ((a - movingMean[u]) / Math.sqrt(movingVariance[u] + epsilon)) * gamma[u] + beta[u];
+      z += bn * k2[u];
+    }
+    out[i] = 1 / (1 + Math.exp(-z));
+  }
+  return out;
+}
+
+export async function trainHead(
+  train: FeatureSet,
+  val: FeatureSet,
+  options: HeadTrainingOptions = {},
+  hooks: TrainingHooks = {},
+): Promise<HeadTrainingResult> {
+  const o = { ...defaultHeadOptions, ...stripUndefined(options) };
+  validateFeatureSet(train, 'training set');
+  validateFeatureSet(val, 'validation set');
+  if (val.dim !== train.dim) throw new TrainingError('BAD_FEATURES', `validation features have ${val.dim} dimensions, training ${train.dim}`);
+  if (train.labels.length === 0 || val.labels.length === 0) throw new TrainingError('EMPTY_SPLIT', 'training and validation sets must both hold samples');
+  const classes = new Set(train.labels);
+  if (classes.size < 2) throw new TrainingError('SINGLE_CLASS', 'the training set holds only one class; a detector needs real and synthetic samples');
+  if (!(o.epochs >= 1) || !(o.batchSize >= 1) || !(o.learningRate > 0) || !(o.hiddenUnits >= 1) || !(o.dropout >= 0 && o.dropout < 1)) {
+    throw new TrainingError('BAD_OPTIONS', 'epochs, batch size, hidden units must be ≥ 1, learning rate > 0 and dropout in [0, 1)');
+  }
+  const { tf, backend } = await loadTf();
+  const started = performance.now();
+  const rng = createRng(o.seed);
+  const d = train.dim;
+  const units = o.hiddenUnits;
+  const n = train.labels.length;
+
+  const { mean, std } = columnStats(train);
+  const trainViews = train.views.map((v) => standardise(v, d, mean, std));
+  const valX = standardise(val.views[0], d, mean, std);
+  const trainW = balanceClassWeights(train.labels, train.weights);
+  const valW = balanceClassWeights(val.labels, val.weights);
+
+  const k1 = tf.variable(tf.tensor2d(glorotUniform(rng, d, units), [d, units]), true, 'dense1/kernel');
+  const b1 = tf.variable(tf.zeros([units]), true, 'dense1/bias');
+  const gamma = tf.variable(tf.ones([units]), true, 'bn/gamma');
+  const beta = tf.variable(tf.zeros([units]), true, 'bn/beta');
+  const k2 = tf.variable(tf.tensor2d(glorotUniform(rng, units, 1), [units, 1]), true, 'dense2/kernel');
+  const b2 = tf.variable(tf.zeros([1]), true, 'dense2/bias');
+  const trainable = [k1, b1, gamma, beta, k2, b2];
+  let movingMean = new Float32Array(units);
+  let movingVariance = new Float32Array(units).fill(1);
+  const epsilon = 1e-3;
+  const optimizer = o.optimizer === 'rmsprop' ? tf.train.rmsprop(o.learningRate) : tf.train.adam(o.learningRate);
+  const setLearningRate = (lr: number) => ((optimizer as unknown as { learningRate: number }).learningRate = lr);
+  let learningRate = o.learningRate;
+
+  // x·k1 with its kernel gradient written as transpose(x)·dy: tfjs' own gradient uses matMul's
+  // transposeA flag, which the wasm backend runs ~10× slower. The input needs no gradient.
+  const inputDense = tf.customGrad((...args) => {
+    const [x, k, save] = args as unknown as [ReturnType<Tf['tensor2d']>, ReturnType<Tf['tensor2d']>, (t: unknown[]) => void];
+    save([x]);
+    return {
+      value: tf.matMul(x, k),
+      gradFunc: (dy, saved) => [tf.zerosLike(x), tf.matMul(tf.transpose((saved as ReturnType<Tf['tensor2d']>[])[0]), dy as ReturnType<Tf['tensor2d']>)],
+    };
+  });
+  const forward = (x: ReturnType<Tf['tensor2d']>, training: boolean, stats?: { mean?: ReturnType<Tf['tensor1d']>; variance?: ReturnType<Tf['tensor1d']> }) => {
+    const h = tf.relu(tf.add(training ? inputDense(x, k1) : tf.matMul(x, k1), b1));
+    let normalised;
+    if (training) {
+      const m = tf.moments(h, 0);
+      if (stats) {
+        stats.mean = tf.keep(m.mean as ReturnType<Tf['tensor1d']>);
+        stats.variance = tf.keep(m.variance as ReturnType<Tf['tensor1d']>);
+      }
+      normalised = tf.add(tf.mul(tf.div(tf.sub(h, m.mean), tf.sqrt(tf.add(m.variance, epsilon))), gamma), beta);
+      if (o.dropout > 0) normalised = tf.dropout(normalised, o.dropout, undefined, Math.floor(rng() * 2 ** 31));
+    } else {
+      const mm = tf.tensor1d(movingMean);
+      const mv = tf.tensor1d(movingVariance);
+      normalised = tf.add(tf.mul(tf.div(tf.sub(h, mm), tf.sqrt(tf.add(mv, epsilon))), gamma), beta);
+    }
+    return tf.add(tf.matMul(normalised, k2), b2).reshape([-1]);
+  };
+  // Weighted binary cross-entropy on logits (numerically stable form).
+  const weightedLoss = (logits: ReturnType<Tf['tensor1d']>, y: ReturnType<Tf['tensor1d']>, w: ReturnType<Tf['tensor1d']>) => {
+    const perSample = tf.add(tf.sub(tf.relu(logits), tf.mul(logits, y)), tf.log1p(tf.exp(tf.neg(tf.abs(logits)))));
+    return tf.div(tf.sum(tf.mul(perSample, w)), tf.maximum(tf.sum(w), 1e-12));
+  };
+
+  const evaluate = (xs: Float32Array, labels: Uint8Array, w: Float32Array) =>
+    tf.tidy(() => {
+      const m = labels.length;
+      const logits = forward(tf.tensor2d(xs, [m, d]), false) as ReturnType<Tf['tensor1d']>;
+      const y = tf.tensor1d(Float32Array.from(labels));
+      const wt = tf.tensor1d(w);
+      const loss = weightedLoss(logits, y, wt).dataSync()[0];
+      const pred = tf.cast(tf.greater(logits, 0), 'float32');
+      const acc = tf.div(tf.sum(tf.mul(tf.cast(tf.equal(pred, y), 'float32'), wt)), tf.sum(wt)).dataSync()[0];
+      return { loss, accuracy: acc };
+    });
+
+  const snapshot = (): HeadWeights => {
+    const folded = foldStandardisation(k1.dataSync() as Float32Array, b1.dataSync() as Float32Array, d, units, mean, std);
+    return {
+      inputDim: d,
+      dense1: { kernel: folded.kernel, bias: folded.bias, units },
+      bn: {
+        gamma: Float32Array.from(gamma.dataSync()),
+        beta: Float32Array.from(beta.dataSync()),
+        movingMean: Float32Array.from(movingMean),
+        movingVariance: Float32Array.from(movingVariance),
+        epsilon,
+      },
+      dense2: { kernel: Float32Array.from(k2.dataSync()), bias: Float32Array.from(b2.dataSync()) },
+    };
+  };
+
+  const history: EpochRecord[] = [];
+  let best: HeadWeights | undefined;
+  let bestValLoss = Infinity;
+  let bestEpoch = 0;
+  let sincePlateau = 0;
+  let plateauBest = Infinity;
+  const batches = Math.ceil(n / o.batchSize);
+  const order = new Uint32Array(n);
+  const xBatch = new Float32Array(o.batchSize * d);
+
+  try {
+    for (let epoch = 1; epoch <= o.epochs; epoch++) {
+      for (let i = 0; i < n; i++) order[i] = i;
+      for (let i = n - 1; i > 0; i--) {
+        const j = Math.floor(rng() * (i + 1));
+        const t = order[i];
+        order[i] = order[j];
+        order[j] = t;
+      }
+      let lossSum = 0;
+      let weightSum = 0;
+      for (let b = 0; b < batches; b++) {
+        if (hooks.signal?.aborted) throw new TrainingError('CANCELLED', 'training was cancelled');
+        const start = b * o.batchSize;
+        const size = Math.min(o.batchSize, n - start);
+        // BatchNorm needs at least two samples to have a variance; fold a lone tail into the last batch's statistics by skipping it.
+        if (size < 2 && batches > 1) continue;
+        const y = new Float32Array(size);
+        const w = new Float32Array(size);
+        for (let r = 0; r < size; r++) {
+          const idx = order[start + r];
+          const view = trainViews[trainViews.length === 1 ? 0 : Math.floor(rng() * trainViews.length)];
+          xBatch.set(view.subarray(idx * d, idx * d + d), r * d);
+          y[r] = train.labels[idx];
+          w[r] = trainW[idx];
+        }
+        const stats: { mean?: ReturnType<Tf['tensor1d']>; variance?: ReturnType<Tf['tensor1d']> } = {};
+        const lossTensor = optimizer.minimize(
+          () => {
+            const logits = forward(tf.tensor2d(xBatch.subarray(0, size * d), [size, d]), true, stats) as ReturnType<Tf['tensor1d']>;
+            let loss = weightedLoss(logits, tf.tensor1d(y), tf.tensor1d(w));
+            if (o.l2 > 0) loss = tf.add(loss, tf.mul(o.l2, tf.add(tf.sum(tf.square(k1)), tf.sum(tf.square(k2)))));
+            return loss as ReturnType<Tf['scalar']>;
+          },
+          true,
+          trainable,
+        );
+        const loss = lossTensor ? lossTensor.dataSync()[0] : NaN;
+        lossTensor?.dispose();
+        if (stats.mean && stats.variance) {
+          const bm = stats.mean.dataSync();
+          // Keras keeps the biased batch variance for the moving average; so do we, so the exported BN matches.
+          const bv = stats.variance.dataSync();
+          const m = o.bnMomentum;
+          movingMean = movingMean.map((v, u) => v * m + bm[u] * (1 - m));
+          movingVariance = movingVariance.map((v, u) => v * m + bv[u] * (1 - m));
+          stats.mean.dispose();
+          stats.variance.dispose();
+        }
+        let bw = 0;
+        for (let r = 0; r < size; r++) bw += w[r];
+        lossSum += loss * bw;
+        weightSum += bw;
+        hooks.onProgress?.({ kind: 'batch', epoch, epochs: o.epochs, batch: b + 1, batches, loss, learningRate });
+        if (b % 4 === 3) await yieldToEventLoop();
+      }
+      const trainEval = evaluate(trainViews[0], train.labels, trainW);
+      const valEval = evaluate(valX, val.labels, valW);
+      const record: EpochRecord = {
+        epoch,
+        loss: weightSum > 0 ? lossSum / weightSum : NaN,
+        valLoss: valEval.loss,
+        accuracy: trainEval.accuracy,
+        valAccuracy: valEval.accuracy,
+        learningRate,
+      };
+      history.push(record);
+      const improved = valEval.loss < bestValLoss;
+      if (improved) {
+        bestValLoss = valEval.loss;
+        bestEpoch = epoch;
+        best = snapshot();
+      }
+      hooks.onProgress?.({ kind: 'epoch', epoch, epochs: o.epochs, ...record, improved });
+      if (valEval.loss < plateauBest - 1e-4) {
+        plateauBest = valEval.loss;
+        sincePlateau = 0;
+      } else if (++sincePlateau >= o.plateauPatience) {
+        learningRate = Math.max(learningRate * o.plateauFactor, o.minLearningRate);
+        setLearningRate(learningRate);
+        sincePlateau = 0;
+      }
+      await yieldToEventLoop();
+    }
+  } finally {
+    for (const v of trainable) v.dispose();
+    optimizer.dispose();
+  }
+  if (!best) throw new TrainingError('DIVERGED', 'validation loss was never finite; training diverged');
+  return { weights: best, bestEpoch, bestValLoss, history, seconds: (performance.now() - started) / 1000, backend };
+}
+
+function stripUndefined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
