@@ -1,0 +1,76 @@
+// The service side of the API contract: one handler per method, shared by both transports.
+import os from 'node:os';
+import type { ApiEvent, ApiMethod, ApiRequest, ApiResponse } from '../shared/api-contract';
+import { ApiCallError } from '../shared/api-contract';
+import { listExecutionProviders, readPackageInfo } from './app/app-info';
+import { ensureDataDir } from './app/data-dir';
+import { JobManager } from './jobs/job-manager';
+
+export type ApiHandlers = { [M in ApiMethod]: (request: ApiRequest<M>) => Promise<ApiResponse<M>> };
+
+export interface ApiServices {
+  readonly dataDir: string;
+  readonly handlers: ApiHandlers;
+  onEvent(listener: (event: ApiEvent) => void): () => void;
+  dispose(): Promise<void>;
+}
+
+export function createApiServices(options: { dataDir: string }): ApiServices {
+  const dataDir = ensureDataDir(options.dataDir);
+  const jobs = new JobManager();
+  const listeners = new Set<(event: ApiEvent) => void>();
+  jobs.onUpdate((job) => listeners.forEach((l) => l({ type: 'job', job })));
+
+  const handlers: ApiHandlers = {
+    async 'app.info'() {
+      const pkg = readPackageInfo();
+      return {
+        name: pkg.productName,
+        version: pkg.version,
+        dataDir,
+        platform: `${os.platform()}-${os.arch()}`,
+        node: process.versions.node,
+        providers: listExecutionProviders(),
+      };
+    },
+    async 'engine.providers'() {
+      return listExecutionProviders();
+    },
+    async 'jobs.start'(request) {
+      return { jobId: jobs.start(request.kind, request) };
+    },
+    async 'jobs.get'({ jobId }) {
+      const job = jobs.get(jobId);
+      if (!job) throw new ApiCallError('NOT_FOUND', `No job with id ${jobId}.`);
+      return job;
+    },
+    async 'jobs.list'() {
+      return jobs.list();
+    },
+    async 'jobs.cancel'({ jobId }) {
+      return { cancelled: jobs.cancel(jobId) };
+    },
+  };
+
+  return {
+    dataDir,
+    handlers,
+    onEvent(listener) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+    dispose: () => jobs.dispose(),
+  };
+}
+
+/** Calls a handler with an already validated request and turns any failure into a typed error payload. */
+export async function invokeHandler(services: ApiServices, method: ApiMethod, request: unknown) {
+  try {
+    const value = await (services.handlers[method] as (r: unknown) => Promise<unknown>)(request);
+    return { ok: true as const, value };
+  } catch (e) {
+    const err = e as Error & { code?: string };
+    const code = e instanceof ApiCallError ? e.code : (err.code ?? 'INTERNAL');
+    return { ok: false as const, error: { code, message: err.message } };
+  }
+}

@@ -1,0 +1,35 @@
+// Long-running tasks that run inside a worker thread. Each task reports progress and checks
+// the abort signal between units of work, so cancel takes effect promptly.
+import fs from 'node:fs';
+import crypto from 'node:crypto';
+
+export interface TaskContext {
+  signal: AbortSignal;
+  progress(done: number, total: number | null, message?: string): void;
+}
+
+export type TaskFn = (payload: any, ctx: TaskContext) => Promise<unknown>;
+
+async function sha256File(file: string, signal: AbortSignal): Promise<string> {
+  const hash = crypto.createHash('sha256');
+  for await (const chunk of fs.createReadStream(file, { highWaterMark: 1 << 20, signal })) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
+
+export const jobTasks: Record<string, TaskFn> = {
+  async 'files.hash'(payload: { paths: string[] }, ctx) {
+    const results: Array<{ path: string; sha256?: string; error?: string }> = [];
+    ctx.progress(0, payload.paths.length);
+    for (const [i, p] of payload.paths.entries()) {
+      if (ctx.signal.aborted) break;
+      try {
+        results.push({ path: p, sha256: await sha256File(p, ctx.signal) });
+      } catch (e) {
+        if (ctx.signal.aborted) break;
+        results.push({ path: p, error: (e as Error).message });
+      }
+      ctx.progress(i + 1, payload.paths.length, p);
+    }
+    return { files: results };
+  },
+};

@@ -1,0 +1,112 @@
+// The one typed API contract. Both transports (Electron IPC and the loopback HTTP server) validate
+// every request against these schemas before a service sees it, and the renderer's client is typed
+// from the same map, so the renderer cannot tell which transport it is talking to.
+import { z } from 'zod';
+
+export const executionProviderSchema = z.object({
+  name: z.string(),
+  bundled: z.boolean(),
+  available: z.boolean(),
+  reason: z.string().optional(),
+});
+
+export const jobKindSchema = z.enum(['files.hash', 'evidence.import', 'analysis.run', 'training.run', 'report.render']);
+
+export const jobStateSchema = z.object({
+  id: z.string(),
+  kind: jobKindSchema,
+  status: z.enum(['running', 'done', 'failed', 'cancelled']),
+  progress: z.object({ done: z.number(), total: z.number().nullable(), message: z.string().optional() }),
+  result: z.unknown().optional(),
+  error: z.object({ code: z.string(), message: z.string() }).optional(),
+});
+
+const empty = z.object({}).strict();
+
+export const apiContract = {
+  'app.info': {
+    request: empty,
+    response: z.object({
+      name: z.string(),
+      version: z.string(),
+      dataDir: z.string(),
+      platform: z.string(),
+      node: z.string(),
+      providers: z.array(executionProviderSchema),
+    }),
+  },
+  'engine.providers': {
+    request: empty,
+    response: z.array(executionProviderSchema),
+  },
+  'jobs.start': {
+    request: z.discriminatedUnion('kind', [
+      z.object({ kind: z.literal('files.hash'), paths: z.array(z.string().min(1)).min(1).max(100_000) }).strict(),
+    ]),
+    response: z.object({ jobId: z.string() }),
+  },
+  'jobs.get': {
+    request: z.object({ jobId: z.string().min(1) }).strict(),
+    response: jobStateSchema,
+  },
+  'jobs.list': {
+    request: empty,
+    response: z.array(jobStateSchema),
+  },
+  'jobs.cancel': {
+    request: z.object({ jobId: z.string().min(1) }).strict(),
+    response: z.object({ cancelled: z.boolean() }),
+  },
+} as const;
+
+export type ApiContract = typeof apiContract;
+export type ApiMethod = keyof ApiContract;
+export type ApiRequest<M extends ApiMethod> = z.input<ApiContract[M]['request']>;
+export type ApiResponse<M extends ApiMethod> = z.output<ApiContract[M]['response']>;
+export type JobState = z.infer<typeof jobStateSchema>;
+export type ExecutionProviderInfo = z.infer<typeof executionProviderSchema>;
+
+/** Events pushed from the services to the renderer (SSE in the browser, webContents.send in Electron). */
+export type ApiEvent = { type: 'job'; job: JobState };
+
+export const apiMethods = Object.keys(apiContract) as ApiMethod[];
+
+export function isApiMethod(name: string): name is ApiMethod {
+  return Object.prototype.hasOwnProperty.call(apiContract, name);
+}
+
+/** Error codes that cross the boundary; the message is for people, the code is for code. */
+export type ApiErrorCode =
+  | 'UNKNOWN_METHOD'
+  | 'INVALID_REQUEST'
+  | 'UNAUTHORIZED'
+  | 'FORBIDDEN_ORIGIN'
+  | 'NOT_FOUND'
+  | 'INTERNAL'
+  | (string & {});
+
+export interface ApiErrorPayload {
+  code: ApiErrorCode;
+  message: string;
+  details?: unknown;
+}
+
+export type ApiResult<T> = { ok: true; value: T } | { ok: false; error: ApiErrorPayload };
+
+/** The client both transports give the renderer. */
+export interface ForensicApiClient {
+  call<M extends ApiMethod>(method: M, request: ApiRequest<M>): Promise<ApiResponse<M>>;
+  onEvent(listener: (event: ApiEvent) => void): () => void;
+  readonly transport: 'electron' | 'http';
+}
+
+export class ApiCallError extends Error {
+  constructor(
+    readonly code: ApiErrorCode,
+    message: string,
+    readonly details?: unknown,
+  ) {
+    super(message);
+    this.name = 'ApiCallError';
+  }
+}

@@ -1,0 +1,45 @@
+// Layering is enforced here, as VS Code and GitHub Desktop do: forensic services never import
+// Electron or React; the renderer reaches the services only through the shared API contract.
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+
+const noElectronNoReact = {
+  paths: [
+    { name: 'electron', message: 'Services are plain Node modules: do not import electron here (see STYLE.md).' },
+    { name: 'react', message: 'Services never import React.' },
+    { name: 'react-dom', message: 'Services never import React.' },
+  ],
+};
+
+export default tseslint.config(
+  { ignores: ['dist/**', 'node_modules/**', 'models/backbones/**', 'out/**', 'test/fixtures/generated/**'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommended,
+  {
+    rules: {
+      '@typescript-eslint/no-explicit-any': 'off',
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      'no-empty': ['error', { allowEmptyCatch: true }],
+    },
+  },
+  {
+    files: ['electron/**/*.ts', 'models/**/*.ts', 'test/**/*.ts'],
+    ignores: ['electron/main.ts', 'electron/preload.ts', 'electron/ipc/**'],
+    rules: { 'no-restricted-imports': ['error', noElectronNoReact] },
+  },
+  {
+    files: ['renderer/**/*.{ts,tsx}'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: [{ name: 'electron', message: 'The renderer talks to the services only through the API client.' }],
+          patterns: [
+            { group: ['**/electron/services/**', '**/electron/server/**', '**/electron/ipc/**'], message: 'The renderer imports only the shared contract and its API client.' },
+            { group: ['node:*'], message: 'The renderer runs in a sandbox: no Node modules.' },
+          ],
+        },
+      ],
+    },
+  },
+);

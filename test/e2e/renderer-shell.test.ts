@@ -1,0 +1,56 @@
+import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { ChildProcess } from 'node:child_process';
+import type { Browser } from 'playwright-core';
+import { launchChromium } from '../support/chromium';
+import { startServeProcess } from '../support/serve-process';
+
+let browser: Browser;
+let serve: { child: ChildProcess; url: string; launchUrl: string };
+let dataDir: string;
+
+beforeAll(async () => {
+  dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'forensics-e2e-'));
+  serve = await startServeProcess(dataDir);
+  browser = await launchChromium();
+});
+afterAll(async () => {
+  await browser?.close();
+  serve?.child.kill('SIGTERM');
+});
+
+describe('renderer in Chromium over the browser transport', () => {
+  it('shows data that came from a real service call', async () => {
+    const page = await browser.newPage();
+    const cspViolations: string[] = [];
+    page.on('console', (m) => m.type() === 'error' && cspViolations.push(m.text()));
+    await page.goto(serve.launchUrl);
+    // The token is taken out of the address bar once read.
+    await page.getByTestId('status-line').filter({ hasText: 'http' }).waitFor();
+    expect(page.url()).not.toContain('token=');
+    await page.getByRole('button', { name: 'Settings' }).click();
+    await expect.poll(() => page.getByTestId('data-dir').textContent()).toBe(dataDir);
+    const version = JSON.parse(fs.readFileSync('package.json', 'utf8')).version;
+    expect(await page.getByTestId('app-version').textContent()).toBe(version);
+    const providers = await page.getByTestId('providers').textContent();
+    expect(providers).toContain('cpu');
+    for (const name of ['Cases', 'Evidence', 'Reports']) {
+      await page.getByRole('button', { name }).click();
+      await expect.poll(() => page.getByRole('heading', { level: 2 }).textContent()).toBe(name);
+    }
+    // A reload keeps working: the token lives in this tab's session storage.
+    await page.reload();
+    await page.getByRole('button', { name: 'Settings' }).click();
+    await expect.poll(() => page.getByTestId('data-dir').textContent()).toBe(dataDir);
+    expect(cspViolations.filter((t) => /Content Security Policy/i.test(t))).toEqual([]);
+  });
+
+  it('shows a clear error, not data, when opened without the token', async () => {
+    const page = await browser.newPage();
+    await page.goto(serve.url + '/');
+    await page.getByRole('button', { name: 'Settings' }).click();
+    await expect.poll(() => page.getByRole('alert').textContent()).toContain('Missing or wrong API token');
+  });
+});
