@@ -1,0 +1,184 @@
+// LIME for images (Ribeiro et al. 2016, the lime package's LimeImageExplainer): superpixels switched
+// off at random (replaced by their mean colour), the detector scores every perturbed image, and a
+// weighted ridge regression on the on/off vectors — weighted by an exponential kernel of the cosine
+// distance to the unperturbed image — says which superpixels push the target score up or down.
+import { checkInput, checkTarget } from '../base-explainer';
+import { ExplainError } from '../explain-errors';
+import type { ExplainInput, ExplainTarget, ExplainableModel, ExplanationMap } from '../explain-types';
+import { targetScore } from '../head-math';
+import { normaliseMap } from '../map-utils';
+import { seededRandom } from './seeded-random';
+import { slic, SLIC_DEFAULTS } from './slic';
+import { weightedRidge } from './weighted-ridge';
+
+export interface LimeOptions {
+  samples?: number;
+  kernelWidth?: number;
+  seed?: number;
+  segments?: number;
+  compactness?: number;
+  /** Ridge penalty (sklearn's alpha; LIME uses 1). */
+  alpha?: number;
+  /** Perturbed images per forward pass. */
+  batchSize?: number;
+}
+
+export const LIME_DEFAULTS = {
+  samples: 1000,
+  kernelWidth: 0.25,
+  seed: 0,
+  segments: SLIC_DEFAULTS.segments,
+  compactness: SLIC_DEFAULTS.compactness,
+  alpha: 1,
+  batchSize: 50,
+} as const;
+
+function positiveInt(name: string, v: number, min = 1): number {
+  if (!Number.isInteger(v) || v < min) throw new ExplainError('EXPLAIN_BAD_PARAMS', `${name} must be an integer ≥ ${min}, got ${v}`);
+  return v;
+}
+
+export class LimeExplainer {
+  readonly method = 'lime' as const;
+  private readonly o: Required<LimeOptions>;
+
+  constructor(
+    private readonly model: ExplainableModel,
+    options: LimeOptions = {},
+  ) {
+    this.o = { ...LIME_DEFAULTS, ...stripUndefined(options) };
+    positiveInt('samples', this.o.samples, 2);
+    positiveInt('segments', this.o.segments);
+    positiveInt('batchSize', this.o.batchSize);
+    if (!Number.isInteger(this.o.seed)) throw new ExplainError('EXPLAIN_BAD_PARAMS', `seed must be an integer, got ${this.o.seed}`);
+    if (!(this.o.kernelWidth > 0)) throw new ExplainError('EXPLAIN_BAD_PARAMS', `kernelWidth must be > 0, got ${this.o.kernelWidth}`);
+    if (!(this.o.alpha > 0)) throw new ExplainError('EXPLAIN_BAD_PARAMS', `alpha must be > 0, got ${this.o.alpha}`);
+    if (!(this.o.compactness > 0)) throw new ExplainError('EXPLAIN_BAD_PARAMS', `compactness must be > 0, got ${this.o.compactness}`);
+  }
+
+  params(): Record<string, unknown> {
+    const { samples, kernelWidth, seed, segments, compactness, alpha } = this.o;
+    return { samples, kernelWidth, seed, segments, compactness, alpha };
+  }
+
+  async explain(input: ExplainInput, target: ExplainTarget): Promise<ExplanationMap> {
+    checkTarget(target);
+    checkInput(this.model, input);
+    const s = this.model.inputSize;
+    const pixels = s * s;
+    const { labels, count } = slic(input.rgb01, s, s, { segments: this.o.segments, compactness: this.o.compactness });
+
+    // lime's hide_color=None: a switched-off superpixel shows its own mean colour.
+    const mean = new Float64Array(count * 3);
+    const size = new Float64Array(count);
+    for (let i = 0; i < pixels; i++) {
+      const k = labels[i];
+      size[k]++;
+      for (let ch = 0; ch < 3; ch++) mean[k * 3 + ch] += input.rgb01[3 * i + ch];
+    }
+    for (let k = 0; k < count; k++) for (let ch = 0; ch < 3; ch++) mean[k * 3 + ch] /= size[k];
+    const fudged = new Float32Array(pixels * 3);
+    for (let i = 0; i < pixels; i++) for (let ch = 0; ch < 3; ch++) fudged[3 * i + ch] = mean[labels[i] * 3 + ch];
+    const fudgedTensor = input.normalise(fudged);
+
+    // Row 0 is the unperturbed image, as in lime.
+    const n = this.o.samples;
+    const random = seededRandom(this.o.seed);
+    const Z = new Uint8Array(n * count);
+    Z.fill(1, 0, count);
+    for (let i = count; i < n * count; i++) Z[i] = random() < 0.5 ? 0 : 1;
+
+    const scores = new Float64Array(n);
+    let pSynthetic = NaN;
+    const batchSize = Math.min(this.o.batchSize, n);
+    const batch = new Float32Array(batchSize * pixels * 3);
+    for (let start = 0; start < n; start += batchSize) {
+      const m = Math.min(batchSize, n - start);
+      for (let b = 0; b < m; b++) {
+        const row = (start + b) * count;
+        const o = b * pixels * 3;
+        for (let i = 0; i < pixels; i++) {
+          const src = Z[row + labels[i]] ? input.tensor : fudgedTensor;
+          batch[o + 3 * i] = src[3 * i];
+          batch[o + 3 * i + 1] = src[3 * i + 1];
+          batch[o + 3 * i + 2] = src[3 * i + 2];
+        }
+      }
+      const out = await this.model.predict(m === batchSize ? batch : batch.subarray(0, m * pixels * 3), m);
+      if (start === 0) pSynthetic = out.pSynthetic[0];
+      for (let b = 0; b < m; b++) scores[start + b] = targetScore(out.pSynthetic[b], target);
+    }
+
+    // Cosine distance of each on/off vector to all-ones is 1 − sqrt(on / count).
+    const kernel = new Float64Array(n);
+    const X = new Float64Array(n * count);
+    for (let r = 0; r < n; r++) {
+      let on = 0;
+      for (let k = 0; k < count; k++) {
+        const v = Z[r * count + k];
+        X[r * count + k] = v;
+        on += v;
+      }
+      const d = on === 0 ? 1 : 1 - Math.sqrt(on / count);
+      kernel[r] = Math.sqrt(Math.exp(-(d * d) / (this.o.kernelWidth * this.o.kernelWidth)));
+    }
+    const fit = weightedRidge(X, scores, kernel, n, count, this.o.alpha);
+
+    const byWeight = Array.from({ length: count }, (_, k) => k);
+    const positive = byWeight.filter((k) => fit.coef[k] > 0).sort((a, b) => fit.coef[b] - fit.coef[a]);
+    const negative = byWeight.filter((k) => fit.coef[k] < 0).sort((a, b) => fit.coef[a] - fit.coef[b]);
+
+    const raw = new Float64Array(pixels);
+    for (let i = 0; i < pixels; i++) raw[i] = Math.max(0, fit.coef[labels[i]]);
+    const { values, flat } = normaliseMap(raw);
+    const top = positive[0] ?? byWeight.sort((a, b) => Math.abs(fit.coef[b]) - Math.abs(fit.coef[a]))[0];
+    const at = pixelNearestCentroid(labels, s, top);
+    return {
+      method: 'lime',
+      target,
+      map: { height: s, width: s, channels: 1, data: values },
+      peak: {
+        x: Math.min(input.imageWidth - 1, Math.floor(((at.x + 0.5) / s) * input.imageWidth)),
+        y: Math.min(input.imageHeight - 1, Math.floor(((at.y + 0.5) / s) * input.imageHeight)),
+      },
+      flat: flat || positive.length === 0,
+      pSynthetic,
+      forwardPasses: n,
+      headPasses: 0,
+      lime: { segments: labels, segmentCount: count, weights: fit.coef, intercept: fit.intercept, score: fit.r2, positive, negative },
+      params: this.params(),
+    };
+  }
+}
+
+/** A pixel inside the superpixel, the one closest to its centroid (the centroid itself may lie outside). */
+export function pixelNearestCentroid(labels: Int32Array, width: number, label: number): { x: number; y: number } {
+  let sx = 0;
+  let sy = 0;
+  let n = 0;
+  for (let i = 0; i < labels.length; i++) {
+    if (labels[i] !== label) continue;
+    sx += i % width;
+    sy += Math.floor(i / width);
+    n++;
+  }
+  const cx = sx / n;
+  const cy = sy / n;
+  let best = { x: 0, y: 0 };
+  let bestD = Infinity;
+  for (let i = 0; i < labels.length; i++) {
+    if (labels[i] !== label) continue;
+    const x = i % width;
+    const y = Math.floor(i / width);
+    const d = (x - cx) ** 2 + (y - cy) ** 2;
+    if (d < bestD) {
+      bestD = d;
+      best = { x, y };
+    }
+  }
+  return best;
+}
+
+function stripUndefined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
