@@ -405,7 +405,7 @@ export async function trainHead(
         bestEpoch = epoch;
         best = snapshot();
       }
-      hooks.onProgress?.({ kind: 'epoch', epoch, epochs: o.epochs, ...record, improved });
+      hooks.onProgress?.({ kind: 'epoch', epochs: o.epochs, ...record, improved });
       if (valEval.loss < plateauBest - 1e-4) {
         plateauBest = valEval.loss;
         sincePlateau = 0;
