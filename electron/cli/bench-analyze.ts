@@ -1,0 +1,199 @@
+// `npm run bench -- analyze`: images per second of the whole analyze pipeline (read + decode +
+// preprocess + inference) on 256×256 PNG and JPEG files, next to raw `session.run` throughput of the
+// same model and batch size, and their ratio. Throughput does not depend on the head's weights, so
+// each backbone gets a detector with a seeded random head, registered in a throw-away data dir.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import sharp from 'sharp';
+import { analyzeFiles } from '../services/engine/analyze';
+import { getDetectorSession, releaseDetectorSessions } from '../services/engine/detector-session';
+import { ModelRegistry, type HeadWeightsLike } from '../services/engine/model-registry';
+import { findRepoRoot } from '../services/app/app-info';
+import { readBackboneManifest, type BackboneEntry } from '../services/engine/backbones';
+
+export interface BenchIo {
+  print(obj: unknown): void;
+  printError(obj: unknown): void;
+  json?: boolean;
+}
+
+export interface AnalyzeBenchRow {
+  backbone: string;
+  batch: number;
+  format: 'png' | 'jpeg';
+  images: number;
+  pipelineImagesPerSecond: number;
+  rawImagesPerSecond: number;
+  ratio: number;
+  provider: string;
+}
+
+const USAGE = 'Usage: npm run bench -- analyze [--backbones mobilenet_v2,inception_v3] [--batches 1,8,32] [--images <n>] [--json]';
+
+function seededHead(inputDim: number, units: number, seed = 7): HeadWeightsLike {
+  let s = seed;
+  const rand = () => {
+    s = (s * 1664525 + 1013904223) >>> 0;
+    return s / 2 ** 32 - 0.5;
+  };
+  const arr = (n: number, scale: number) => Float32Array.from({ length: n }, () => rand() * scale);
+  return {
+    inputDim,
+    dense1: { kernel: arr(inputDim * units, 2 / Math.sqrt(inputDim)), bias: arr(units, 0.1), units },
+    bn: {
+      gamma: new Float32Array(units).fill(1),
+      beta: new Float32Array(units),
+      movingMean: new Float32Array(units),
+      movingVariance: new Float32Array(units).fill(1),
+      epsilon: 1e-3,
+    },
+    dense2: { kernel: arr(units, 2 / Math.sqrt(units)), bias: new Float32Array(1) },
+  };
+}
+
+/** 256×256 crops of real dataset photos (natural content decodes like evidence does), or noise. */
+async function writeInputs(dir: string, count: number, repoRoot: string): Promise<{ png: string; jpeg: string }> {
+  const pngDir = path.join(dir, 'png');
+  const jpegDir = path.join(dir, 'jpeg');
+  fs.mkdirSync(pngDir, { recursive: true });
+  fs.mkdirSync(jpegDir, { recursive: true });
+  const realDir = path.resolve(repoRoot, '../shared/datasets/real');
+  const sources = fs.existsSync(realDir) ? fs.readdirSync(realDir).sort().map((f) => path.join(realDir, f)) : [];
+  for (let i = 0; i < count; i++) {
+    const img = sources.length
+      ? sharp(sources[i % sources.length]).rotate().resize(256, 256, { fit: 'cover' }).removeAlpha().toColourspace('srgb')
+      : sharp({ create: { width: 256, height: 256, channels: 3, background: '#808080', noise: { type: 'gaussian', mean: 128, sigma: 40 } } });
+    const raw = await img.raw().toBuffer({ resolveWithObject: true });
+    const base = sharp(raw.data, { raw: { width: raw.info.width, height: raw.info.height, channels: raw.info.channels } });
+    const name = `img${String(i).padStart(4, '0')}`;
+    await base.clone().png().toFile(path.join(pngDir, `${name}.png`));
+    await base.clone().jpeg({ quality: 90 }).toFile(path.join(jpegDir, `${name}.jpg`));
+  }
+  return { png: pngDir, jpeg: jpegDir };
+}
+
+function parseList(value: string | undefined, fallback: number[]): number[] | undefined {
+  if (value === undefined) return fallback;
+  const out = value.split(',').map((v) => Number(v));
+  return out.every((n) => Number.isInteger(n) && n > 0 && n <= 256) ? out : undefined;
+}
+
+export async function runAnalyzeBench(argv: readonly string[], io: BenchIo): Promise<number> {
+  const opt = (name: string) => {
+    const i = argv.indexOf(name);
+    return i >= 0 ? argv[i + 1] : undefined;
+  };
+  if (argv.includes('--help')) {
+    io.print(USAGE);
+    return 0;
+  }
+  const json = io.json || argv.includes('--json');
+  const batches = parseList(opt('--batches'), [1, 8, 32]);
+  const imagesArg = opt('--images');
+  const images = imagesArg === undefined ? undefined : Number(imagesArg);
+  if (!batches || (images !== undefined && !(Number.isInteger(images) && images > 0))) {
+    io.printError(USAGE);
+    return 2;
+  }
+  const repoRoot = findRepoRoot();
+  let manifest: BackboneEntry[];
+  try {
+    manifest = readBackboneManifest(repoRoot);
+  } catch (e) {
+    io.printError(`${(e as Error).message}`);
+    return 1;
+  }
+  const wanted = opt('--backbones')?.split(',') ?? manifest.filter((b) => b.shipped !== false).map((b) => b.name);
+  const backbones = manifest.filter((b) => wanted.includes(b.name));
+  if (backbones.length === 0) {
+    io.printError(`No backbones match ${wanted.join(', ')}; built: ${manifest.map((b) => b.name).join(', ')}`);
+    return 1;
+  }
+
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-analyze-'));
+  const rows: AnalyzeBenchRow[] = [];
+  try {
+    const maxBatch = Math.max(...batches);
+    const count = images ?? Math.max(64, 3 * maxBatch);
+    const inputs = await writeInputs(path.join(work, 'inputs'), count, repoRoot);
+    const fusion = (await import(/* @vite-ignore */ FUSION_MODULE)) as {
+      buildDetectorOnnx(backbone: string | Uint8Array, head: HeadWeightsLike, options?: unknown): Uint8Array | Promise<Uint8Array>;
+    };
+    const registry = new ModelRegistry({ dataDir: path.join(work, 'data'), repoRoot });
+    for (const b of backbones) {
+      const dim = b.featureShape[b.featureShape.length - 1];
+      const detector = await fusion.buildDetectorOnnx(path.join(repoRoot, 'models', 'backbones', b.file), seededHead(dim, 64));
+      const id = `bench-${b.name}`.replace(/_/g, '-');
+      await registry.register({
+        detector,
+        card: {
+          id,
+          backbone: { name: b.name, inputSize: b.inputSize, normalisation: b.normalisation },
+          head: { inputDim: dim, hiddenUnits: 64 },
+          trainingData: { summary: 'benchmark only: seeded random head, measures speed not accuracy' },
+          threshold: 0.5,
+        },
+      });
+      const model = await registry.resolve(id);
+      const session = await getDetectorSession(model.detectorPath, { expectedSha256: model.card.sha256 });
+      const floats = session.inputSize * session.inputSize * 3;
+      for (const batch of batches) {
+        // Raw: the same session on a ready tensor, as many images as the pipeline sees.
+        const buffer = new Float32Array(batch * floats);
+        for (let i = 0; i < buffer.length; i++) buffer[i] = ((i * 2654435761) % 1000) / 1000;
+        await session.predict(buffer, batch);
+        const runs = Math.max(1, Math.ceil(count / batch));
+        let t0 = performance.now();
+        for (let r = 0; r < runs; r++) await session.predict(buffer, batch);
+        const raw = (runs * batch) / ((performance.now() - t0) / 1000);
+        for (const format of ['png', 'jpeg'] as const) {
+          let n = 0;
+          t0 = performance.now();
+          for await (const r of analyzeFiles([inputs[format]], { dataDir: registry.dataDir, registry, modelId: id, batchSize: batch })) {
+            if ('error' in r) throw new Error(`${r.path}: ${r.error.message}`);
+            n++;
+          }
+          const pipeline = n / ((performance.now() - t0) / 1000);
+          const row: AnalyzeBenchRow = {
+            backbone: b.name,
+            batch,
+            format,
+            images: n,
+            pipelineImagesPerSecond: round(pipeline),
+            rawImagesPerSecond: round(raw),
+            ratio: Math.round((pipeline / raw) * 100) / 100,
+            provider: session.provider,
+          };
+          rows.push(row);
+          if (json) io.print(row);
+          else io.printError(`${b.name} batch ${batch} ${format}: ${row.pipelineImagesPerSecond} img/s vs raw ${row.rawImagesPerSecond} (${row.ratio})`);
+        }
+      }
+    }
+  } finally {
+    await releaseDetectorSessions();
+    fs.rmSync(work, { recursive: true, force: true });
+  }
+  if (!json) io.print(formatBenchTable(rows));
+  return 0;
+}
+
+// The converter's fusion (helper module owned by the converter).
+const FUSION_MODULE = '../../models/convert/detector';
+
+function round(x: number): number {
+  return Math.round(x * 10) / 10;
+}
+
+export function formatBenchTable(rows: AnalyzeBenchRow[]): string {
+  const cores = typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
+  const lines = [
+    `Analyze pipeline vs raw session.run (${rows[0]?.provider ?? 'cpu'}, ${cores} cores, ${os.cpus()[0]?.model ?? 'cpu'}, 256×256 inputs)`,
+    '',
+    '| backbone | batch | input | pipeline img/s | raw session.run img/s | ratio |',
+    '| --- | ---: | --- | ---: | ---: | ---: |',
+    ...rows.map((r) => `| ${r.backbone} | ${r.batch} | ${r.format.toUpperCase()} | ${r.pipelineImagesPerSecond} | ${r.rawImagesPerSecond} | ${r.ratio.toFixed(2)} |`),
+  ];
+  return lines.join('\n');
+}
