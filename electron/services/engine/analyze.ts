@@ -28,7 +28,10 @@ export interface AnalyzeSuccess {
   threshold: number;
   model: { id: string; sha256: string };
   provider: ProviderName;
-  /** Decode + preprocess time of this file plus its share of its batch's inference, in milliseconds. */
+  /**
+   * Wall-clock milliseconds attributed to this file: the time from the previous batch's results to
+   * this batch's, divided among its files (decodes overlap, so per-file timers would double count).
+   */
   ms: number;
 }
 
@@ -172,11 +175,10 @@ class ByteBudget {
 }
 
 type Decoded =
-  | { path: string; ok: true; rgb: PaperRgb; sha256: string; ms: number }
+  | { path: string; ok: true; rgb: PaperRgb; sha256: string }
   | { path: string; ok: false; error: AnalyzeFailure['error'] };
 
 async function decodeOne(filePath: string, limits: DecodeLimits, budget: ByteBudget): Promise<Decoded> {
-  const started = performance.now();
   let size = 0;
   try {
     const stat = await fs.stat(filePath);
@@ -185,7 +187,7 @@ async function decodeOne(filePath: string, limits: DecodeLimits, budget: ByteBud
     try {
       const buf = await readImageFile(filePath, limits);
       const [sha256, rgb] = await Promise.all([sha256Async(buf), decodeToPaperRgb(buf, limits)]);
-      return { path: filePath, ok: true, rgb, sha256, ms: performance.now() - started };
+      return { path: filePath, ok: true, rgb, sha256 };
     } finally {
       budget.release(size);
     }
@@ -225,6 +227,7 @@ export async function* analyzeFiles(inputs: readonly string[], options: AnalyzeO
   const concurrency = Math.max(1, options.decodeConcurrency ?? Math.min(64, batchSize + 4));
   const budget = new ByteBudget(options.maxInFlightBytes ?? 512 * 1024 * 1024);
   const counts = { analysed: 0, failed: 0 };
+  let lastBatchEnd = performance.now();
 
   // Results wait here in input order until their batch has run.
   const ordered: ({ done: AnalyzeResult } | { slot: number; decoded: Extract<Decoded, { ok: true }> })[] = [];
@@ -257,9 +260,10 @@ export async function* analyzeFiles(inputs: readonly string[], options: AnalyzeO
     const out = new Map<number, AnalyzeSuccess>();
     if (n === 0) return out;
     for (let i = 0; i < n; i++) toModelInput(batchItems[i].rgb.data, inputOptions, batchBuffer, i * imageFloats);
-    const t0 = performance.now();
     const scores = await session.predict(batchBuffer, n);
-    const share = (performance.now() - t0) / n;
+    const now = performance.now();
+    const share = (now - lastBatchEnd) / n;
+    lastBatchEnd = now;
     for (let i = 0; i < n; i++) {
       const d = batchItems[i];
       const p = scores[i];
@@ -271,7 +275,7 @@ export async function* analyzeFiles(inputs: readonly string[], options: AnalyzeO
         threshold,
         model: modelRef,
         provider: session.provider,
-        ms: Math.round((d.ms + share) * 100) / 100,
+        ms: Math.round(share * 100) / 100,
       });
     }
     batchItems.length = 0;

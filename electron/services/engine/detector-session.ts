@@ -94,7 +94,10 @@ async function createDetectorSession(modelPath: string, bytes: Buffer, sha: stri
   const preference = options.preference ?? 'auto';
   const threads = options.intraOpThreads ?? defaultIntraOpThreads();
   const plan = planProviders(preference);
-  const attempts: { name: ProviderName; reason: string }[] = plan.skipped.filter((s) => s.name === preference || preference === 'auto' && !/only on/.test(s.reason));
+  // Platform mismatches (DirectML off Windows...) are not worth reporting; missing libraries are.
+  const attempts: { name: ProviderName; reason: string }[] = plan.skipped.filter(
+    (s) => s.name === preference || (preference === 'auto' && !/only on|does not offer/.test(s.reason)),
+  );
   let session: ort.InferenceSession | undefined;
   let provider: ProviderName = 'cpu';
   for (const name of plan.order) {

@@ -1,7 +1,10 @@
 // Which onnxruntime execution provider runs the detector. The preference comes from settings; the
 // choice is made by trying providers in order and falling back to cpu, and the reason for any fallback
 // travels with every result so an examiner can state what hardware produced a number.
+import fs from 'node:fs';
+import { createRequire } from 'node:module';
 import os from 'node:os';
+import path from 'node:path';
 import { listSupportedBackends } from 'onnxruntime-node';
 
 export const PROVIDER_NAMES = ['cuda', 'dml', 'coreml', 'webgpu', 'cpu'] as const;
@@ -31,6 +34,23 @@ export function recordProviderFailure(name: ProviderName, reason: string): void 
 
 export function forgetProviderFailures(): void {
   providerFailures.clear();
+}
+
+/**
+ * Whether the provider's shared libraries sit beside the onnxruntime binding. CUDA's are not in the
+ * npm package (the install step downloads them, which needs the network); checking first avoids a
+ * noisy native load failure on every machine without them.
+ */
+export function providerLibrariesPresent(name: ProviderName, platform: NodeJS.Platform = process.platform, arch = process.arch): boolean {
+  if (name !== 'cuda') return true;
+  try {
+    const require = createRequire(import.meta.url);
+    const binDir = path.join(path.dirname(require.resolve('onnxruntime-node')), '..', 'bin', 'napi-v6', platform, arch);
+    const lib = platform === 'win32' ? 'onnxruntime_providers_cuda.dll' : 'libonnxruntime_providers_cuda.so';
+    return fs.existsSync(path.join(binDir, lib));
+  } catch {
+    return false;
+  }
 }
 
 /** What onnxruntime-node offers here, in our provider vocabulary. */
@@ -71,6 +91,9 @@ export function planProviders(preference: ProviderPreference = 'auto', platform:
     else if (name === 'coreml' && platform !== 'darwin') skipped.push({ name, reason: 'CoreML exists only on macOS' });
     else if (!a.listed) skipped.push({ name, reason: `onnxruntime-node does not offer ${name} on ${platform}` });
     else if (a.failure) skipped.push({ name, reason: a.failure });
+    else if (!a.bundled && !providerLibrariesPresent(name, platform)) {
+      skipped.push({ name, reason: `${name} provider libraries are not installed (onnxruntime-node's install step downloads them; it was skipped or offline)` });
+    }
     else order.push(name);
   }
   order.push('cpu');
