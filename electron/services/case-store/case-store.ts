@@ -1,0 +1,453 @@
+// EvidenceStore's front door: one object per data folder, holding a writable and a read-only
+// connection. It is a plain class with no globals, so a worker thread can own it.
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { z } from 'zod';
+import { openReadableDatabase, openWritableDatabase, getSchemaVersion, type ReadableDB, type WritableDB } from './case-db';
+import { CaseStoreError } from './case-store-error';
+import { appendAuditEntry, GLOBAL_CHAIN, listAuditEntries, type AuditEntry } from './audit-log';
+import * as q from './case-queries';
+import type {
+  AnalysisRecord,
+  CaseRecord,
+  EvidenceRecord,
+  ExplanationRecord,
+  ModelRecord,
+  NoteRecord,
+  TagRecord,
+} from './case-queries';
+import { migrateDatabase } from './migrations';
+import { ingestIntoCase, type IngestOptions, type IngestResult } from './evidence-ingest';
+import { analysisAuditDetails, verifyCaseRecords, type VerifyOptions, type VerifyReport } from './case-verify';
+import {
+  casePaths,
+  copyToTemp,
+  fsyncDir,
+  hashFile,
+  identifyImage,
+  placeVerifiedCopy,
+  removeFileIfPresent,
+  SHA256_PATTERN,
+} from './evidence-files';
+import { exportCaseArchive, importCaseArchive, type ExportResult, type ImportResult } from './case-archive';
+
+export const CASE_DB_FILE = 'cases.sqlite';
+
+const nonEmpty = (max: number) => z.string().trim().min(1).max(max);
+const unit = z.number().finite().min(0).max(1);
+
+const newCaseSchema = z.object({
+  caseNumber: nonEmpty(200),
+  title: nonEmpty(1000),
+  examiner: nonEmpty(200),
+  agency: nonEmpty(200).optional(),
+});
+export type NewCase = z.input<typeof newCaseSchema>;
+
+const modelRefSchema = z.object({ id: nonEmpty(200), sha256: z.string().regex(SHA256_PATTERN, 'a lowercase hex sha256') });
+
+const analysisInputSchema = z.object({
+  evidenceId: nonEmpty(100),
+  model: modelRefSchema,
+  provider: nonEmpty(100),
+  pSynthetic: unit,
+  verdict: nonEmpty(64),
+  threshold: unit,
+  durationMs: z.number().finite().nonnegative(),
+  actor: nonEmpty(200),
+});
+export type RecordAnalysisInput = z.input<typeof analysisInputSchema>;
+
+const explanationInputSchema = z.object({
+  analysisId: nonEmpty(100),
+  method: nonEmpty(100),
+  parameters: z.record(z.unknown()),
+  heatmap: z.union([z.instanceof(Uint8Array), z.object({ path: nonEmpty(4096) })]).optional(),
+  actor: nonEmpty(200),
+});
+export type RecordExplanationInput = z.input<typeof explanationInputSchema>;
+
+const modelInputSchema = z.object({
+  id: nonEmpty(200),
+  sha256: z.string().regex(SHA256_PATTERN, 'a lowercase hex sha256'),
+  name: nonEmpty(500),
+  card: z.record(z.unknown()),
+});
+export type RegisterModelInput = z.input<typeof modelInputSchema>;
+
+function parseInput<T>(schema: z.ZodType<T, z.ZodTypeDef, unknown>, value: unknown, what: string): T {
+  const parsed = schema.safeParse(value);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${i.path.join('.') || what}: ${i.message}`);
+    throw new CaseStoreError('INVALID_ARGUMENT', `Invalid ${what}: ${problems.join('; ')}`, { problems });
+  }
+  return parsed.data;
+}
+
+export type CaseSummary = CaseRecord & { evidenceCount: number };
+
+export class CaseStore {
+  readonly dbFile: string;
+  private readonly writer: WritableDB;
+  private readonly reader: ReadableDB;
+  private closed = false;
+
+  private constructor(readonly dataDir: string) {
+    this.dbFile = path.join(dataDir, CASE_DB_FILE);
+    this.writer = openWritableDatabase(this.dbFile);
+    try {
+      migrateDatabase(this.writer);
+      this.reader = openReadableDatabase(this.dbFile);
+    } catch (e) {
+      this.writer.close();
+      throw e;
+    }
+  }
+
+  /** Opens (creating if needed) `<dataDir>/cases.sqlite` and brings it to the current schema. */
+  static open(dataDir: string): CaseStore {
+    const dir = path.resolve(dataDir);
+    fs.mkdirSync(dir, { recursive: true });
+    return new CaseStore(dir);
+  }
+
+  get schemaVersion(): number {
+    return getSchemaVersion(this.reader);
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.reader.close();
+    this.writer.close();
+  }
+
+  // ---- cases
+
+  createCase(input: NewCase, actor?: string): CaseRecord {
+    const c = parseInput(newCaseSchema, input, 'case');
+    const record: CaseRecord = {
+      id: crypto.randomUUID(),
+      caseNumber: c.caseNumber,
+      title: c.title,
+      examiner: c.examiner,
+      agency: c.agency ?? null,
+      createdAt: new Date().toISOString(),
+      closedAt: null,
+    };
+    this.write(() => {
+      if (q.getCaseByNumber(this.writer, record.caseNumber)) {
+        throw new CaseStoreError('CASE_EXISTS', `Case number ${record.caseNumber} is already in use.`, {
+          caseNumber: record.caseNumber,
+        });
+      }
+      q.insertCase(this.writer, record);
+      appendAuditEntry(this.writer, {
+        chain: record.id,
+        actor: actor ?? record.examiner,
+        action: 'case.created',
+        at: record.createdAt,
+        details: { ...record },
+      });
+    });
+    fs.mkdirSync(casePaths(this.dataDir, record.id).evidenceDir, { recursive: true });
+    return record;
+  }
+
+  /** Accepts a case id or a case number, as people type either. */
+  findCase(idOrNumber: string): CaseRecord | undefined {
+    return q.getCase(this.reader, idOrNumber) ?? q.getCaseByNumber(this.reader, idOrNumber);
+  }
+
+  getCase(idOrNumber: string): CaseRecord {
+    const c = this.findCase(idOrNumber);
+    if (!c) throw new CaseStoreError('CASE_NOT_FOUND', `No case with id or number ${JSON.stringify(idOrNumber)}.`, { case: idOrNumber });
+    return c;
+  }
+
+  listCases(): CaseSummary[] {
+    return q.listCases(this.reader).map((c) => ({ ...c, evidenceCount: q.listEvidence(this.reader, c.id).length }));
+  }
+
+  closeCase(caseId: string, actor: string): CaseRecord {
+    const c = this.getOpenCase(caseId);
+    const closedAt = new Date().toISOString();
+    this.write(() => {
+      q.setCaseClosed(this.writer, c.id, closedAt);
+      appendAuditEntry(this.writer, { chain: c.id, actor, action: 'case.closed', at: closedAt, details: { caseId: c.id } });
+    });
+    return { ...c, closedAt };
+  }
+
+  private getOpenCase(idOrNumber: string): CaseRecord {
+    const c = this.getCase(idOrNumber);
+    if (c.closedAt) throw new CaseStoreError('CASE_CLOSED', `Case ${c.caseNumber} was closed at ${c.closedAt}.`, { caseId: c.id });
+    return c;
+  }
+
+  // ---- evidence
+
+  /** Copies files and folders into the case; see IngestResult for what happened to each file. */
+  async ingest(caseId: string, inputs: readonly string[], options: IngestOptions): Promise<IngestResult> {
+    const c = this.getOpenCase(caseId);
+    parseInput(nonEmpty(200), options.actor, 'actor');
+    return ingestIntoCase(this.writer, this.dataDir, c.id, inputs, options);
+  }
+
+  listEvidence(caseId: string): EvidenceRecord[] {
+    return q.listEvidence(this.reader, this.getCase(caseId).id);
+  }
+
+  getEvidence(evidenceId: string): EvidenceRecord {
+    const e = q.getEvidence(this.reader, evidenceId);
+    if (!e) throw new CaseStoreError('EVIDENCE_NOT_FOUND', `No evidence with id ${JSON.stringify(evidenceId)}.`, { evidenceId });
+    return e;
+  }
+
+  /** The stored (read-only) copy, which is what analyses must read. */
+  evidenceFilePath(evidence: EvidenceRecord): string {
+    return path.join(casePaths(this.dataDir, evidence.caseId).root, ...evidence.storedPath.split('/'));
+  }
+
+  // ---- analyses and explanations
+
+  /** Records what a model said about a piece of evidence, with the exact model and provider. */
+  recordAnalysis(input: RecordAnalysisInput): AnalysisRecord {
+    const a = parseInput(analysisInputSchema, input, 'analysis');
+    const evidence = this.getEvidence(a.evidenceId);
+    this.getOpenCase(evidence.caseId);
+    const record: AnalysisRecord = {
+      id: crypto.randomUUID(),
+      evidenceId: evidence.id,
+      model: { id: a.model.id, sha256: a.model.sha256 },
+      provider: a.provider,
+      pSynthetic: a.pSynthetic,
+      verdict: a.verdict,
+      threshold: a.threshold,
+      durationMs: a.durationMs,
+      createdAt: new Date().toISOString(),
+      createdBy: a.actor,
+    };
+    this.write(() => {
+      q.insertAnalysis(this.writer, record);
+      appendAuditEntry(this.writer, {
+        chain: evidence.caseId,
+        actor: a.actor,
+        action: 'analysis.recorded',
+        at: record.createdAt,
+        details: analysisAuditDetails(record),
+      });
+    });
+    return record;
+  }
+
+  listAnalyses(caseId: string): AnalysisRecord[] {
+    return q.listAnalysesForCase(this.reader, this.getCase(caseId).id);
+  }
+
+  listAnalysesForEvidence(evidenceId: string): AnalysisRecord[] {
+    return q.listAnalysesForEvidence(this.reader, evidenceId);
+  }
+
+  /** Records how an analysis was explained; a heatmap image is stored read-only beside the evidence. */
+  async recordExplanation(input: RecordExplanationInput): Promise<ExplanationRecord> {
+    const x = parseInput(explanationInputSchema, input, 'explanation');
+    const analysis = q.getAnalysis(this.reader, x.analysisId);
+    if (!analysis) throw new CaseStoreError('ANALYSIS_NOT_FOUND', `No analysis with id ${JSON.stringify(x.analysisId)}.`);
+    const evidence = this.getEvidence(analysis.evidenceId);
+    this.getOpenCase(evidence.caseId);
+    let heatmap: { path: string; sha256: string } | null = null;
+    if (x.heatmap) heatmap = await this.storeHeatmap(evidence.caseId, x.heatmap);
+    const record: ExplanationRecord = {
+      id: crypto.randomUUID(),
+      analysisId: analysis.id,
+      method: x.method,
+      parameters: x.parameters,
+      heatmapPath: heatmap?.path ?? null,
+      heatmapSha256: heatmap?.sha256 ?? null,
+      createdAt: new Date().toISOString(),
+      createdBy: x.actor,
+    };
+    this.write(() => {
+      q.insertExplanation(this.writer, record);
+      appendAuditEntry(this.writer, {
+        chain: evidence.caseId,
+        actor: x.actor,
+        action: 'explanation.recorded',
+        at: record.createdAt,
+        details: {
+          explanationId: record.id,
+          analysisId: record.analysisId,
+          method: record.method,
+          parameters: record.parameters,
+          heatmapPath: record.heatmapPath,
+          heatmapSha256: record.heatmapSha256,
+        },
+      });
+    });
+    return record;
+  }
+
+  listExplanations(caseId: string): ExplanationRecord[] {
+    return q.listExplanationsForCase(this.reader, this.getCase(caseId).id);
+  }
+
+  private async storeHeatmap(caseId: string, heatmap: Uint8Array | { path: string }): Promise<{ path: string; sha256: string }> {
+    const paths = casePaths(this.dataDir, caseId);
+    await fs.promises.mkdir(paths.explanationsDir, { recursive: true });
+    await fs.promises.mkdir(paths.partialDir, { recursive: true });
+    let tempPath: string;
+    let sha256: string;
+    if (heatmap instanceof Uint8Array) {
+      tempPath = path.join(paths.partialDir, `${crypto.randomUUID()}.part`);
+      const handle = await fs.promises.open(tempPath, 'wx', 0o600);
+      try {
+        await handle.writeFile(heatmap);
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
+      sha256 = crypto.createHash('sha256').update(heatmap).digest('hex');
+    } else {
+      const copy = await copyToTemp(path.resolve(heatmap.path), paths.partialDir);
+      tempPath = copy.tempPath;
+      sha256 = copy.sha256;
+    }
+    try {
+      const image = await identifyImage(tempPath, 'heatmap');
+      if (!['png', 'jpg', 'webp'].includes(image.ext)) {
+        throw new CaseStoreError('UNSUPPORTED_IMAGE_FORMAT', `A heatmap must be PNG, JPEG or WebP, not ${image.mimeType}.`);
+      }
+      const reread = await hashFile(tempPath);
+      if (reread.sha256 !== sha256) throw new CaseStoreError('COPY_MISMATCH', 'The stored heatmap does not match what was written.');
+      const stored = `explanations/${sha256}.${image.ext}`;
+      await placeVerifiedCopy(tempPath, path.join(paths.root, stored), sha256);
+      await fsyncDir(paths.explanationsDir);
+      return { path: stored, sha256 };
+    } finally {
+      await removeFileIfPresent(tempPath);
+    }
+  }
+
+  // ---- notes, tags
+
+  addNote(input: { caseId: string; evidenceId?: string; body: string; author: string }): NoteRecord {
+    const c = this.getOpenCase(input.caseId);
+    const body = parseInput(z.string().min(1).max(100_000), input.body, 'note body');
+    const author = parseInput(nonEmpty(200), input.author, 'author');
+    if (input.evidenceId !== undefined && this.getEvidence(input.evidenceId).caseId !== c.id) {
+      throw new CaseStoreError('INVALID_ARGUMENT', 'That evidence belongs to another case.');
+    }
+    const note: NoteRecord = {
+      id: crypto.randomUUID(),
+      caseId: c.id,
+      evidenceId: input.evidenceId ?? null,
+      body,
+      author,
+      createdAt: new Date().toISOString(),
+    };
+    this.write(() => {
+      q.insertNote(this.writer, note);
+      appendAuditEntry(this.writer, { chain: c.id, actor: author, action: 'note.added', at: note.createdAt, details: { ...note } });
+    });
+    return note;
+  }
+
+  listNotes(caseId: string): NoteRecord[] {
+    return q.listNotes(this.reader, this.getCase(caseId).id);
+  }
+
+  tagEvidence(evidenceId: string, tag: string, actor: string): TagRecord {
+    const evidence = this.getEvidence(evidenceId);
+    this.getOpenCase(evidence.caseId);
+    const t: TagRecord = {
+      evidenceId,
+      tag: parseInput(nonEmpty(100), tag, 'tag'),
+      createdAt: new Date().toISOString(),
+      createdBy: parseInput(nonEmpty(200), actor, 'actor'),
+    };
+    this.write(() => {
+      if (q.insertTag(this.writer, t)) {
+        appendAuditEntry(this.writer, { chain: evidence.caseId, actor, action: 'tag.added', at: t.createdAt, details: { ...t } });
+      }
+    });
+    return t;
+  }
+
+  untagEvidence(evidenceId: string, tag: string, actor: string): boolean {
+    const evidence = this.getEvidence(evidenceId);
+    this.getOpenCase(evidence.caseId);
+    return this.write(() => {
+      const removed = q.deleteTag(this.writer, evidenceId, tag);
+      if (removed) {
+        appendAuditEntry(this.writer, { chain: evidence.caseId, actor, action: 'tag.removed', details: { evidenceId, tag } });
+      }
+      return removed;
+    });
+  }
+
+  listTags(caseId: string): TagRecord[] {
+    return q.listTagsForCase(this.reader, this.getCase(caseId).id);
+  }
+
+  // ---- models and settings (the global chain)
+
+  registerModel(input: RegisterModelInput, actor: string): ModelRecord {
+    const m = parseInput(modelInputSchema, input, 'model');
+    const record: ModelRecord = { ...m, registeredAt: new Date().toISOString() };
+    return this.write(() => {
+      const existing = q.getModel(this.writer, m);
+      if (existing) return existing;
+      q.insertModel(this.writer, record);
+      appendAuditEntry(this.writer, {
+        chain: GLOBAL_CHAIN,
+        actor,
+        action: 'model.registered',
+        at: record.registeredAt,
+        details: { id: m.id, sha256: m.sha256, name: m.name, card: m.card },
+      });
+      return record;
+    });
+  }
+
+  listModels(): ModelRecord[] {
+    return q.listModels(this.reader);
+  }
+
+  setSetting(key: string, value: unknown, actor: string): void {
+    const k = parseInput(nonEmpty(200), key, 'setting key');
+    this.write(() => {
+      q.upsertSetting(this.writer, k, value ?? null, new Date().toISOString());
+      appendAuditEntry(this.writer, { chain: GLOBAL_CHAIN, actor, action: 'setting.changed', details: { key: k, value: value ?? null } });
+    });
+  }
+
+  getSetting(key: string): unknown {
+    return q.getSetting(this.reader, key);
+  }
+
+  // ---- custody
+
+  /** A case's audit entries in chain order, or the global chain's with 'global'. */
+  auditLog(caseIdOrGlobal: string): AuditEntry[] {
+    const chain = caseIdOrGlobal === GLOBAL_CHAIN ? GLOBAL_CHAIN : this.getCase(caseIdOrGlobal).id;
+    return listAuditEntries(this.reader, chain);
+  }
+
+  async verifyCase(caseId: string, options?: VerifyOptions): Promise<VerifyReport> {
+    return verifyCaseRecords(this.reader, this.dataDir, this.getCase(caseId).id, options);
+  }
+
+  async exportCase(caseId: string, outFile: string, options: { actor: string; allowUnverified?: boolean }): Promise<ExportResult> {
+    return exportCaseArchive(this.writer, this.dataDir, this.getCase(caseId).id, outFile, options);
+  }
+
+  async importCaseArchive(file: string, options: { actor: string }): Promise<ImportResult> {
+    return importCaseArchive(this.writer, this.dataDir, file, options);
+  }
+
+  private write<T>(fn: () => T): T {
+    return this.writer.transaction(fn).immediate();
+  }
+}

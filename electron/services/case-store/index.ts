@@ -1,0 +1,19 @@
+// The case store's public surface: the store class, its record types and its errors.
+export { CaseStore, CASE_DB_FILE } from './case-store';
+export type { CaseSummary, NewCase, RecordAnalysisInput, RecordExplanationInput, RegisterModelInput } from './case-store';
+export type {
+  AnalysisRecord,
+  CaseRecord,
+  EvidenceRecord,
+  ExplanationRecord,
+  ModelRecord,
+  ModelRef,
+  NoteRecord,
+  TagRecord,
+} from './case-queries';
+export type { IngestFailure, IngestOptions, IngestProgress, IngestResult } from './evidence-ingest';
+export type { VerifyIssue, VerifyOptions, VerifyReport } from './case-verify';
+export type { ExportResult, ImportResult, CaseArchiveManifest } from './case-archive';
+export type { AuditEntry, AuditIssue } from './audit-log';
+export { CaseStoreError, isCaseStoreError, type CaseStoreErrorCode } from './case-store-error';
+export type { ReadableDB, WritableDB } from './case-db';
