@@ -16,7 +16,8 @@ interface KerasLayerJson {
 
 /** Layer list with Keras (snake_case) configs, weights and inbound names, read from a tfjs model. */
 export function layerGraphFromTfjs(model: tf.LayersModel): LayerGraph {
-  const topology = JSON.parse(model.toJSON(null, false) as string) as { class_name: string; config: { layers: KerasLayerJson[] } | KerasLayerJson[] };
+  const raw = model.toJSON(null, false) as unknown;
+  const topology = (typeof raw === 'string' ? JSON.parse(raw) : raw) as { class_name: string; config: { layers: KerasLayerJson[] } | KerasLayerJson[] };
   const layersJson = Array.isArray(topology.config) ? topology.config : topology.config.layers;
   const sequential = topology.class_name === 'Sequential';
   const layers: GraphLayer[] = [];
