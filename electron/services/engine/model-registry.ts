@@ -15,7 +15,7 @@ import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
 import { findRepoRoot } from '../app/app-info';
-import { sha256Hex } from './detector-session';
+import { getDetectorSession, sha256Hex } from './detector-session';
 import { parseNormalisation, type Normalisation } from './preprocess';
 
 export type ModelRegistryErrorCode =
@@ -25,6 +25,7 @@ export type ModelRegistryErrorCode =
   | 'INVALID_MODEL_CARD'
   | 'MODEL_SHA_MISMATCH'
   | 'MODEL_EXISTS'
+  | 'INVALID_MODEL'
   | 'DEFAULT_BUILD_FAILED';
 
 export class ModelRegistryError extends Error {
@@ -361,6 +362,16 @@ export class ModelRegistry {
     const card = parseModelCard({ createdAt: new Date().toISOString(), ...input.card, sha256: sha }, `for ${id}`);
     await fsp.rm(path.join(dir, MODEL_CARD_FILE), { force: true });
     await writeFileAtomic(path.join(dir, DETECTOR_FILE), bytes);
+    try {
+      // Refuse a file onnxruntime cannot run, or whose input size disagrees with the card.
+      const session = await getDetectorSession(path.join(dir, DETECTOR_FILE), { expectedSha256: sha });
+      if (session.inputSize !== card.backbone.inputSize) {
+        throw new Error(`the detector takes ${session.inputSize} px images but the card says ${card.backbone.inputSize}`);
+      }
+    } catch (e) {
+      await fsp.rm(dir, { recursive: true, force: true });
+      throw new ModelRegistryError('INVALID_MODEL', `Cannot register ${id}: ${(e as Error).message}`);
+    }
     await writeFileAtomic(path.join(dir, MODEL_CARD_FILE), JSON.stringify(card, null, 2) + '\n');
     if (input.setDefault) await this.setDefault(id);
     const model = this.userModel(id);
