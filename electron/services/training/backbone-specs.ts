@@ -1,0 +1,63 @@
+// Which backbone file and which of its outputs a feature layer name ("last", "mid", "both") means.
+import fs from 'node:fs';
+import path from 'node:path';
+import { findRepoRoot } from '../app/app-info';
+import { findBackbone } from '../engine/backbones';
+import type { BackboneSpec, LayerSpec } from './feature-cache';
+import { TrainingError } from './training-errors';
+
+export type FeatureChoice = 'last' | 'mid' | 'both';
+
+export const FEATURE_CHOICES: readonly FeatureChoice[] = ['last', 'mid', 'both'];
+
+/** The earlier layer each backbone offers for "mid" features: a residual/inception output with texture-scale receptive fields. */
+export const MID_LAYERS: Record<string, string> = {
+  mobilenet_v2: 'block_12_add',
+  inception_v3: 'mixed7',
+  tiny_darknet: 'leaky_re_lu_9',
+};
+
+/** Graph output holding the globally average-pooled last feature map, as the backbone build names it. */
+export const POOLED_OUTPUT = 'pooled';
+
+export interface ResolvedBackbone extends BackboneSpec {
+  featureLayer: string;
+  featureShape: number[];
+  /** Outputs the file offers (from the manifest, when recorded). */
+  outputs?: string[];
+  entry: Record<string, unknown>;
+}
+
+export function resolveBackbone(name: string, repoRoot = findRepoRoot()): ResolvedBackbone {
+  let b;
+  try {
+    b = findBackbone(repoRoot, name);
+  } catch (e) {
+    throw new TrainingError('BACKBONE_NOT_FOUND', (e as Error).message);
+  }
+  if (!fs.existsSync(b.path)) throw new TrainingError('BACKBONE_NOT_FOUND', `backbone file ${b.path} is missing; run \`npx tsx models/build-backbones.ts\``);
+  return {
+    name: b.name,
+    onnxPath: b.path,
+    sha256: b.sha256,
+    inputSize: b.inputSize,
+    normalisation: b.norm,
+    featureLayer: b.featureLayer,
+    featureShape: b.featureShape,
+    outputs: Array.isArray(b.outputs) ? (b.outputs as unknown[]).map((o) => (typeof o === 'string' ? o : String((o as { name?: unknown }).name))) : undefined,
+    entry: b,
+  };
+}
+
+/** The layer specs of a feature choice. "last" reads the pooled output; "mid" needs a backbone file that exposes the mid layer. */
+export function layersFor(choice: FeatureChoice, backbone: { name: string }, midOutput?: string): LayerSpec[] {
+  const last: LayerSpec = { key: 'last', output: POOLED_OUTPUT, pooling: 'none' };
+  const midName = midOutput ?? MID_LAYERS[backbone.name];
+  if (choice !== 'last' && !midName) throw new TrainingError('UNSUPPORTED', `no mid layer is known for backbone ${backbone.name}`);
+  const mid: LayerSpec = { key: 'mid', output: midName, pooling: 'mean' };
+  return choice === 'last' ? [last] : choice === 'mid' ? [mid] : [last, mid];
+}
+
+export function defaultBackbonesDir(repoRoot = findRepoRoot()): string {
+  return path.join(repoRoot, 'models', 'backbones');
+}
