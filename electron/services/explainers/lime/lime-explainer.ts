@@ -21,6 +21,11 @@ export interface LimeOptions {
   alpha?: number;
   /** Perturbed images per forward pass. */
   batchSize?: number;
+  /**
+   * What a switched-off superpixel shows: its own mean colour (lime's default, which removes texture
+   * but keeps colour, fitting a detector of generator artefacts) or a fixed RGB colour in [0,1].
+   */
+  hideColor?: 'mean' | [number, number, number];
 }
 
 export const LIME_DEFAULTS = {
@@ -31,7 +36,8 @@ export const LIME_DEFAULTS = {
   compactness: SLIC_DEFAULTS.compactness,
   alpha: 1,
   batchSize: 50,
-} as const;
+  hideColor: 'mean',
+} as const satisfies LimeOptions;
 
 function positiveInt(name: string, v: number, min = 1): number {
   if (!Number.isInteger(v) || v < min) throw new ExplainError('EXPLAIN_BAD_PARAMS', `${name} must be an integer ≥ ${min}, got ${v}`);
@@ -46,7 +52,11 @@ export class LimeExplainer {
     private readonly model: ExplainableModel,
     options: LimeOptions = {},
   ) {
-    this.o = { ...LIME_DEFAULTS, ...stripUndefined(options) };
+    this.o = { ...LIME_DEFAULTS, ...stripUndefined(options) } as Required<LimeOptions>;
+    const hide = this.o.hideColor;
+    if (hide !== 'mean' && !(Array.isArray(hide) && hide.length === 3 && hide.every((v) => v >= 0 && v <= 1))) {
+      throw new ExplainError('EXPLAIN_BAD_PARAMS', `hideColor must be "mean" or [r, g, b] in [0,1], got ${JSON.stringify(hide)}`);
+    }
     positiveInt('samples', this.o.samples, 2);
     positiveInt('segments', this.o.segments);
     positiveInt('batchSize', this.o.batchSize);
@@ -57,8 +67,8 @@ export class LimeExplainer {
   }
 
   params(): Record<string, unknown> {
-    const { samples, kernelWidth, seed, segments, compactness, alpha } = this.o;
-    return { samples, kernelWidth, seed, segments, compactness, alpha };
+    const { samples, kernelWidth, seed, segments, compactness, alpha, hideColor } = this.o;
+    return { samples, kernelWidth, seed, segments, compactness, alpha, hideColor };
   }
 
   async explain(input: ExplainInput, target: ExplainTarget): Promise<ExplanationMap> {
@@ -69,6 +79,7 @@ export class LimeExplainer {
     const { labels, count } = slic(input.rgb01, s, s, { segments: this.o.segments, compactness: this.o.compactness });
 
     // lime's hide_color=None: a switched-off superpixel shows its own mean colour.
+    const hide = this.o.hideColor;
     const mean = new Float64Array(count * 3);
     const size = new Float64Array(count);
     for (let i = 0; i < pixels; i++) {
@@ -76,7 +87,7 @@ export class LimeExplainer {
       size[k]++;
       for (let ch = 0; ch < 3; ch++) mean[k * 3 + ch] += input.rgb01[3 * i + ch];
     }
-    for (let k = 0; k < count; k++) for (let ch = 0; ch < 3; ch++) mean[k * 3 + ch] /= size[k];
+    for (let k = 0; k < count; k++) for (let ch = 0; ch < 3; ch++) mean[k * 3 + ch] = hide === 'mean' ? mean[k * 3 + ch] / size[k] : hide[ch];
     const fudged = new Float32Array(pixels * 3);
     for (let i = 0; i < pixels; i++) for (let ch = 0; ch < 3; ch++) fudged[3 * i + ch] = mean[labels[i] * 3 + ch];
     const fudgedTensor = input.normalise(fudged);

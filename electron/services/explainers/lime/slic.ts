@@ -154,49 +154,74 @@ export function slic(rgb01: ArrayLike<number>, width: number, height: number, op
       cY[j] = sums[o + 4] / n;
     }
   }
-  return enforceConnectivity(labels, width, height, Math.max(1, Math.floor((step * step) / 4)));
+  return enforceConnectivity(labels, width, height, Math.max(1, Math.floor((step * step) / 4)), [L, A, B]);
 }
 
 /**
- * Relabels connected components in scan order; a component smaller than minSize joins the
- * component met just before it (its left or upper neighbour), as in the reference SLIC code.
+ * Relabels connected components in scan order. A component smaller than minSize (or one SLIC left
+ * unassigned) joins the already-labelled neighbouring component closest to it in colour — the
+ * reference code takes the left or upper neighbour, which can glue a grey fragment to a red region.
  */
-export function enforceConnectivity(labels: Int32Array, width: number, height: number, minSize: number): Superpixels {
+export function enforceConnectivity(labels: Int32Array, width: number, height: number, minSize: number, lab?: Float32Array[]): Superpixels {
   const pixels = width * height;
   const out = new Int32Array(pixels).fill(-1);
   const queue = new Int32Array(pixels);
+  // Running colour sums per output label.
+  const sums: number[] = [];
   let next = 0;
   for (let start = 0; start < pixels; start++) {
     if (out[start] >= 0) continue;
-    // The label of an already-assigned 4-neighbour, used if this component is too small.
-    let adjacent = -1;
-    const sx = start % width;
-    const sy = (start - sx) / width;
-    if (sx > 0 && out[start - 1] >= 0) adjacent = out[start - 1];
-    else if (sy > 0 && out[start - width] >= 0) adjacent = out[start - width];
     const original = labels[start];
     let head = 0;
     let tail = 0;
     queue[tail++] = start;
     out[start] = next;
+    const neighbours = new Set<number>();
     while (head < tail) {
       const i = queue[head++];
       const x = i % width;
       const y = (i - x) / width;
       const visit = (j: number) => {
-        if (out[j] < 0 && labels[j] === original) {
-          out[j] = next;
-          queue[tail++] = j;
-        }
+        const o = out[j];
+        if (o < 0) {
+          if (labels[j] === original) {
+            out[j] = next;
+            queue[tail++] = j;
+          }
+        } else if (o !== next) neighbours.add(o);
       };
       if (x > 0) visit(i - 1);
       if (x < width - 1) visit(i + 1);
       if (y > 0) visit(i - width);
       if (y < height - 1) visit(i + width);
     }
-    if (tail < minSize && adjacent >= 0) {
-      for (let q = 0; q < tail; q++) out[queue[q]] = adjacent;
+    let mL = 0;
+    let mA = 0;
+    let mB = 0;
+    if (lab) {
+      for (let q = 0; q < tail; q++) {
+        mL += lab[0][queue[q]];
+        mA += lab[1][queue[q]];
+        mB += lab[2][queue[q]];
+      }
+    }
+    if ((tail < minSize || original < 0) && neighbours.size > 0) {
+      let target = -1;
+      let best = Infinity;
+      for (const k of neighbours) {
+        const d = lab ? (sums[4 * k] / sums[4 * k + 3] - mL / tail) ** 2 + (sums[4 * k + 1] / sums[4 * k + 3] - mA / tail) ** 2 + (sums[4 * k + 2] / sums[4 * k + 3] - mB / tail) ** 2 : k;
+        if (d < best) {
+          best = d;
+          target = k;
+        }
+      }
+      for (let q = 0; q < tail; q++) out[queue[q]] = target;
+      sums[4 * target] += mL;
+      sums[4 * target + 1] += mA;
+      sums[4 * target + 2] += mB;
+      sums[4 * target + 3] += tail;
     } else {
+      sums.push(mL, mA, mB, tail);
       next++;
     }
   }
