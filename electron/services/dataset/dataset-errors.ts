@@ -1,0 +1,19 @@
+// Typed failures of the dataset builder, so the CLI and the API report a code and a clear message.
+export type DatasetErrorCode =
+  | 'BAD_OPTIONS'
+  | 'SOURCES_NOT_FOUND'
+  | 'MANIFEST_INVALID'
+  | 'IMAGE_FAILED'
+  | 'OUTPUT_FAILED'
+  | 'DATASET_INVALID'
+  | 'CANCELLED';
+
+export class DatasetBuildError extends Error {
+  constructor(
+    readonly code: DatasetErrorCode,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'DatasetBuildError';
+  }
+}
