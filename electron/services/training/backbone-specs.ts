@@ -61,3 +61,21 @@ export function layersFor(choice: FeatureChoice, backbone: { name: string }, mid
 export function defaultBackbonesDir(repoRoot = findRepoRoot()): string {
   return path.join(repoRoot, 'models', 'backbones');
 }
+
+/**
+ * The same backbones run in TensorFlow.js (experiments only): any layer can be read, at ~10× the
+ * ONNX cost. Values agree with the ONNX build to the converter's 1e-4 tolerance; the cache keeps
+ * them apart by key.
+ */
+export function tfjsBackbone(name: string, repoRoot = findRepoRoot()): BackboneSpec & { featureLayer: string } {
+  const unit = { name: 'unit', scale: [1 / 255, 1 / 255, 1 / 255] as [number, number, number], offset: [0, 0, 0] as [number, number, number] };
+  if (name === 'mobilenet_v2') return { name, onnxPath: '', runner: 'tfjs', sha256: 'tfjs-nsfwjs-4.4-mobilenet_v2', inputSize: 224, normalisation: unit, featureLayer: 'out_relu' };
+  if (name === 'inception_v3') return { name, onnxPath: '', runner: 'tfjs', sha256: 'tfjs-nsfwjs-4.4-inception_v3', inputSize: 299, normalisation: unit, featureLayer: 'mixed10' };
+  if (name === 'tiny_darknet') {
+    const dir = path.resolve(repoRoot, '../shared/datasets/models/tiny-darknet');
+    return { name, onnxPath: dir, runner: 'tfjs', sha256: 'tfjs-shared-tiny_darknet', inputSize: 224, normalisation: unit, featureLayer: TINY_DARKNET_LAST };
+  }
+  throw new TrainingError('BACKBONE_NOT_FOUND', `unknown backbone ${name}`);
+}
+
+export const TINY_DARKNET_LAST = 'leaky_re_lu_14';

@@ -14,6 +14,13 @@ export interface BackboneSpec {
   name: string;
   /** ONNX file with NHWC float input [N, S, S, 3] and the outputs the layers name. */
   onnxPath: string;
+  /**
+   * 'onnx' (default) runs onnxPath; 'tfjs' runs the nsfwjs layers model in TensorFlow.js, for
+   * experiments on layers the ONNX file does not expose (slower; the shipped path is always ONNX).
+   */
+  runner?: 'onnx' | 'tfjs';
+  /** For the tfjs runner: the layer whose average pool is the "pooled" output. */
+  featureLayer?: string;
   /** Identity of the computed values (sha256 of the backbone they come from). */
   sha256: string;
   inputSize: number;
@@ -114,6 +121,56 @@ export function poolFeatureMap(data: Float32Array, offset: number, h: number, w:
   return out;
 }
 
+interface OutputTensor {
+  data: Float32Array;
+  dims: readonly number[];
+}
+
+interface FeatureRunner {
+  outputNames: string[];
+  run(input: Float32Array, n: number, size: number, outputs: string[]): Promise<Record<string, OutputTensor>>;
+}
+
+async function onnxRunner(file: string, threads: number): Promise<FeatureRunner> {
+  const session = await openSession(file, threads);
+  return {
+    outputNames: [...session.outputNames],
+    async run(input, n, size, outputs) {
+      const r = await session.run({ [session.inputNames[0]]: new ort.Tensor('float32', input, [n, size, size, 3]) }, outputs);
+      return Object.fromEntries(outputs.map((o) => [o, { data: r[o].data as Float32Array, dims: r[o].dims }]));
+    },
+  };
+}
+
+async function tfjsRunner(backbone: BackboneSpec, wanted: string[]): Promise<FeatureRunner> {
+  const { loadTf } = await import('./tf-runtime');
+  const { loadNsfwjsLayersModel, loadLayersModelFolder } = await import('./nsfwjs-models');
+  const { tf } = await loadTf('dense');
+  // A backbone whose onnxPath names a folder is a plain tfjs layers model (Tiny Darknet in ../shared).
+  const model = backbone.onnxPath && fs.existsSync(path.join(backbone.onnxPath, 'model.json')) ? await loadLayersModelFolder(tf, backbone.onnxPath) : await loadNsfwjsLayersModel(tf, backbone.name);
+  const featureLayer = backbone.featureLayer ?? 'out_relu';
+  const layerNames = wanted.map((o) => (o === 'pooled' ? featureLayer : o));
+  const sub = tf.model({ inputs: model.inputs, outputs: layerNames.map((l) => model.getLayer(l).output as import('@tensorflow/tfjs').SymbolicTensor) });
+  return {
+    outputNames: wanted,
+    async run(input, n, size, outputs) {
+      const x = tf.tensor4d(input, [n, size, size, 3]);
+      const ys = sub.predict(x) as import('@tensorflow/tfjs').Tensor | import('@tensorflow/tfjs').Tensor[];
+      const list = Array.isArray(ys) ? ys : [ys];
+      const out: Record<string, OutputTensor> = {};
+      for (const [i, o] of wanted.entries()) {
+        if (!outputs.includes(o)) continue;
+        const t = o === 'pooled' ? tf.mean(list[i], [1, 2]) : list[i];
+        out[o] = { data: (await t.data()) as Float32Array, dims: t.shape };
+        if (t !== list[i]) t.dispose();
+      }
+      x.dispose();
+      list.forEach((t) => t.dispose());
+      return out;
+    },
+  };
+}
+
 const sessions = new Map<string, Promise<ort.InferenceSession>>();
 
 function openSession(file: string, threads: number): Promise<ort.InferenceSession> {
@@ -141,7 +198,7 @@ export async function extractFeatures(items: readonly FeatureItem[], options: Fe
   const started = performance.now();
   const { backbone, layers, views, cacheDir } = options;
   if (layers.length === 0) throw new TrainingError('BAD_OPTIONS', 'no feature layer requested');
-  if (!fs.existsSync(backbone.onnxPath)) {
+  if (backbone.runner !== 'tfjs' && !fs.existsSync(backbone.onnxPath)) {
     throw new TrainingError('BACKBONE_NOT_FOUND', `backbone ${backbone.name} is not built: ${backbone.onnxPath} is missing (run \`npx tsx models/build-backbones.ts\`)`);
   }
   const batchSize = Math.max(1, options.batchSize ?? 16);
@@ -159,7 +216,8 @@ export async function extractFeatures(items: readonly FeatureItem[], options: Fe
   const dims: Record<string, number> = {};
   let computed = 0;
   let cachedCount = 0;
-  let session: ort.InferenceSession | undefined;
+  let session: FeatureRunner | undefined;
+  const outputNames = [...new Set(layers.map((l) => l.output))];
   const size = backbone.inputSize;
   const perImage = size * size * 3;
 
@@ -180,7 +238,7 @@ export async function extractFeatures(items: readonly FeatureItem[], options: Fe
     options.onProgress?.({ kind: 'features', done: n - missing.length, total: n, cached: n - missing.length, view });
     for (let start = 0; start < missing.length; start += batchSize) {
       if (options.signal?.aborted) throw new TrainingError('CANCELLED', 'feature extraction was cancelled');
-      session ??= await openSession(backbone.onnxPath, options.intraOpThreads ?? 2);
+      session ??= backbone.runner === 'tfjs' ? await tfjsRunner(backbone, outputNames) : await onnxRunner(backbone.onnxPath, options.intraOpThreads ?? 2);
       for (const layer of layers) {
         if (!session.outputNames.includes(layer.output)) {
           throw new TrainingError('BAD_OPTIONS', `backbone ${backbone.name} has no output "${layer.output}" (it has ${session.outputNames.join(', ')})`);
@@ -198,11 +256,10 @@ export async function extractFeatures(items: readonly FeatureItem[], options: Fe
           toModelInput(viewed, { inputSize: size, normalisation: backbone.normalisation, flip: viewIsFlipped(view) }, input, b * perImage);
         }),
       );
-      const feeds = { [session.inputNames[0]]: new ort.Tensor('float32', input, [idx.length, size, size, 3]) };
-      const result = await session.run(feeds, [...new Set(layers.map((l) => l.output))]);
+      const result = await session.run(input, idx.length, size, outputNames);
       for (const layer of layers) {
         const t = result[layer.output];
-        const data = t.data as Float32Array;
+        const data = t.data;
         const dimsOut = t.dims;
         for (let b = 0; b < idx.length; b++) {
           let vec: Float32Array;

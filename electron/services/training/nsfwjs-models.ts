@@ -40,3 +40,21 @@ export async function loadNsfwjsLayersModel(tf: Tf, name: string): Promise<impor
     tf.io.fromMemory({ modelTopology: json.modelTopology, weightSpecs: specs as never, weightData }),
   );
 }
+
+/** A plain tfjs layers folder (model.json + weight shards), e.g. ../shared/datasets/models/tiny-darknet. */
+export async function loadLayersModelFolder(tf: Tf, dir: string): Promise<import('@tensorflow/tfjs').LayersModel> {
+  const fs = await import('node:fs');
+  const file = path.join(dir, 'model.json');
+  if (!fs.existsSync(file)) throw new TrainingError('BACKBONE_NOT_FOUND', `no model.json in ${dir}`);
+  const json = JSON.parse(fs.readFileSync(file, 'utf8')) as { modelTopology: object; weightsManifest: WeightsGroup[] };
+  const buffers: Buffer[] = [];
+  const specs: WeightsGroup['weights'] = [];
+  for (const group of json.weightsManifest) {
+    for (const p of group.paths) buffers.push(fs.readFileSync(path.join(dir, p)));
+    specs.push(...group.weights);
+  }
+  const all = Buffer.concat(buffers);
+  return tf.loadLayersModel(
+    tf.io.fromMemory({ modelTopology: json.modelTopology, weightSpecs: specs as never, weightData: all.buffer.slice(all.byteOffset, all.byteOffset + all.length) }),
+  );
+}
