@@ -38,6 +38,7 @@ describe('curve images', () => {
     expect(stats.curvePixels).toBeGreaterThan(500);
     expect(stats.darkPixels).toBeGreaterThan(1000);
     expect(fs.readdirSync(dir)).toEqual(['roc.png']);
+    fs.rmSync(dir, { recursive: true, force: true });
     expect(buildRocSvg(computeRocCurve(labels, scores), { auc })).toContain(`AUC = ${auc!.toFixed(4)}`);
   });
 
