@@ -488,3 +488,70 @@ export class GraphTail {
     return grads.get(this.from)!;
   }
 }
+
+export interface KerasLayerJson {
+  name?: string;
+  class_name: string;
+  config: Record<string, unknown>;
+  inbound_nodes?: unknown[];
+}
+
+/** Keras topology JSON (a ModelJSON's modelTopology, or model.toJSON()) → layers with inbound names. */
+export function kerasLayers(topology: Record<string, unknown>): { layers: KerasLayerJson[]; sequential: boolean } {
+  const root = (topology.model_config ?? topology) as { class_name?: string; config?: unknown };
+  const config = root.config as { layers?: KerasLayerJson[] } | KerasLayerJson[] | undefined;
+  const layers = Array.isArray(config) ? config : config?.layers;
+  if (!Array.isArray(layers)) throw new ExplainError('EXPLAIN_MODEL_MISMATCH', 'The model topology has no layer list');
+  return { layers, sequential: root.class_name === 'Sequential' };
+}
+
+export function inboundNames(lj: KerasLayerJson): string[] {
+  const node = (lj.inbound_nodes ?? [])[0] as unknown[] | undefined;
+  return (node ?? []).map((entry) => (Array.isArray(entry) ? String(entry[0]) : String((entry as { args?: unknown }).args ?? '')));
+}
+
+const WEIGHT_ORDER: Record<string, string[]> = {
+  Conv2D: ['kernel', 'bias'],
+  DepthwiseConv2D: ['depthwise_kernel', 'bias'],
+  BatchNormalization: ['gamma', 'beta', 'moving_mean', 'moving_variance'],
+  Dense: ['kernel', 'bias'],
+};
+
+/**
+ * A layer graph from Keras topology JSON plus weights keyed "<layer>/<weight>" (as tfjs weight
+ * manifests name them), without tfjs: what the ONNX path uses for LayerCAM.
+ */
+export function layerGraphFromKeras(topology: Record<string, unknown>, weights: Map<string, { shape: number[]; data: Float32Array }>): LayerGraph {
+  const { layers: list, sequential } = kerasLayers(topology);
+  const byLayer = new Map<string, Map<string, { shape: number[]; data: Float32Array }>>();
+  for (const [name, w] of weights) {
+    const slash = name.lastIndexOf('/');
+    if (slash < 0) continue;
+    // Some exports prefix the model name ("model/Conv1/kernel"); the layer is the segment before the weight.
+    const parts = name.split('/');
+    const weight = parts[parts.length - 1].replace(/:0$/, '');
+    const layer = parts[parts.length - 2];
+    if (!byLayer.has(layer)) byLayer.set(layer, new Map());
+    byLayer.get(layer)!.set(weight, w);
+  }
+  const layers: GraphLayer[] = [];
+  let previous: string | undefined;
+  for (const lj of list) {
+    const name = (lj.config.name as string) ?? lj.name;
+    const own = byLayer.get(name);
+    const order = WEIGHT_ORDER[lj.class_name] ?? [];
+    const ws = order.filter((k) => own?.has(k)).map((k) => ({ shape: own!.get(k)!.shape, values: own!.get(k)!.data }));
+    const wanted = order.filter((k) => {
+      if (k === 'bias') return lj.config.use_bias !== false;
+      if (k === 'gamma') return lj.config.scale !== false;
+      if (k === 'beta') return lj.config.center !== false;
+      return true;
+    });
+    if (ws.length !== wanted.length) {
+      throw new ExplainError('EXPLAIN_MODEL_MISMATCH', `Layer ${name} (${lj.class_name}) expects weights ${wanted.join(', ')}; found ${[...(own?.keys() ?? [])].join(', ') || 'none'}`);
+    }
+    layers.push({ name, className: lj.class_name, config: lj.config, weights: ws, inbound: sequential ? (previous ? [previous] : []) : inboundNames(lj) });
+    previous = name;
+  }
+  return { layers };
+}

@@ -5,22 +5,13 @@ import * as tf from '@tensorflow/tfjs';
 import { ExplainError } from './explain-errors';
 import type { ExplainableModel, HeadParams, ModelPrediction } from './explain-types';
 import { checkHead, globalAveragePool, headForward } from './head-math';
-import type { GraphLayer, LayerGraph } from './layer-graph';
+import { inboundNames, kerasLayers, type GraphLayer, type LayerGraph } from './layer-graph';
 import { ShallowLayerGradients, type ActivationSource } from './shallow-gradients';
-
-interface KerasLayerJson {
-  name?: string;
-  class_name: string;
-  config: Record<string, unknown>;
-  inbound_nodes?: unknown[];
-}
 
 /** Layer list with Keras (snake_case) configs, weights and inbound names, read from a tfjs model. */
 export function layerGraphFromTfjs(model: tf.LayersModel): LayerGraph {
   const raw = model.toJSON(null, false) as unknown;
-  const topology = (typeof raw === 'string' ? JSON.parse(raw) : raw) as { class_name: string; config: { layers: KerasLayerJson[] } | KerasLayerJson[] };
-  const layersJson = Array.isArray(topology.config) ? topology.config : topology.config.layers;
-  const sequential = topology.class_name === 'Sequential';
+  const { layers: layersJson, sequential } = kerasLayers((typeof raw === 'string' ? JSON.parse(raw) : raw) as Record<string, unknown>);
   const layers: GraphLayer[] = [];
   let previous: string | undefined;
   for (const lj of layersJson) {
@@ -28,10 +19,7 @@ export function layerGraphFromTfjs(model: tf.LayersModel): LayerGraph {
     const layer = model.getLayer(name);
     let inbound: string[] = [];
     if (sequential) inbound = previous ? [previous] : [];
-    else {
-      const node = (lj.inbound_nodes ?? [])[0] as unknown[] | undefined;
-      inbound = (node ?? []).map((entry) => (Array.isArray(entry) ? String(entry[0]) : String((entry as { args?: unknown }).args ?? '')));
-    }
+    else inbound = inboundNames(lj);
     layers.push({
       name,
       className: lj.class_name,

@@ -1,0 +1,126 @@
+// Opens a registered detector (the engine's model registry) for explanation: the fused ONNX for
+// forward passes, the head weights beside its card for exact gradients, and — when the backbone ONNX
+// exposes a layer shallower than the feature map — that layer for LayerCAM.
+import fs from 'node:fs';
+import path from 'node:path';
+import ort from 'onnxruntime-node';
+import { findRepoRoot } from '../app/app-info';
+import { findBackbone, type BackboneEntry } from '../engine/backbones';
+import { getDetectorSession, type SessionOptionsInput } from '../engine/detector-session';
+import { defaultIntraOpThreads } from '../engine/execution-providers';
+import { ModelRegistry, readHeadWeightsFile, type RegisteredModel } from '../engine/model-registry';
+import type { Normalisation } from '../engine/preprocess';
+import { ExplainError } from './explain-errors';
+import type { ExplainableModel, HeadParams } from './explain-types';
+import { layerGraphFromKeras, type LayerGraph } from './layer-graph';
+import { createOnnxExplainableModel, onnxActivationSource } from './onnx-model';
+
+// The converter's tfjs reader (sibling area, loaded only when LayerCAM needs the backbone graph).
+const TFJS_SOURCE_MODULE = '../../../models/convert/tfjs-source';
+
+export interface ExplainableRegisteredModel {
+  model: ExplainableModel;
+  registered: RegisteredModel;
+  normalisation: Normalisation;
+  /** The card's decision threshold. */
+  threshold: number;
+}
+
+export function headWeightsPath(registered: RegisteredModel): string {
+  const dir = path.dirname(registered.cardPath);
+  const file = registered.card.head.file;
+  return path.resolve(dir, typeof file === 'string' && file ? file : 'head-weights.json');
+}
+
+export function readHeadParams(file: string): HeadParams {
+  if (!fs.existsSync(file)) {
+    throw new ExplainError('EXPLAIN_NO_HEAD_WEIGHTS', `No head weights at ${file}: the explainers need them for exact gradients`);
+  }
+  try {
+    return readHeadWeightsFile(file);
+  } catch (e) {
+    throw new ExplainError('EXPLAIN_NO_HEAD_WEIGHTS', `Cannot read head weights ${file}: ${(e as Error).message}`);
+  }
+}
+
+function outputNames(entry: BackboneEntry): string[] {
+  const outputs = Array.isArray(entry.outputs) ? (entry.outputs as unknown[]) : [];
+  return outputs.map((o) => (typeof o === 'string' ? o : String((o as { name?: unknown })?.name ?? ''))).filter(Boolean);
+}
+
+const graphCache = new Map<string, Promise<LayerGraph>>();
+
+/** The backbone's layer graph from the tfjs weights that ship in npm (nsfwjs), decoded without tfjs. */
+export function loadBackboneGraph(name: string): Promise<LayerGraph> {
+  let g = graphCache.get(name);
+  if (!g) {
+    g = (async () => {
+      const mod = (await import(/* @vite-ignore */ TFJS_SOURCE_MODULE)) as {
+        loadNsfwjsSource(name: string): { modelJson: { modelTopology: Record<string, unknown> } };
+        decodeWeights(source: unknown): Map<string, { shape: number[]; data: Float32Array }>;
+      };
+      const source = mod.loadNsfwjsSource(name);
+      return layerGraphFromKeras(source.modelJson.modelTopology, mod.decodeWeights(source));
+    })();
+    graphCache.set(name, g);
+    g.catch(() => graphCache.delete(name));
+  }
+  return g;
+}
+
+const backboneSessions = new Map<string, Promise<ort.InferenceSession>>();
+
+function backboneSession(file: string): Promise<ort.InferenceSession> {
+  let s = backboneSessions.get(file);
+  if (!s) {
+    s = ort.InferenceSession.create(file, { intraOpNumThreads: defaultIntraOpThreads(), interOpNumThreads: 1, graphOptimizationLevel: 'all', logSeverityLevel: 3 });
+    backboneSessions.set(file, s);
+    s.catch(() => backboneSessions.delete(file));
+  }
+  return s;
+}
+
+export async function releaseExplainerSessions(): Promise<void> {
+  const all = [...backboneSessions.values()];
+  backboneSessions.clear();
+  for (const s of all) await (await s.catch(() => undefined))?.release();
+}
+
+export async function openRegisteredModel(options: { dataDir: string; modelId?: string; repoRoot?: string; session?: SessionOptionsInput }): Promise<ExplainableRegisteredModel> {
+  const repoRoot = options.repoRoot ?? findRepoRoot();
+  const registry = new ModelRegistry({ dataDir: options.dataDir, repoRoot });
+  const registered = await registry.resolve(options.modelId);
+  const card = registered.card;
+  const head = readHeadParams(headWeightsPath(registered));
+  const detector = await getDetectorSession(registered.detectorPath, { ...options.session, expectedSha256: card.sha256 });
+
+  let entry: (BackboneEntry & { path: string }) | undefined;
+  try {
+    entry = findBackbone(repoRoot, card.backbone.name);
+  } catch {
+    entry = undefined;
+  }
+  const featureLayer = card.backbone.featureLayer ?? entry?.featureLayer;
+  const featureShape = (card.backbone.featureShape ?? entry?.featureShape) as number[] | undefined;
+  if (!featureLayer || !featureShape || featureShape.length !== 3) {
+    throw new ExplainError('EXPLAIN_MODEL_MISMATCH', `Model ${card.id}: neither its card nor the backbone manifest gives the feature layer and its shape`);
+  }
+  // Shallow layers: outputs the backbone file already computes, other than the feature map itself.
+  const shallowLayers = entry && fs.existsSync(entry.path) ? outputNames(entry).filter((o) => o !== featureLayer && o !== 'pooled' && o !== 'features') : [];
+  const model = createOnnxExplainableModel({
+    id: card.id,
+    detector,
+    head,
+    featureLayer,
+    featureShape: featureShape as [number, number, number],
+    shallow:
+      entry && shallowLayers.length > 0
+        ? {
+            layers: shallowLayers,
+            graph: () => loadBackboneGraph(card.backbone.name),
+            activations: async (image, layer) => onnxActivationSource(await backboneSession(entry.path), detector.inputSize)(image, layer),
+          }
+        : undefined,
+  });
+  return { model, registered, normalisation: registered.normalisation, threshold: card.threshold };
+}
