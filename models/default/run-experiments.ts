@@ -11,6 +11,7 @@ import path from 'node:path';
 import { computeRocAuc } from '../../electron/services/evaluation/metrics';
 import { generatorBalancedWeights } from '../../electron/services/evaluation/sample-weights';
 import { layersFor, resolveBackbone, tfjsBackbone, type FeatureChoice } from '../../electron/services/training/backbone-specs';
+import { buildExperimentBackbone } from '../../electron/services/training/experiment-backbones';
 import { loadDataset, splitWithHoldOut } from '../../electron/services/training/dataset-items';
 import type { BackboneSpec, LayerSpec } from '../../electron/services/training/feature-cache';
 import { buildFeatureTable, featureSetFor, gatherRows } from '../../electron/services/training/feature-table';
@@ -48,7 +49,8 @@ const results: unknown[] = fs.existsSync(outFile) ? (JSON.parse(fs.readFileSync(
 const fmt = (x: number | null | undefined) => (x === null || x === undefined ? '—' : x.toFixed(3));
 
 for (const name of backbones) {
-  const backbone: BackboneSpec = runner === 'tfjs' ? tfjsBackbone(name) : resolveBackbone(name);
+  const backbone: BackboneSpec =
+    runner === 'tfjs' ? tfjsBackbone(name) : runner === 'exp-onnx' ? await buildExperimentBackbone(name, path.join(cacheDir, 'backbones'), opt('--mid')) : resolveBackbone(name);
   for (const choice of layerChoices) {
     const layers: LayerSpec[] = layersFor(choice, backbone, opt('--mid'));
     if (runner === 'tfjs') for (const l of layers) if (l.key === 'last') l.output = 'pooled';

@@ -78,4 +78,4 @@ export function tfjsBackbone(name: string, repoRoot = findRepoRoot()): BackboneS
   throw new TrainingError('BACKBONE_NOT_FOUND', `unknown backbone ${name}`);
 }
 
-export const TINY_DARKNET_LAST = 'leaky_re_lu_14';
+export const TINY_DARKNET_LAST = 'leaky_re_lu_15';

@@ -1,0 +1,197 @@
+// `npm run train -- --backbone <name> [options]`: the paper's recipe on cached frozen-backbone
+// features, or with --unfreeze k also fine-tuning the last k backbone blocks.
+import path from 'node:path';
+import { FEATURE_CHOICES, type FeatureChoice } from '../services/training/backbone-specs';
+import { numberInRange, parseFlags, UsageError } from '../services/training/cli-args';
+import { parseViews } from '../services/training/image-views';
+import { trainDetector, type TrainDetectorProgress, type TrainDetectorResult } from '../services/training/train-detector';
+import { TrainingError } from '../services/training/training-errors';
+import { ModelRegistryError } from '../services/engine/model-registry';
+
+export interface TrainCommandContext {
+  dataDir: string;
+  json: boolean;
+  print(obj: unknown): void;
+  printError(obj: unknown): void;
+}
+
+export const TRAIN_USAGE = [
+  'Usage: npm run train -- --backbone <mobilenet_v2|inception_v3> [options]',
+  '',
+  'Trains the paper\'s head (Dense+ReLU, BatchNorm, Dropout, Dense+sigmoid) on frozen backbone features',
+  '(cached), picks the decision threshold on validation, evaluates on test and registers the fused detector.',
+  '  --dataset <dir>             built dataset (default <data-dir>/dataset; build it with npm run dataset)',
+  '  --epochs <n>                default 20          --batch <n>      default 64',
+  '  --lr <x>                    default 0.001       --optimizer adam|rmsprop (default adam)',
+  '  --units <n>                 hidden units, default 256   --dropout <x> default 0.5   --seed <n>',
+  '  --features last|mid|both    pooled feature layer(s), default last (only last can be exported)',
+  '  --augment <views>           training views: flip,jpeg,blur,resize (default flip; add -flip variants, e.g. jpeg-flip)',
+  '  --exclude-modality <m>      hold a modality out of training (tested on it; the paper\'s Table 3)',
+  '  --exclude-generator <g>     hold a generator out of training (tested on it)',
+  '  --leave-one-out generator,modality   also run the held-out folds and record them in the model card',
+  '  --unfreeze <k>              also fine-tune the last k backbone blocks in tfjs (slow on CPU)',
+  '  --id <model-id>             default <backbone>-<timestamp>',
+  '  --set-default               make the new model the default',
+  '  --no-register               train and evaluate only',
+  '  --json                      JSON lines: progress events, then {"result": ...}',
+].join('\n');
+
+const spec = {
+  backbone: { type: 'string' },
+  dataset: { type: 'string' },
+  epochs: { type: 'int' },
+  batch: { type: 'int' },
+  lr: { type: 'number' },
+  optimizer: { type: 'string' },
+  units: { type: 'int' },
+  dropout: { type: 'number' },
+  seed: { type: 'int' },
+  features: { type: 'string' },
+  augment: { type: 'string' },
+  'exclude-modality': { type: 'list' },
+  'exclude-generator': { type: 'list' },
+  'leave-one-out': { type: 'list' },
+  unfreeze: { type: 'int' },
+  id: { type: 'string' },
+  'set-default': { type: 'flag' },
+  'no-register': { type: 'flag' },
+  help: { type: 'flag' },
+  json: { type: 'flag' },
+  'cache-dir': { type: 'string' },
+} as const;
+
+const fmt = (x: number | null | undefined, digits = 4) => (x === null || x === undefined ? 'n/a' : x.toFixed(digits));
+
+export async function runTrainCommand(argv: string[], ctx: TrainCommandContext): Promise<number> {
+  let flags;
+  try {
+    flags = parseFlags(argv, spec);
+    if (flags.help) {
+      ctx.print(TRAIN_USAGE);
+      return 0;
+    }
+    if (flags._.length) throw new UsageError(`unexpected argument "${flags._[0]}"`);
+    if (typeof flags.backbone !== 'string') throw new UsageError('--backbone is required');
+    if (flags.optimizer !== undefined && flags.optimizer !== 'adam' && flags.optimizer !== 'rmsprop') throw new UsageError('--optimizer must be adam or rmsprop');
+    if (flags.features !== undefined && !FEATURE_CHOICES.includes(flags.features as FeatureChoice)) throw new UsageError('--features must be last, mid or both');
+    numberInRange(flags.epochs, 'epochs', 1, 10_000);
+    numberInRange(flags.batch, 'batch', 2, 65_536);
+    numberInRange(flags.lr, 'lr', 0, 10, false);
+    numberInRange(flags.units, 'units', 1, 65_536);
+    numberInRange(flags.dropout, 'dropout', 0, 0.99);
+    numberInRange(flags.unfreeze, 'unfreeze', 0, 1000);
+    for (const v of (flags['leave-one-out'] as string[] | undefined) ?? []) {
+      if (v !== 'generator' && v !== 'modality') throw new UsageError('--leave-one-out takes generator and/or modality');
+    }
+  } catch (e) {
+    if (e instanceof UsageError || e instanceof TrainingError) {
+      ctx.printError(ctx.json ? { error: { code: 'USAGE', message: e.message } } : `${e.message}\n\n${TRAIN_USAGE}`);
+      return 2;
+    }
+    throw e;
+  }
+  const json = ctx.json || flags.json === true;
+  const datasetDir = path.resolve((flags.dataset as string | undefined) ?? path.join(ctx.dataDir, 'dataset'));
+  const controller = new AbortController();
+  const onSigint = () => controller.abort();
+  process.once('SIGINT', onSigint);
+  let lastFeatureLine = 0;
+  const onProgress = (p: TrainDetectorProgress) => {
+    if (json) {
+      if (p.kind !== 'batch') ctx.print({ progress: p });
+      return;
+    }
+    if (p.kind === 'stage') ctx.print(`[${p.stage}] ${p.message}`);
+    else if (p.kind === 'features') {
+      const now = Date.now();
+      if (p.done === p.total || now - lastFeatureLine > 5000) {
+        lastFeatureLine = now;
+        ctx.print(`  features ${p.view}: ${p.done}/${p.total} (${p.cached} cached)`);
+      }
+    } else if (p.kind === 'epoch') {
+      ctx.print(
+        `  epoch ${p.epoch}/${p.epochs} loss ${fmt(p.loss)} val_loss ${fmt(p.valLoss)} acc ${fmt(p.accuracy, 3)} val_acc ${fmt(p.valAccuracy, 3)} lr ${p.learningRate.toExponential(1)}${p.improved ? ' *' : ''}`,
+      );
+    } else if (p.kind === 'fold') ctx.print(`  leave-one-${p.by}-out ${p.index + 1}/${p.total} ${p.heldOut}: ROC-AUC ${fmt(p.rocAuc, 3)}`);
+  };
+  try {
+    let result: TrainDetectorResult;
+    if (flags.unfreeze !== undefined && (flags.unfreeze as number) > 0) {
+      const { fineTuneDetector } = await import('../services/training/fine-tune');
+      const r = await fineTuneDetector(
+        {
+          datasetDir,
+          dataDir: ctx.dataDir,
+          backbone: flags.backbone as string,
+          unfreezeBlocks: flags.unfreeze as number,
+          epochs: flags.epochs as number | undefined,
+          batchSize: flags.batch as number | undefined,
+          learningRate: flags.lr as number | undefined,
+          optimizer: flags.optimizer as 'adam' | 'rmsprop' | undefined,
+          hiddenUnits: flags.units as number | undefined,
+          dropout: flags.dropout as number | undefined,
+          seed: flags.seed as number | undefined,
+          excludeModalities: flags['exclude-modality'] as string[] | undefined,
+          excludeGenerators: flags['exclude-generator'] as string[] | undefined,
+        },
+        { onProgress, signal: controller.signal },
+      );
+      const summary = { unfreeze: flags.unfreeze, ...r.summary };
+      ctx.print(json ? { result: summary } : summary);
+      return 0;
+    }
+    result = await trainDetector(
+      {
+        datasetDir,
+        dataDir: ctx.dataDir,
+        backbone: flags.backbone as string,
+        features: flags.features as FeatureChoice | undefined,
+        views: flags.augment ? parseViews(flags.augment as string) : undefined,
+        epochs: flags.epochs as number | undefined,
+        batchSize: flags.batch as number | undefined,
+        learningRate: flags.lr as number | undefined,
+        optimizer: flags.optimizer as 'adam' | 'rmsprop' | undefined,
+        hiddenUnits: flags.units as number | undefined,
+        dropout: flags.dropout as number | undefined,
+        seed: flags.seed as number | undefined,
+        excludeModalities: flags['exclude-modality'] as string[] | undefined,
+        excludeGenerators: flags['exclude-generator'] as string[] | undefined,
+        leaveOneOut: flags['leave-one-out'] as Array<'generator' | 'modality'> | undefined,
+        modelId: flags.id as string | undefined,
+        setDefault: flags['set-default'] === true,
+        register: flags['no-register'] !== true,
+        cacheDir: flags['cache-dir'] as string | undefined,
+      },
+      { onProgress, signal: controller.signal },
+    );
+    const t = result.test.metrics;
+    const summary = {
+      modelId: result.model ? result.modelId : null,
+      registered: result.model !== undefined,
+      threshold: result.threshold.threshold,
+      thresholdChosenOn: 'val',
+      bestEpoch: result.training.bestEpoch,
+      headSeconds: Number(result.training.seconds.toFixed(2)),
+      test: { precision: t.precision, recall: t.recall, f1: t.f1, accuracy: t.accuracy, ap: t.ap, rocAuc: t.rocAuc, fpr: t.fpr, fnr: t.fnr, confusion: t.confusion },
+      leaveOneOut: Object.fromEntries(
+        Object.entries(result.leaveOneOut).map(([by, s]) => [by, { mean: s?.mean, min: s?.min, folds: s?.folds.map((f) => ({ heldOut: f.heldOut, rocAuc: f.rocAuc })) }]),
+      ),
+      fusedMaxDiff: result.fusedMaxDiff,
+    };
+    if (json) ctx.print({ result: summary });
+    else {
+      ctx.print(`\nModel ${summary.modelId ?? '(not registered)'}; threshold ${fmt(summary.threshold)} chosen on validation; best epoch ${summary.bestEpoch}; head ${summary.headSeconds} s`);
+      ctx.print(`Test: ROC-AUC ${fmt(t.rocAuc)} AP ${fmt(t.ap)} accuracy ${fmt(t.accuracy)} precision ${fmt(t.precision)} recall ${fmt(t.recall)} F1 ${fmt(t.f1)} FPR ${fmt(t.fpr)} FNR ${fmt(t.fnr)}`);
+      for (const [by, s] of Object.entries(summary.leaveOneOut)) ctx.print(`Leave-one-${by}-out ROC-AUC: mean ${fmt(s.mean, 3)}, min ${fmt(s.min, 3)}`);
+    }
+    return 0;
+  } catch (e) {
+    if (e instanceof TrainingError || e instanceof ModelRegistryError) {
+      ctx.printError(json ? { error: { code: e.code, message: e.message } } : `${e.code}: ${e.message}`);
+      return e instanceof TrainingError && e.code === 'CANCELLED' ? 130 : 1;
+    }
+    throw e;
+  } finally {
+    process.removeListener('SIGINT', onSigint);
+  }
+}
