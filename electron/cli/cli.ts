@@ -1,25 +1,9 @@
 // `npm run cli -- <command>`: the scriptable face of the same services the app uses.
-import { createCliContext, parseGlobalOptions, type CliContext } from './cli-context';
+import { createCliContext, parseGlobalOptions } from './cli-context';
 import { defaultDataDir, ensureDataDir } from '../services/app/data-dir';
-import { createApiServices } from '../services/api-handlers';
+import { cliCommands } from './cli-commands';
 
-type Command = { summary: string; run(args: string[], ctx: CliContext): Promise<number> };
-
-const commands: Record<string, Command> = {
-  info: {
-    summary: 'print version, onnxruntime execution providers and data directory as JSON',
-    async run(_args, ctx) {
-      const services = createApiServices({ dataDir: ctx.dataDir });
-      try {
-        const info = await services.handlers['app.info']({});
-        process.stdout.write(JSON.stringify(info, null, ctx.json ? 0 : 2) + '\n');
-        return 0;
-      } finally {
-        await services.dispose();
-      }
-    },
-  },
-};
+const commands = cliCommands;
 
 function usage(): string {
   const lines = Object.entries(commands).map(([name, c]) => `  ${name.padEnd(10)} ${c.summary}`);
@@ -63,7 +47,4 @@ export async function runCli(argv: string[]): Promise<number> {
   return command.run(args, createCliContext(dataDir, opts.json));
 }
 
-export function registerCommand(name: string, command: Command): void {
-  commands[name] = command;
-}
 
