@@ -108,7 +108,7 @@ export class CaseStore {
   /** Opens (creating if needed) `<dataDir>/cases.sqlite` and brings it to the current schema. */
   static open(dataDir: string): CaseStore {
     const dir = path.resolve(dataDir);
-    fs.mkdirSync(dir, { recursive: true });
+    fs.mkdirSync(path.join(dir, 'cases'), { recursive: true });
     return new CaseStore(dir);
   }
 
