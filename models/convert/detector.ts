@@ -1,0 +1,265 @@
+// Fuses a backbone ONNX (from the converter) with a trained dense head into one detector:
+//   image [N,H,W,3] → backbone → pooled → Dense+ReLU → BN (inference) → Dropout (identity) → Dense → Sigmoid
+// with outputs p_synthetic [N,1] and features (the backbone's feature map, NHWC). Also builds the
+// head alone on a feature map, for explainers that perturb or re-weight features.
+import fs from 'node:fs';
+import { ConversionError } from './conversion-error';
+import { DEFAULT_INPUT_NAME, POOLED_OUTPUT } from './keras-to-onnx';
+import {
+  attr,
+  decodeModel,
+  encodeModel,
+
+  int64,
+  makeModel,
+  OnnxGraphBuilder,
+  valueInfo,
+  type Dim,
+  type ModelProto,
+  type NodeProto,
+  type TensorProto,
+  type ValueInfoProto,
+} from './onnx-proto';
+
+type Floats = Float32Array | ArrayLike<number>;
+
+/** Head weights as Keras stores them: kernels row-major [in, out]. */
+export interface HeadWeights {
+  inputDim?: number;
+  dense1: { kernel: Floats; bias: Floats; units: number };
+  bn: { gamma: Floats; beta: Floats; movingMean: Floats; movingVariance: Floats; epsilon: number };
+  dense2: { kernel: Floats; bias: Floats };
+}
+
+export interface DetectorOptions {
+  /** Backbone output exposed as `features`; default its `feature_layer` metadata, else its first output. */
+  featureOutput?: string;
+  /** Extra ONNX metadata_props (e.g. a model id). */
+  metadata?: Record<string, string>;
+}
+
+export interface HeadOnnxOptions {
+  /** [h, w, c] when known; h and w stay symbolic otherwise. */
+  featureShape?: number[];
+  metadata?: Record<string, string>;
+}
+
+export const P_SYNTHETIC_OUTPUT = 'p_synthetic';
+export const FEATURES_OUTPUT = 'features';
+export const IMAGE_INPUT = DEFAULT_INPUT_NAME;
+
+interface CheckedHead {
+  inputDim: number;
+  units: number;
+  kernel1: Float32Array;
+  bias1: Float32Array;
+  gamma: Float32Array;
+  beta: Float32Array;
+  mean: Float32Array;
+  variance: Float32Array;
+  epsilon: number;
+  kernel2: Float32Array;
+  bias2: Float32Array;
+}
+
+/** Validates a head and returns float32 copies of its arrays. */
+export function checkHead(head: HeadWeights): CheckedHead {
+  const bad = (why: string): never => {
+    throw new ConversionError('BAD_HEAD', `head weights: ${why}`);
+  };
+  if (!head || typeof head !== 'object' || !head.dense1 || !head.bn || !head.dense2) bad('dense1, bn and dense2 are required');
+  const floats = (v: Floats | undefined, name: string, length?: number): Float32Array => {
+    if (!v || typeof (v as ArrayLike<number>).length !== 'number') return bad(`${name} is missing`);
+    const out = Float32Array.from(v as ArrayLike<number>);
+    if (length !== undefined && out.length !== length) bad(`${name} has ${out.length} values, expected ${length}`);
+    if (!out.every(Number.isFinite)) bad(`${name} holds a non-finite value`);
+    return out;
+  };
+  const units = head.dense1.units;
+  if (!Number.isInteger(units) || units < 1) bad(`dense1.units must be a positive integer, got ${String(units)}`);
+  const bias1 = floats(head.dense1.bias, 'dense1.bias', units);
+  const kernel1 = floats(head.dense1.kernel, 'dense1.kernel');
+  if (kernel1.length === 0 || kernel1.length % units !== 0) bad(`dense1.kernel has ${kernel1.length} values, not a multiple of ${units} units`);
+  const inputDim = kernel1.length / units;
+  if (head.inputDim !== undefined && head.inputDim !== inputDim) bad(`inputDim ${head.inputDim} disagrees with dense1.kernel (${inputDim} × ${units})`);
+  const epsilon = head.bn.epsilon;
+  if (typeof epsilon !== 'number' || !(epsilon > 0) || !Number.isFinite(epsilon)) bad(`bn.epsilon must be a positive number, got ${String(epsilon)}`);
+  const variance = floats(head.bn.movingVariance, 'bn.movingVariance', units);
+  if (variance.some((v) => v < 0)) bad('bn.movingVariance holds a negative value');
+  return {
+    inputDim,
+    units,
+    kernel1,
+    bias1,
+    gamma: floats(head.bn.gamma, 'bn.gamma', units),
+    beta: floats(head.bn.beta, 'bn.beta', units),
+    mean: floats(head.bn.movingMean, 'bn.movingMean', units),
+    variance,
+    epsilon,
+    kernel2: floats(head.dense2.kernel, 'dense2.kernel', units),
+    bias2: floats(head.dense2.bias, 'dense2.bias', 1),
+  };
+}
+
+/** Appends the head's nodes reading `pooled` [N, inputDim]; returns the p_synthetic tensor name. */
+function addHeadNodes(g: OnnxGraphBuilder, pooled: string, h: CheckedHead, outputName: string): void {
+  const dense1 = g.node('Gemm', [pooled, g.floatConst('head/dense1/kernel', [h.inputDim, h.units], h.kernel1), g.floatConst('head/dense1/bias', [h.units], h.bias1)], 'head/dense1');
+  const relu = g.node('Relu', [dense1], 'head/dense1/relu');
+  const bn = g.node(
+    'BatchNormalization',
+    [
+      relu,
+      g.floatConst('head/bn/gamma', [h.units], h.gamma),
+      g.floatConst('head/bn/beta', [h.units], h.beta),
+      g.floatConst('head/bn/moving_mean', [h.units], h.mean),
+      g.floatConst('head/bn/moving_variance', [h.units], h.variance),
+    ],
+    'head/bn',
+    [attr.float('epsilon', h.epsilon)],
+  );
+  // Dropout is the identity at inference.
+  const dense2 = g.node('Gemm', [bn, g.floatConst('head/dense2/kernel', [h.units, 1], h.kernel2), g.floatConst('head/dense2/bias', [1], h.bias2)], 'head/dense2');
+  g.node('Sigmoid', [dense2], outputName, [], true);
+}
+
+function headMetadata(h: CheckedHead): Record<string, string> {
+  return { head: 'gap-dense-relu-bn-dropout-dense-sigmoid', head_input_dim: String(h.inputDim), head_units: String(h.units) };
+}
+
+function outputDims(v: ValueInfoProto): Dim[] {
+  return (v.type?.tensorType?.shape?.dim ?? []).map((d) => (d.dimParam ? d.dimParam : int64(d.dimValue)));
+}
+
+/** Keeps only the nodes and initializers the graph outputs need. */
+function prune(nodes: NodeProto[], initializers: TensorProto[], outputs: string[]): { nodes: NodeProto[]; initializers: TensorProto[] } {
+  const producer = new Map<string, number>();
+  nodes.forEach((n, i) => n.output.forEach((o) => producer.set(o, i)));
+  const keep = new Set<number>();
+  const needed = new Set<string>();
+  const stack = [...outputs];
+  while (stack.length) {
+    const t = stack.pop() as string;
+    if (needed.has(t)) continue;
+    needed.add(t);
+    const i = producer.get(t);
+    if (i === undefined || keep.has(i)) continue;
+    keep.add(i);
+    for (const input of nodes[i].input) if (input) stack.push(input);
+  }
+  return { nodes: nodes.filter((_, i) => keep.has(i)), initializers: initializers.filter((t) => needed.has(t.name)) };
+}
+
+function readBackbone(backbone: string | Uint8Array): ModelProto {
+  if (typeof backbone === 'string') {
+    if (!fs.existsSync(backbone)) throw new ConversionError('BAD_ONNX', `backbone file ${backbone} does not exist`);
+    return decodeModel(fs.readFileSync(backbone));
+  }
+  if (!(backbone instanceof Uint8Array)) throw new ConversionError('BAD_ONNX', 'the backbone must be a file path or ONNX bytes');
+  return decodeModel(backbone);
+}
+
+/**
+ * One ONNX model: input `image` [N,H,W,3] (the backbone's), outputs `p_synthetic` [N,1] and
+ * `features` (the feature map, NHWC). Deterministic: the same backbone and head give the same bytes.
+ */
+export function buildDetectorOnnx(backbone: string | Uint8Array, head: HeadWeights, options: DetectorOptions = {}): Uint8Array {
+  const h = checkHead(head);
+  const model = readBackbone(backbone);
+  const graph = model.graph;
+  const meta = new Map((model.metadataProps ?? []).map((p) => [p.key, p.value]));
+  if (graph.input.length !== 1) throw new ConversionError('BAD_ONNX', `the backbone has ${graph.input.length} inputs; expected one image input`);
+  const featureName = options.featureOutput ?? meta.get('feature_layer') ?? graph.output.find((o) => o.name !== POOLED_OUTPUT)?.name;
+  const featureInfo = graph.output.find((o) => o.name === featureName);
+  if (!featureName || !featureInfo) {
+    throw new ConversionError('BAD_ONNX', `the backbone has no output ${String(featureName)} (outputs: ${graph.output.map((o) => o.name).join(', ')})`);
+  }
+  const featureDims = outputDims(featureInfo);
+  if (featureDims.length !== 4) throw new ConversionError('BAD_ONNX', `backbone output ${featureName} is not a feature map [N,h,w,c]`);
+  const channels = featureDims[3];
+  if (channels !== h.inputDim) {
+    throw new ConversionError('BAD_HEAD', `the head expects ${h.inputDim} features but ${featureName} has ${String(channels)} channels`);
+  }
+
+  const g = new OnnxGraphBuilder();
+  for (const n of graph.node) for (const o of n.output) g.unique(o);
+  for (const t of graph.initializer) g.unique(t.name);
+  const imageName = graph.input[0].name;
+  for (const reserved of [P_SYNTHETIC_OUTPUT, FEATURES_OUTPUT]) {
+    if (g.unique(reserved) !== reserved || reserved === imageName) throw new ConversionError('BAD_ONNX', `the backbone already uses the name ${reserved}`);
+  }
+  const pooledInfo = graph.output.find((o) => o.name === POOLED_OUTPUT);
+  const pooledFrom = meta.get('pooled_from');
+  // The converter's `pooled` is the mean of the feature map; recompute it if the backbone lacks it.
+  const pooled =
+    pooledInfo && (pooledFrom === undefined || pooledFrom === featureName)
+      ? POOLED_OUTPUT
+      : g.node('ReduceMean', [featureName], 'head/gap', [attr.ints('axes', [1, 2]), attr.int('keepdims', 0)]);
+  addHeadNodes(g, pooled, h, P_SYNTHETIC_OUTPUT);
+  g.nodes.push({ input: [featureName], output: [FEATURES_OUTPUT], name: `Identity:${FEATURES_OUTPUT}`, opType: 'Identity', attribute: [] });
+
+  const pruned = prune([...graph.node, ...g.nodes], [...graph.initializer, ...g.initializers], [P_SYNTHETIC_OUTPUT, FEATURES_OUTPUT]);
+  const renameInput = (name: string) => (name === imageName ? IMAGE_INPUT : name);
+  const nodes = pruned.nodes.map((n) => (n.input.includes(imageName) && imageName !== IMAGE_INPUT ? { ...n, input: n.input.map(renameInput) } : n));
+  const inputInfo = { ...graph.input[0], name: IMAGE_INPUT };
+  const metadata: Record<string, string> = { ...Object.fromEntries(meta), ...headMetadata(h), feature_layer: featureName, outputs: `${P_SYNTHETIC_OUTPUT},${FEATURES_OUTPUT}`, ...options.metadata };
+  delete metadata.pooled_from;
+  return encodeModel(
+    makeModel(
+      {
+        name: 'detector',
+        node: nodes,
+        initializer: pruned.initializers,
+        input: [inputInfo],
+        output: [valueInfo(P_SYNTHETIC_OUTPUT, [featureDims[0], 1]), valueInfo(FEATURES_OUTPUT, featureDims)],
+      },
+      metadata,
+    ),
+  );
+}
+
+/** The head alone: input `features` [N,h,w,c] (NHWC) → output `p_synthetic` [N,1]. */
+export function buildHeadOnnx(head: HeadWeights, options: HeadOnnxOptions = {}): Uint8Array {
+  const h = checkHead(head);
+  const shape = options.featureShape;
+  if (shape !== undefined && (shape.length !== 3 || shape[2] !== h.inputDim || shape.some((d) => !Number.isInteger(d) || d < 1))) {
+    throw new ConversionError('BAD_HEAD', `featureShape ${JSON.stringify(shape)} does not fit a head of ${h.inputDim} inputs`);
+  }
+  const g = new OnnxGraphBuilder();
+  g.unique(FEATURES_OUTPUT);
+  const pooled = g.node('ReduceMean', [FEATURES_OUTPUT], 'head/gap', [attr.ints('axes', [1, 2]), attr.int('keepdims', 0)]);
+  addHeadNodes(g, pooled, h, P_SYNTHETIC_OUTPUT);
+  const dims: Dim[] = shape ? ['N', ...shape] : ['N', 'h', 'w', h.inputDim];
+  return encodeModel(
+    makeModel(
+      {
+        name: 'head',
+        node: g.nodes,
+        initializer: g.initializers,
+        input: [valueInfo(FEATURES_OUTPUT, dims)],
+        output: [valueInfo(P_SYNTHETIC_OUTPUT, ['N', 1])],
+      },
+      { ...headMetadata(h), input_layout: 'NHWC', ...options.metadata },
+    ),
+  );
+}
+
+/** p(synthetic) of pooled features [n, inputDim] in float64, the reference the ONNX head must match. */
+export function scoreHeadReference(head: HeadWeights, pooled: Float32Array | ArrayLike<number>): Float64Array {
+  const h = checkHead(head);
+  if (pooled.length % h.inputDim !== 0) throw new ConversionError('BAD_HEAD', `${pooled.length} feature values are not rows of ${h.inputDim}`);
+  const n = pooled.length / h.inputDim;
+  const out = new Float64Array(n);
+  for (let r = 0; r < n; r++) {
+    let z = h.bias2[0];
+    for (let u = 0; u < h.units; u++) {
+      let a = h.bias1[u];
+      for (let i = 0; i < h.inputDim; i++) a += pooled[r * h.inputDim + i] * h.kernel1[i * h.units + u];
+      a = Math.max(a, 0);
+      const b = ((a - h.mean[u]) / Math.sqrt(h.variance[u] + h.epsilon)) * h.gamma[u] + h.beta[u];
+      z += b * h.kernel2[u];
+    }
+    out[r] = 1 / (1 + Math.exp(-z));
+  }
+  return out;
+}
+
