@@ -11,6 +11,7 @@ import { getDetectorSession, releaseDetectorSessions } from '../services/engine/
 import { ModelRegistry, type HeadWeightsLike } from '../services/engine/model-registry';
 import { findRepoRoot } from '../services/app/app-info';
 import { readBackboneManifest, type BackboneEntry } from '../services/engine/backbones';
+import { buildDetectorOnnx } from '../../models/convert/detector';
 
 export interface BenchIo {
   print(obj: unknown): void;
@@ -117,13 +118,10 @@ export async function runAnalyzeBench(argv: readonly string[], io: BenchIo): Pro
     const maxBatch = Math.max(...batches);
     const count = images ?? Math.max(64, 3 * maxBatch);
     const inputs = await writeInputs(path.join(work, 'inputs'), count, repoRoot);
-    const fusion = (await import(/* @vite-ignore */ FUSION_MODULE)) as {
-      buildDetectorOnnx(backbone: string | Uint8Array, head: HeadWeightsLike, options?: unknown): Uint8Array | Promise<Uint8Array>;
-    };
     const registry = new ModelRegistry({ dataDir: path.join(work, 'data'), repoRoot });
     for (const b of backbones) {
       const dim = b.featureShape[b.featureShape.length - 1];
-      const detector = await fusion.buildDetectorOnnx(path.join(repoRoot, 'models', 'backbones', b.file), seededHead(dim, 64));
+      const detector = buildDetectorOnnx(path.join(repoRoot, 'models', 'backbones', b.file), seededHead(dim, 64));
       const id = `bench-${b.name}`.replace(/_/g, '-');
       await registry.register({
         detector,
@@ -178,9 +176,6 @@ export async function runAnalyzeBench(argv: readonly string[], io: BenchIo): Pro
   if (!json) io.print(formatBenchTable(rows));
   return 0;
 }
-
-// The converter's fusion (helper module owned by the converter).
-const FUSION_MODULE = '../../models/convert/detector';
 
 function round(x: number): number {
   return Math.round(x * 10) / 10;

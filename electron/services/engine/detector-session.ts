@@ -155,22 +155,27 @@ async function createDetectorSession(modelPath: string, bytes: Buffer, sha: stri
  * The shared session for a model file. The file is hashed on first use; a model card's hash that does
  * not match is refused, because results cite the hash of the model that produced them.
  */
-export async function getDetectorSession(modelPath: string, options: SessionOptionsInput = {}): Promise<DetectorSession> {
+/**
+ * sha256 of a file, remembered per path while its size and mtime are unchanged, so resolving a
+ * 90 MB model for every file of a case does not re-read it each time.
+ */
+export async function hashFileCached(filePath: string): Promise<{ sha: string; bytes?: Buffer }> {
   let stat: import('node:fs').Stats;
   try {
-    stat = await fs.stat(modelPath);
+    stat = await fs.stat(filePath);
   } catch (e) {
-    throw new DetectorSessionError('MODEL_NOT_FOUND', `Cannot read model ${modelPath}: ${(e as Error).message}`);
+    throw new DetectorSessionError('MODEL_NOT_FOUND', `Cannot read model ${filePath}: ${(e as Error).message}`);
   }
-  const known = fileHashes.get(modelPath);
-  let bytes: Buffer | undefined;
-  let sha: string;
-  if (known && known.size === stat.size && known.mtimeMs === stat.mtimeMs) sha = known.sha;
-  else {
-    bytes = await readModel(modelPath);
-    sha = sha256Hex(bytes);
-    fileHashes.set(modelPath, { size: stat.size, mtimeMs: stat.mtimeMs, sha });
-  }
+  const known = fileHashes.get(filePath);
+  if (known && known.size === stat.size && known.mtimeMs === stat.mtimeMs) return { sha: known.sha };
+  const bytes = await readModel(filePath);
+  const sha = sha256Hex(bytes);
+  fileHashes.set(filePath, { size: stat.size, mtimeMs: stat.mtimeMs, sha });
+  return { sha, bytes };
+}
+
+export async function getDetectorSession(modelPath: string, options: SessionOptionsInput = {}): Promise<DetectorSession> {
+  const { sha, bytes } = await hashFileCached(modelPath);
   if (options.expectedSha256 && options.expectedSha256.toLowerCase() !== sha) {
     throw new DetectorSessionError(
       'MODEL_SHA_MISMATCH',
@@ -182,6 +187,7 @@ export async function getDetectorSession(modelPath: string, options: SessionOpti
   if (!pending) {
     const loaded = bytes ?? (await readModel(modelPath));
     if (sha256Hex(loaded) !== sha) {
+      // Changed within the same mtime tick: forget and start over.
       fileHashes.delete(modelPath);
       return getDetectorSession(modelPath, options);
     }

@@ -15,7 +15,7 @@ import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
 import { findRepoRoot } from '../app/app-info';
-import { getDetectorSession, sha256Hex } from './detector-session';
+import { getDetectorSession, hashFileCached, sha256Hex } from './detector-session';
 import { parseNormalisation, type Normalisation } from './preprocess';
 
 export type ModelRegistryErrorCode =
@@ -105,8 +105,6 @@ export const DETECTOR_FILE = 'detector.onnx';
 export const MODEL_CARD_FILE = 'model-card.json';
 export const DEFAULT_POINTER_FILE = 'default-model.json';
 export const SHIPPED_DETECTOR_FILE = 'default-detector.onnx';
-// The converter's fusion, loaded only when the shipped default must be fused on first use.
-const FUSION_MODULE = '../../../models/convert/detector';
 
 export function parseModelCard(value: unknown, where: string): ModelCard {
   const parsed = modelCardSchema.safeParse(value);
@@ -128,10 +126,6 @@ function readJson(file: string): unknown {
   } catch (e) {
     throw new ModelRegistryError('INVALID_MODEL_CARD', `Cannot read ${file}: ${(e as Error).message}`);
   }
-}
-
-async function hashFile(file: string): Promise<string> {
-  return sha256Hex(await fsp.readFile(file));
 }
 
 async function writeFileAtomic(file: string, data: string | Uint8Array): Promise<void> {
@@ -287,7 +281,7 @@ export class ModelRegistry {
     if (model.source === 'shipped' && !fs.existsSync(model.detectorPath)) {
       model = { ...model, detectorPath: await this.fuseShippedDefault(model) };
     }
-    const sha = await hashFile(model.detectorPath);
+    const { sha } = await hashFileCached(model.detectorPath);
     if (sha !== model.card.sha256.toLowerCase()) {
       throw new ModelRegistryError(
         'MODEL_SHA_MISMATCH',
@@ -311,10 +305,9 @@ export class ModelRegistry {
     let bytes: Uint8Array;
     try {
       const head = readHeadWeightsFile(headFile);
-      const fusion = (await import(/* @vite-ignore */ FUSION_MODULE)) as {
-        buildDetectorOnnx(backbone: string | Uint8Array, head: HeadWeightsLike, options?: unknown): Uint8Array | Promise<Uint8Array>;
-      };
-      bytes = await fusion.buildDetectorOnnx(backbonePath, head);
+      // Loaded only here: the converter is needed once, when the shipped default is first fused.
+      const { buildDetectorOnnx } = await import('../../../models/convert/detector');
+      bytes = buildDetectorOnnx(backbonePath, head);
     } catch (e) {
       throw new ModelRegistryError('DEFAULT_BUILD_FAILED', `Could not fuse the shipped default ${card.id}: ${(e as Error).message}`);
     }
