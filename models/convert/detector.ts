@@ -185,7 +185,7 @@ export function buildDetectorOnnx(backbone: string | Uint8Array, head: HeadWeigh
   for (const t of graph.initializer) g.unique(t.name);
   const imageName = graph.input[0].name;
   for (const reserved of [P_SYNTHETIC_OUTPUT, FEATURES_OUTPUT]) {
-    if (g.unique(reserved) !== reserved || reserved === imageName) throw new ConversionError('BAD_ONNX', `the backbone already uses the name ${reserved}`);
+    if (g.has(reserved) || reserved === imageName) throw new ConversionError('BAD_ONNX', `the backbone already uses the name ${reserved}`);
   }
   const pooledInfo = graph.output.find((o) => o.name === POOLED_OUTPUT);
   const pooledFrom = meta.get('pooled_from');
@@ -195,7 +195,7 @@ export function buildDetectorOnnx(backbone: string | Uint8Array, head: HeadWeigh
       ? POOLED_OUTPUT
       : g.node('ReduceMean', [featureName], 'head/gap', [attr.ints('axes', [1, 2]), attr.int('keepdims', 0)]);
   addHeadNodes(g, pooled, h, P_SYNTHETIC_OUTPUT);
-  g.nodes.push({ input: [featureName], output: [FEATURES_OUTPUT], name: `Identity:${FEATURES_OUTPUT}`, opType: 'Identity', attribute: [] });
+  g.node('Identity', [featureName], FEATURES_OUTPUT, [], true);
 
   const pruned = prune([...graph.node, ...g.nodes], [...graph.initializer, ...g.initializers], [P_SYNTHETIC_OUTPUT, FEATURES_OUTPUT]);
   const renameInput = (name: string) => (name === imageName ? IMAGE_INPUT : name);

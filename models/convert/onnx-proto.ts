@@ -267,6 +267,10 @@ export class OnnxGraphBuilder {
   readonly initializers: TensorProto[] = [];
   private readonly used = new Set<string>();
 
+  has(name: string): boolean {
+    return this.used.has(name);
+  }
+
   unique(base: string): string {
     let name = base;
     for (let k = 1; this.used.has(name); k++) name = `${base}_${k}`;
