@@ -108,7 +108,7 @@ export async function startHttpServer(options: {
         const checked = validateApiRequest(match[1], payload);
         if (!checked.ok) return refuse(res, checked.error.code === 'UNKNOWN_METHOD' ? 404 : 400, checked.error);
         const result = await invokeHandler(options.services, checked.method, checked.request);
-        return sendJson(res, result.ok ? 200 : result.error.code === 'NOT_FOUND' ? 404 : 500, result);
+        return sendJson(res, result.ok ? 200 : statusForErrorCode(result.error.code), result);
       }
 
       if (req.method !== 'GET' && req.method !== 'HEAD') {
@@ -137,6 +137,13 @@ export async function startHttpServer(options: {
         server.close(() => resolve());
       }),
   };
+}
+
+/** Missing things are 404, faults of ours 500, and a service's refusal of a valid request 422. */
+function statusForErrorCode(code: string): number {
+  if (code.endsWith('NOT_FOUND')) return 404;
+  if (code === 'INTERNAL') return 500;
+  return 422;
 }
 
 function readBody(req: http.IncomingMessage): Promise<string | null> {

@@ -5,6 +5,7 @@ import { ApiCallError } from '../shared/api-contract';
 import { listExecutionProviders, readPackageInfo } from './app/app-info';
 import { ensureDataDir } from './app/data-dir';
 import { JobManager } from './jobs/job-manager';
+import { CaseStore } from './case-store';
 
 export type ApiHandlers = { [M in ApiMethod]: (request: ApiRequest<M>) => Promise<ApiResponse<M>> };
 
@@ -18,6 +19,10 @@ export interface ApiServices {
 export function createApiServices(options: { dataDir: string }): ApiServices {
   const dataDir = ensureDataDir(options.dataDir);
   const jobs = new JobManager();
+  // Opened on first use so that `info` and the shell work even before any case exists.
+  let store: CaseStore | undefined;
+  const caseStore = () => (store ??= CaseStore.open(dataDir));
+  const actor = os.userInfo().username;
   const listeners = new Set<(event: ApiEvent) => void>();
   jobs.onUpdate((job) => listeners.forEach((l) => l({ type: 'job', job })));
 
@@ -36,8 +41,20 @@ export function createApiServices(options: { dataDir: string }): ApiServices {
     async 'engine.providers'() {
       return listExecutionProviders();
     },
+    async 'cases.list'() {
+      return caseStore().listCases();
+    },
+    async 'cases.create'(request) {
+      return caseStore().createCase(request, actor);
+    },
+    async 'evidence.list'({ caseId }) {
+      const s = caseStore();
+      return s.listEvidence(s.getCase(caseId).id);
+    },
     async 'jobs.start'(request) {
-      return { jobId: jobs.start(request.kind, request) };
+      if (request.kind === 'evidence.import') caseStore().getCase(request.caseId); // fail fast on an unknown case
+      // Workers open their own connections; they need to know where the data lives and who acts.
+      return { jobId: jobs.start(request.kind, { ...request, dataDir, actor }) };
     },
     async 'jobs.get'({ jobId }) {
       const job = jobs.get(jobId);
@@ -59,7 +76,10 @@ export function createApiServices(options: { dataDir: string }): ApiServices {
       listeners.add(listener);
       return () => listeners.delete(listener);
     },
-    dispose: () => jobs.dispose(),
+    async dispose() {
+      await jobs.dispose();
+      store?.close();
+    },
   };
 }
 
@@ -71,6 +91,7 @@ export async function invokeHandler(services: ApiServices, method: ApiMethod, re
   } catch (e) {
     const err = e as Error & { code?: string };
     const code = e instanceof ApiCallError ? e.code : (err.code ?? 'INTERNAL');
+    // Store and engine errors carry their own codes (CASE_NOT_FOUND, DUPLICATE_CASE_NUMBER, ...).
     return { ok: false as const, error: { code, message: err.message } };
   }
 }

@@ -23,6 +23,32 @@ export const jobStateSchema = z.object({
 
 const empty = z.object({}).strict();
 
+export const caseSchema = z.object({
+  id: z.string(),
+  caseNumber: z.string(),
+  title: z.string(),
+  examiner: z.string(),
+  agency: z.string().nullable(),
+  createdAt: z.string(),
+  closedAt: z.string().nullable(),
+});
+
+export const evidenceSchema = z.object({
+  id: z.string(),
+  caseId: z.string(),
+  originalPath: z.string(),
+  originalName: z.string(),
+  sha256: z.string(),
+  sizeBytes: z.number(),
+  mimeType: z.string(),
+  width: z.number().nullable(),
+  height: z.number().nullable(),
+  ingestedAt: z.string(),
+  ingestedBy: z.string(),
+});
+
+const text = (max: number) => z.string().trim().min(1).max(max);
+
 export const apiContract = {
   'app.info': {
     request: empty,
@@ -42,8 +68,25 @@ export const apiContract = {
   'jobs.start': {
     request: z.discriminatedUnion('kind', [
       z.object({ kind: z.literal('files.hash'), paths: z.array(z.string().min(1)).min(1).max(100_000) }).strict(),
+      z
+        .object({ kind: z.literal('evidence.import'), caseId: z.string().min(1), paths: z.array(z.string().min(1)).min(1).max(100_000) })
+        .strict(),
     ]),
     response: z.object({ jobId: z.string() }),
+  },
+  'cases.list': {
+    request: empty,
+    response: z.array(caseSchema.extend({ evidenceCount: z.number() })),
+  },
+  'cases.create': {
+    request: z
+      .object({ caseNumber: text(100), title: text(300), examiner: text(200), agency: text(200).optional() })
+      .strict(),
+    response: caseSchema,
+  },
+  'evidence.list': {
+    request: z.object({ caseId: z.string().min(1) }).strict(),
+    response: z.array(evidenceSchema),
   },
   'jobs.get': {
     request: z.object({ jobId: z.string().min(1) }).strict(),
@@ -65,6 +108,8 @@ export type ApiRequest<M extends ApiMethod> = z.input<ApiContract[M]['request']>
 export type ApiResponse<M extends ApiMethod> = z.output<ApiContract[M]['response']>;
 export type JobState = z.infer<typeof jobStateSchema>;
 export type ExecutionProviderInfo = z.infer<typeof executionProviderSchema>;
+export type CaseInfo = z.infer<typeof caseSchema>;
+export type EvidenceInfo = z.infer<typeof evidenceSchema>;
 
 /** Events pushed from the services to the renderer (SSE in the browser, webContents.send in Electron). */
 export type ApiEvent = { type: 'job'; job: JobState };

@@ -2,6 +2,7 @@
 // the abort signal between units of work, so cancel takes effect promptly.
 import fs from 'node:fs';
 import crypto from 'node:crypto';
+import { CaseStore } from '../case-store';
 
 export interface TaskContext {
   signal: AbortSignal;
@@ -31,5 +32,19 @@ export const jobTasks: Record<string, TaskFn> = {
       ctx.progress(i + 1, payload.paths.length, p);
     }
     return { files: results };
+  },
+
+  async 'evidence.import'(payload: { dataDir: string; caseId: string; paths: string[]; actor: string }, ctx) {
+    const store = CaseStore.open(payload.dataDir);
+    try {
+      const result = await store.ingest(payload.caseId, payload.paths, {
+        actor: payload.actor,
+        signal: ctx.signal,
+        onProgress: (p) => ctx.progress(p.filesDone, p.filesTotal, p.currentPath),
+      });
+      return { added: result.added.length, duplicates: result.duplicates.length, failed: result.failed, cancelled: result.cancelled };
+    } finally {
+      store.close();
+    }
   },
 };

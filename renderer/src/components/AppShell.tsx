@@ -1,4 +1,4 @@
-import { useState, type ReactNode } from 'react';
+import type { ReactNode } from 'react';
 import { getApiClient } from '../api/api-client';
 import { useApiCall } from '../api/use-api';
 
@@ -10,8 +10,8 @@ const SECTIONS: Array<{ id: Section; label: string }> = [
   { id: 'settings', label: 'Settings' },
 ];
 
-export function AppShell({ render }: { render(section: Section): ReactNode }) {
-  const [section, setSection] = useState<Section>('cases');
+export function AppShell(props: { section: Section; onNavigate(section: Section): void; children: ReactNode }) {
+  const { section, onNavigate: setSection } = props;
   const info = useApiCall('app.info', {});
   return (
     <div className="shell">
@@ -34,7 +34,7 @@ export function AppShell({ render }: { render(section: Section): ReactNode }) {
               : 'connecting…'}
         </footer>
       </nav>
-      <main>{render(section)}</main>
+      <main>{props.children}</main>
     </div>
   );
 }

@@ -1,8 +1,91 @@
-export function EvidenceView() {
+import { useState, type FormEvent } from 'react';
+import { getApiClient } from '../../api/api-client';
+import { useApiCall } from '../../api/use-api';
+import { useJob } from '../../api/use-job';
+
+export function EvidenceView({ caseId }: { caseId: string | null }) {
+  const [jobId, setJobId] = useState<string | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const job = useJob(jobId);
+  const finished = job && job.status !== 'running' ? job.id : null;
+  const evidence = useApiCall('evidence.list', { caseId: caseId ?? '' }, [caseId, finished]);
+
+  if (!caseId)
+    return (
+      <section aria-labelledby="evidence-title">
+        <h2 id="evidence-title">Evidence</h2>
+        <p>Open a case first.</p>
+      </section>
+    );
+
+  async function importPaths(e: FormEvent<HTMLFormElement>) {
+    e.preventDefault();
+    const paths = String(new FormData(e.currentTarget).get('paths') ?? '')
+      .split('\n')
+      .map((p) => p.trim())
+      .filter(Boolean);
+    if (!paths.length) return;
+    try {
+      setError(null);
+      setJobId((await getApiClient().call('jobs.start', { kind: 'evidence.import', caseId: caseId!, paths })).jobId);
+    } catch (err) {
+      setError((err as Error).message);
+    }
+  }
+
   return (
     <section aria-labelledby="evidence-title">
       <h2 id="evidence-title">Evidence</h2>
-      <p>Evidence files of the open case, with their verdicts and explanation heatmaps.</p>
+      <form className="stack" onSubmit={importPaths} aria-label="Import evidence">
+        <textarea name="paths" rows={3} placeholder="Files or folders to ingest, one path per line" aria-label="Paths to ingest" />
+        <button type="submit" disabled={job?.status === 'running'}>
+          Ingest
+        </button>
+        {job?.status === 'running' && (
+          <button type="button" onClick={() => getApiClient().call('jobs.cancel', { jobId: job.id })}>
+            Cancel
+          </button>
+        )}
+      </form>
+      {job && (
+        <p data-testid="job-status">
+          {job.status} · {job.progress.done}/{job.progress.total ?? '?'}
+          {job.error ? ` · ${job.error.message}` : ''}
+        </p>
+      )}
+      {error && <p role="alert">{error}</p>}
+      {evidence.state === 'error' && <p role="alert">{evidence.message}</p>}
+      {evidence.state === 'ready' && (
+        <table className="grid" data-testid="evidence">
+          <thead>
+            <tr>
+              <th>Name</th>
+              <th>SHA-256</th>
+              <th>Type</th>
+              <th>Size</th>
+              <th>Ingested</th>
+            </tr>
+          </thead>
+          <tbody>
+            {evidence.value.map((ev) => (
+              <tr key={ev.id}>
+                <td title={ev.originalPath}>{ev.originalName}</td>
+                <td>
+                  <code>{ev.sha256}</code>
+                </td>
+                <td>
+                  {ev.mimeType}
+                  {ev.width ? ` ${ev.width}×${ev.height}` : ''}
+                </td>
+                <td>{ev.sizeBytes.toLocaleString()} B</td>
+                <td>
+                  {new Date(ev.ingestedAt).toLocaleString()} by {ev.ingestedBy}
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
     </section>
   );
 }
