@@ -118,6 +118,11 @@ export async function runCaseCommand(argv: string[], ctx: CaseCommandContext): P
   }
   const actor = flag(args, 'actor') ?? defaultActor();
   let store: CaseStore | undefined;
+  // Without a host-provided signal, Ctrl-C cancels an import or verify cleanly: no half-recorded file remains.
+  const interrupt = new AbortController();
+  const onSigint = () => interrupt.abort();
+  const signal = ctx.signal ?? interrupt.signal;
+  if (!ctx.signal && (sub === 'import' || sub === 'verify')) process.once('SIGINT', onSigint);
   try {
     const needCase = (): string => {
       const c = args.positional[0];
@@ -169,7 +174,7 @@ export async function runCaseCommand(argv: string[], ctx: CaseCommandContext): P
         let lastShown = -1;
         const result = await s.ingest(caseRef, inputs, {
           actor,
-          signal: ctx.signal,
+          signal,
           onProgress: (p) => {
             // Progress goes to stderr in text mode only, about every 5%, so JSON output stays one object.
             if (ctx.json || p.phase !== 'copying' || !p.filesTotal) return;
@@ -232,7 +237,7 @@ export async function runCaseCommand(argv: string[], ctx: CaseCommandContext): P
         return failed.length ? 1 : 0;
       }
       case 'verify': {
-        const report = await open().verifyCase(needCase(), { signal: ctx.signal });
+        const report = await open().verifyCase(needCase(), { signal });
         ctx.print(report);
         if (!report.ok && !ctx.json) ctx.printError(`Case ${report.caseId}: ${report.issues.length} mismatch(es).`);
         return report.ok ? 0 : 1;
@@ -271,6 +276,7 @@ export async function runCaseCommand(argv: string[], ctx: CaseCommandContext): P
     }
     throw e;
   } finally {
+    process.off('SIGINT', onSigint);
     store?.close();
   }
 }

@@ -192,7 +192,6 @@ describe('a hostile or damaged archive is refused without writing anything', () 
 });
 
 /** Rewrites case.json and fixes up the manifest hash, as a forger would. */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 function rewriteCaseJson(edit: (data: any) => unknown): CraftedMember[] {
   const caseJson = archiveMembers.find((m) => m.name === 'case.json')!;
   const newJson = Buffer.from(canonicalJson(edit(JSON.parse(Buffer.from(caseJson.data as Uint8Array).toString('utf8')))));

@@ -252,8 +252,7 @@ export async function exportCaseArchive(
       }
     }
     const bytes = await writer.finish();
-    fs.linkSync(partial, target); // fails rather than overwrite a file created meanwhile
-    fs.unlinkSync(partial);
+    publishWithoutOverwrite(partial, target);
     await fsyncDir(path.dirname(target));
     const archiveSha = (await hashWholeFile(target)).sha256;
     db.transaction(() => {
@@ -269,6 +268,20 @@ export async function exportCaseArchive(
     await writer.abort();
     fs.rmSync(partial, { force: true });
     throw e;
+  }
+}
+
+/** Gives the finished archive its name, refusing to replace a file that appeared meanwhile. */
+function publishWithoutOverwrite(partial: string, target: string): void {
+  try {
+    fs.linkSync(partial, target);
+    fs.unlinkSync(partial);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST') throw new CaseStoreError('OUTPUT_EXISTS', `${target} appeared during the export; it was left alone.`);
+    // FAT and exFAT media, where exports often go, have no hard links: check, then rename.
+    if (fs.existsSync(target)) throw new CaseStoreError('OUTPUT_EXISTS', `${target} appeared during the export; it was left alone.`);
+    fs.renameSync(partial, target);
   }
 }
 

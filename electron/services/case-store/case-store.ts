@@ -296,11 +296,11 @@ export class CaseStore {
   private async storeHeatmap(caseId: string, heatmap: Uint8Array | { path: string }): Promise<{ path: string; sha256: string }> {
     const paths = casePaths(this.dataDir, caseId);
     await fs.promises.mkdir(paths.explanationsDir, { recursive: true });
-    await fs.promises.mkdir(paths.partialDir, { recursive: true });
+    // Not in the ingest's .partial folder: an ingest clears that folder and may run at the same time.
     let tempPath: string;
     let sha256: string;
     if (heatmap instanceof Uint8Array) {
-      tempPath = path.join(paths.partialDir, `${crypto.randomUUID()}.part`);
+      tempPath = path.join(paths.explanationsDir, `.${crypto.randomUUID()}.part`);
       const handle = await fs.promises.open(tempPath, 'wx', 0o600);
       try {
         await handle.writeFile(heatmap);
@@ -310,7 +310,7 @@ export class CaseStore {
       }
       sha256 = crypto.createHash('sha256').update(heatmap).digest('hex');
     } else {
-      const copy = await copyToTemp(path.resolve(heatmap.path), paths.partialDir);
+      const copy = await copyToTemp(path.resolve(heatmap.path), paths.explanationsDir);
       tempPath = copy.tempPath;
       sha256 = copy.sha256;
     }
