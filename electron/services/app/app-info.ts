@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { listSupportedBackends } from 'onnxruntime-node';
+import { listProviderAvailability, planProviders } from '../engine/execution-providers';
 import type { ExecutionProviderInfo } from '../../shared/api-contract';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -22,12 +22,16 @@ export function readPackageInfo(): { name: string; productName: string; version:
   return { name: pkg.name, productName: pkg.productName ?? pkg.name, version: pkg.version };
 }
 
-/** What onnxruntime-node can run here: bundled providers are usable, the others need extra libraries. */
+/** Every provider the engine knows, and whether a session would be tried with it here (and why not). */
 export function listExecutionProviders(): ExecutionProviderInfo[] {
-  return listSupportedBackends().map((b) => ({
-    name: b.name,
-    bundled: b.bundled,
-    available: b.bundled,
-    ...(b.bundled ? {} : { reason: `${b.name} libraries are not installed (see README: onnxruntime-node-install)` }),
-  }));
+  const plan = planProviders('auto');
+  return listProviderAvailability().map((p) => {
+    const skipped = plan.skipped.find((s) => s.name === p.name);
+    return {
+      name: p.name,
+      bundled: p.bundled,
+      available: plan.order.includes(p.name),
+      ...(skipped ? { reason: skipped.reason } : p.listed ? {} : { reason: 'not offered by onnxruntime-node here' }),
+    };
+  });
 }
