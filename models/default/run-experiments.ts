@@ -54,8 +54,10 @@ for (const name of backbones) {
   for (const choice of layerChoices) {
     const layers: LayerSpec[] = layersFor(choice, backbone, opt('--mid'));
     if (runner === 'tfjs') for (const l of layers) if (l.key === 'last') l.output = 'pooled';
+    const midPooling = opt('--mid-pooling');
+    if (midPooling) for (const l of layers) if (l.key === 'mid') l.pooling = midPooling as LayerSpec['pooling'];
     for (const views of augmentSets) {
-      const label = `${name} ${choice} [${views.join(',')}]`;
+      const label = `${name} ${choice}${choice !== 'last' ? `(${layers.find((l) => l.key === 'mid')?.output} ${layers.find((l) => l.key === 'mid')?.pooling})` : ''} [${views.join(',')}]`;
       const t0 = performance.now();
       const table = await buildFeatureTable(dataset.items, {
         backbone,
@@ -79,6 +81,7 @@ for (const name of backbones) {
         backbone: name,
         runner,
         layers: choice,
+        layerSpecs: layers,
         views,
         head,
         dim: table.dim,
