@@ -17,6 +17,7 @@ import { spearman } from '../../electron/services/explainers/map-utils';
 import { createTfjsExplainableModel, layerGraphFromTfjs } from '../../electron/services/explainers/tfjs-model';
 import {
   buildPlantedBackbone,
+  buildPlantedOnnxModel,
   plantedHead,
   randomisedHead,
   writePlantedImage,
@@ -56,13 +57,16 @@ function explainerFor(model: ExplainableModel, v: Variant): Explainer {
 
 let dir: string;
 let backbone: tf.LayersModel;
+// The shipped path (converter → fused ONNX → onnxruntime) and the tfjs path, same weights.
 let planted: ExplainableModel;
+let plantedTfjs: ExplainableModel;
 const images: { planted: PlantedImage; input: PreparedImage }[] = [];
 
 beforeAll(async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'explain-fidelity-'));
   backbone = buildPlantedBackbone();
-  planted = createTfjsExplainableModel({ id: 'planted', backbone, featureLayer: PLANTED_FEATURE_LAYER, head: plantedHead(), shallowLayers: PLANTED_SHALLOW_LAYERS });
+  plantedTfjs = createTfjsExplainableModel({ id: 'planted', backbone, featureLayer: PLANTED_FEATURE_LAYER, head: plantedHead(), shallowLayers: PLANTED_SHALLOW_LAYERS });
+  planted = (await buildPlantedOnnxModel(backbone, plantedHead(), dir)).model;
   // Two photographs, two aspect ratios, two patch positions.
   const specs = [
     { src: SOURCES[0], w: 384, h: 256, patch: { x0: 144, y0: 64, x1: 240, y1: 160 }, cellX: 12, cellY: 8 },
@@ -83,23 +87,45 @@ function inside(peak: { x: number; y: number }, p: PlantedImage['patch']): boole
 }
 
 describe('planted-patch detector', () => {
-  it('scores the planted images high and a plain grey photograph low', async () => {
+  it('scores the planted images high and a plain grey photograph low, the same in ONNX and tfjs', async () => {
     const clean = await writePlantedImage(path.join(datasets, SOURCES[0]), path.join(dir, 'clean.png'), 384, 256, { x0: 0, y0: 0, x1: 0, y1: 0 }, 12, 8);
     const input = await prepareExplainInput(clean.file, { inputSize: PLANTED_INPUT, normalisation: NORMALISATIONS.unit });
     expect((await planted.predict(input.tensor, 1)).pSynthetic[0]).toBeLessThan(0.15);
-    for (const img of images) expect((await planted.predict(img.input.tensor, 1)).pSynthetic[0]).toBeGreaterThan(0.75);
+    for (const img of images) {
+      const onnx = await planted.predict(img.input.tensor, 1);
+      const tfjs = await plantedTfjs.predict(img.input.tensor, 1);
+      expect(onnx.pSynthetic[0]).toBeGreaterThan(0.75);
+      expect(onnx.pSynthetic[0]).toBeCloseTo(tfjs.pSynthetic[0], 4);
+      let maxDiff = 0;
+      for (let i = 0; i < onnx.features.length; i++) maxDiff = Math.max(maxDiff, Math.abs(onnx.features[i] - tfjs.features[i]));
+      expect(maxDiff).toBeLessThan(1e-4);
+    }
   });
 
   for (const v of VARIANTS) {
     it(`${v.name}: the peak falls inside the planted square`, async () => {
-      const explainer = explainerFor(planted, v);
-      for (const img of images) {
-        const e = await explainer.explain(img.input, { class: 'synthetic' });
-        expect(e.flat).toBe(false);
-        expect(inside(e.peak, img.planted.patch), `${v.name} peak ${JSON.stringify(e.peak)} outside ${JSON.stringify(img.planted.patch)}`).toBe(true);
+      // LIME's 300 forward passes per image run on ONNX only; tfjs would take a minute.
+      const models = v.method === 'lime' ? [planted] : [planted, plantedTfjs];
+      for (const model of models) {
+        const explainer = explainerFor(model, v);
+        for (const img of images) {
+          const e = await explainer.explain(img.input, { class: 'synthetic' });
+          expect(e.flat).toBe(false);
+          expect(inside(e.peak, img.planted.patch), `${model.id} ${v.name} peak ${JSON.stringify(e.peak)} outside ${JSON.stringify(img.planted.patch)}`).toBe(true);
+        }
       }
     });
   }
+
+  it('the ONNX and tfjs paths give the same CAM maps', async () => {
+    for (const v of VARIANTS.filter((x) => x.method !== 'lime')) {
+      const a = await explainerFor(planted, v).explain(images[0].input, { class: 'synthetic' });
+      const b = await explainerFor(plantedTfjs, v).explain(images[0].input, { class: 'synthetic' });
+      let maxDiff = 0;
+      for (let i = 0; i < a.map.data.length; i++) maxDiff = Math.max(maxDiff, Math.abs(a.map.data[i] - b.map.data[i]));
+      expect(maxDiff, v.name).toBeLessThan(1e-3);
+    }
+  });
 
   it('LIME: the top superpixel overlaps the planted square, and the same seed repeats it', async () => {
     const explainer = explainerFor(planted, VARIANTS.find((v) => v.method === 'lime')!);
@@ -130,7 +156,7 @@ describe('planted-patch detector', () => {
     for (const v of VARIANTS) originals.set(v.name, await explainerFor(planted, v).explain(img.input, { class: 'synthetic' }));
     const correlations: Record<string, number[]> = {};
     for (const seed of [1, 2, 3]) {
-      const randomised = createTfjsExplainableModel({ id: `random-${seed}`, backbone, featureLayer: PLANTED_FEATURE_LAYER, head: randomisedHead(seed), shallowLayers: PLANTED_SHALLOW_LAYERS });
+      const randomised = (await buildPlantedOnnxModel(backbone, randomisedHead(seed), dir, `random-${seed}`)).model;
       for (const v of VARIANTS) {
         const e = await explainerFor(randomised, v).explain(img.input, { class: 'synthetic' });
         (correlations[v.name] ??= []).push(spearman(originals.get(v.name)!.map.data, e.map.data));

@@ -3,12 +3,21 @@
 // patch is, that is where the evidence is. Other channels respond to brightness and edges everywhere
 // and carry no weight in the planted head; a randomised head weighs them, which is what the model
 // randomisation test needs.
+import fs from 'node:fs';
+import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
+import ort from 'onnxruntime-node';
 import sharp from 'sharp';
-import type { HeadParams } from '../../electron/services/explainers/explain-types';
+import { convertLayersModel } from '../../models/convert/keras-to-onnx';
+import { buildDetectorOnnx } from '../../models/convert/detector';
+import { decodeWeights, type LayersModelSource } from '../../models/convert/tfjs-source';
+import { getDetectorSession } from '../../electron/services/engine/detector-session';
+import type { ExplainableModel, HeadParams } from '../../electron/services/explainers/explain-types';
+import { layerGraphFromKeras } from '../../electron/services/explainers/layer-graph';
+import { createOnnxExplainableModel, onnxActivationSource } from '../../electron/services/explainers/onnx-model';
 
 export const PLANTED_INPUT = 64;
-export const PLANTED_FEATURE_LAYER = 'features';
+export const PLANTED_FEATURE_LAYER = 'feature_relu';
 export const PLANTED_SHALLOW_LAYERS = ['c3_relu', 'c1_relu'];
 
 function setWeights(layer: tf.layers.Layer, values: { shape: number[]; data: number[] | Float32Array }[]): void {
@@ -165,4 +174,58 @@ export async function writePlantedImage(source: string, file: string, width: num
   }
   await sharp(rgb, { raw: { width, height, channels: 3 } }).png().toFile(file);
   return { file, width, height, patch };
+}
+
+/** The tfjs model as the converter's source (topology JSON + weights), as if read from model.json. */
+export async function plantedSource(model: tf.LayersModel): Promise<LayersModelSource> {
+  let saved: tf.io.ModelArtifacts | undefined;
+  await model.save(
+    tf.io.withSaveHandler(async (artifacts) => {
+      saved = artifacts;
+      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
+    }),
+  );
+  const a = saved!;
+  const weightSpecs = a.weightSpecs as LayersModelSource['weightSpecs'];
+  const data = a.weightData as ArrayBuffer;
+  return {
+    origin: 'planted-patch test model',
+    modelJson: { modelTopology: a.modelTopology as Record<string, unknown>, weightsManifest: [{ paths: [], weights: weightSpecs }] },
+    weightSpecs,
+    weightData: data,
+  };
+}
+
+export interface PlantedOnnx {
+  model: ExplainableModel;
+  detectorPath: string;
+  backboneBytes: Uint8Array;
+}
+
+/**
+ * The planted detector through the shipped path: converted to ONNX by the converter, fused with a
+ * head by buildDetectorOnnx, run by onnxruntime; LayerCAM's shallow activations come from the
+ * backbone ONNX's extra outputs.
+ */
+export async function buildPlantedOnnxModel(backbone: tf.LayersModel, head: HeadParams, dir: string, id = 'planted-onnx'): Promise<PlantedOnnx> {
+  const source = await plantedSource(backbone);
+  const converted = convertLayersModel(source, { outputs: [PLANTED_FEATURE_LAYER, ...PLANTED_SHALLOW_LAYERS] });
+  const detectorBytes = buildDetectorOnnx(converted.bytes, head);
+  const detectorPath = path.join(dir, `${id}.onnx`);
+  fs.writeFileSync(detectorPath, detectorBytes);
+  const detector = await getDetectorSession(detectorPath, { intraOpThreads: 2, preference: 'cpu' });
+  const backboneSession = await ort.InferenceSession.create(converted.bytes, { intraOpNumThreads: 2 });
+  const model = createOnnxExplainableModel({
+    id,
+    detector,
+    head,
+    featureLayer: PLANTED_FEATURE_LAYER,
+    featureShape: [8, 8, 8],
+    shallow: {
+      layers: PLANTED_SHALLOW_LAYERS,
+      graph: async () => layerGraphFromKeras(source.modelJson.modelTopology, decodeWeights(source)),
+      activations: onnxActivationSource(backboneSession, PLANTED_INPUT),
+    },
+  });
+  return { model, detectorPath, backboneBytes: converted.bytes };
 }
