@@ -1,0 +1,109 @@
+import { describe, expect, it } from 'vitest';
+import { balanceClassWeights, scoreWithHead, trainHead, type FeatureSet } from '../../electron/services/training/head-trainer';
+import { createRng } from '../../electron/services/training/seeded-random';
+import { parseFlags, UsageError } from '../../electron/services/training/cli-args';
+import { TrainingError } from '../../electron/services/training/training-errors';
+import { parseViews, viewIsFlipped } from '../../electron/services/training/image-views';
+import { poolFeatureMap } from '../../electron/services/training/feature-cache';
+
+// Two Gaussian clouds that differ in the first few dimensions, with a "flipped" view that is the
+// same sample plus small noise: enough structure for the head to learn in a few epochs.
+function clouds(n: number, d: number, seed: number, shift = 1.5): FeatureSet {
+  const rng = createRng(seed);
+  const gauss = () => Math.sqrt(-2 * Math.log(rng() + 1e-12)) * Math.cos(2 * Math.PI * rng());
+  const labels = new Uint8Array(n);
+  const v0 = new Float32Array(n * d);
+  const v1 = new Float32Array(n * d);
+  for (let i = 0; i < n; i++) {
+    labels[i] = i % 2;
+    for (let j = 0; j < d; j++) {
+      const x = 3 + gauss() + (j < 4 && labels[i] ? shift : 0);
+      v0[i * d + j] = x;
+      v1[i * d + j] = x + 0.05 * gauss();
+    }
+  }
+  return { dim: d, views: [v0, v1], labels, weights: new Float32Array(n).fill(1) };
+}
+
+describe('trainHead', () => {
+  it('learns, reports progress, keeps the best-validation-loss epoch and exports weights that score like training', async () => {
+    const train = clouds(256, 32, 1);
+    const val = clouds(96, 32, 2);
+    const events: Array<{ kind: string; epoch: number; loss: number; valLoss?: number; learningRate: number }> = [];
+    const r = await trainHead(train, val, { epochs: 6, batchSize: 32, hiddenUnits: 16, learningRate: 1e-2, seed: 3 }, { onProgress: (p) => events.push(p) });
+    const epochs = events.filter((e) => e.kind === 'epoch');
+    expect(epochs).toHaveLength(6);
+    expect(events.filter((e) => e.kind === 'batch')).toHaveLength(6 * 8);
+    expect(r.history[5].loss).toBeLessThan(r.history[0].loss);
+    const best = r.history.reduce((a, b) => (b.valLoss < a.valLoss ? b : a));
+    expect(r.bestEpoch).toBe(best.epoch);
+    expect(r.bestValLoss).toBeCloseTo(best.valLoss, 6);
+    // The exported head (standardisation folded into dense1) scores validation well.
+    const scores = scoreWithHead(r.weights, val.views[0]);
+    let correct = 0;
+    scores.forEach((s, i) => (correct += (s >= 0.5 ? 1 : 0) === val.labels[i] ? 1 : 0));
+    expect(correct / scores.length).toBeGreaterThan(0.85);
+    expect(r.weights.dense1.kernel).toHaveLength(32 * 16);
+    expect(r.weights.dense2.kernel).toHaveLength(16);
+  });
+
+  it('reduces the learning rate when validation loss stops improving', async () => {
+    // Labels independent of the features: validation loss cannot improve for long.
+    const train = clouds(128, 8, 5, 0);
+    const val = clouds(64, 8, 6, 0);
+    const r = await trainHead(train, val, { epochs: 8, batchSize: 32, hiddenUnits: 8, plateauPatience: 1, plateauFactor: 0.5, seed: 1 });
+    expect(r.history.at(-1)!.learningRate).toBeLessThan(r.history[0].learningRate);
+  });
+
+  it('stops with CANCELLED when the signal is aborted', async () => {
+    const controller = new AbortController();
+    const run = trainHead(clouds(256, 16, 1), clouds(64, 16, 2), { epochs: 50, batchSize: 16, hiddenUnits: 8 }, {
+      signal: controller.signal,
+      onProgress: (p) => {
+        if (p.kind === 'epoch' && p.epoch === 1) controller.abort();
+      },
+    });
+    await expect(run).rejects.toMatchObject({ code: 'CANCELLED' });
+  });
+
+  it('refuses bad input with typed errors', async () => {
+    const good = clouds(16, 4, 1);
+    const oneClass: FeatureSet = { ...good, labels: new Uint8Array(16) };
+    await expect(trainHead(oneClass, good)).rejects.toMatchObject({ code: 'SINGLE_CLASS' });
+    const nan: FeatureSet = { ...good, views: [Float32Array.from(good.views[0]).fill(NaN, 0, 1)] };
+    await expect(trainHead(nan, good)).rejects.toBeInstanceOf(TrainingError);
+    const short: FeatureSet = { ...good, views: [good.views[0].subarray(0, 10)] };
+    await expect(trainHead(short, good)).rejects.toMatchObject({ code: 'BAD_FEATURES' });
+    await expect(trainHead(good, good, { learningRate: -1 })).rejects.toMatchObject({ code: 'BAD_OPTIONS' });
+  });
+});
+
+describe('training helpers', () => {
+  it('balances class weights so both classes weigh the same and the mean is 1', () => {
+    const w = balanceClassWeights(Uint8Array.from([0, 0, 0, 1]), Float32Array.from([1, 1, 1, 1]));
+    expect(w[0] + w[1] + w[2]).toBeCloseTo(w[3], 6);
+    expect((w[0] + w[1] + w[2] + w[3]) / 4).toBeCloseTo(1, 6);
+  });
+
+  it('pools NHWC maps into channel means and standard deviations', () => {
+    // 2×1 map with 2 channels: pixel A = (1, 10), pixel B = (3, 10)
+    const v = poolFeatureMap(Float32Array.from([1, 10, 3, 10]), 0, 2, 1, 2, 'mean-std');
+    expect(Array.from(v)).toEqual([2, 10, 1, 0]);
+  });
+
+  it('parses views and flags, with usage errors for bad values', () => {
+    expect(parseViews('flip,jpeg')).toEqual(['plain', 'flip', 'jpeg']);
+    expect(viewIsFlipped('jpeg-flip')).toBe(true);
+    expect(() => parseViews('sepia')).toThrow(TrainingError);
+    const f = parseFlags(['--epochs', '3', '--exclude-modality', 'gan,diffusion', '--exclude-modality=gan-i2i', '--set-default'], {
+      epochs: { type: 'int' },
+      'exclude-modality': { type: 'list' },
+      'set-default': { type: 'flag' },
+    });
+    expect(f.epochs).toBe(3);
+    expect(f['exclude-modality']).toEqual(['gan', 'diffusion', 'gan-i2i']);
+    expect(f['set-default']).toBe(true);
+    expect(() => parseFlags(['--epochs', 'x'], { epochs: { type: 'int' } })).toThrow(UsageError);
+    expect(() => parseFlags(['--nope'], {})).toThrow(UsageError);
+  });
+});
