@@ -100,12 +100,15 @@ describe('ingest', () => {
     fs.symlinkSync('/etc', path.join(src, 'link-to-dir'));
     execFileSync('mkfifo', [path.join(src, 'pipe.png')]);
     const missing = path.join(src, 'does-not-exist.png');
+    // A name that is not UTF-8 (bytes ff fe), which Linux allows and JavaScript strings cannot carry.
+    fs.copyFileSync(images[0], Buffer.concat([Buffer.from(path.join(src, 'latin1-')), Buffer.from([0xff, 0xfe]), Buffer.from('.png')]));
     const before = snapshotTree(src);
 
     const store = openStore();
     try {
       const c = store.createCase({ caseNumber: 'BAD-1', title: 'bad inputs', examiner: 'ann' });
-      const result = await store.ingest(c.id, [src, missing], { actor: 'ann' });
+      // An empty argument must not mean "the working directory".
+      const result = await store.ingest(c.id, [src, missing, '', 'nul\0byte.png'], { actor: 'ann' });
       expect(result.added.map((e) => e.originalName).sort()).toEqual([...hostileNames].sort());
       const byName = Object.fromEntries(result.failed.map((f) => [path.basename(f.path), f.code]));
       expect(byName).toEqual({
@@ -116,8 +119,11 @@ describe('ingest', () => {
         'link-to-dir': 'SOURCE_IS_SYMLINK',
         'pipe.png': 'SOURCE_NOT_REGULAR_FILE',
         'does-not-exist.png': 'SOURCE_NOT_FOUND',
+        'latin1-\ufffd\ufffd.png': 'SOURCE_UNREADABLE',
+        '': 'INVALID_ARGUMENT',
+        'nul\0byte.png': 'INVALID_ARGUMENT',
       });
-      for (const f of result.failed) expect(f.message).toContain(path.basename(f.path));
+      expect(result.failed.find((f) => f.path.includes('latin1'))!.message).toMatch(/not valid UTF-8 \(hex [0-9a-f]*fffe/);
       // Refusals of files that were read are on the record too.
       expect(store.auditLog(c.id).filter((e) => e.action === 'evidence.refused')).toHaveLength(3);
       expect(fs.existsSync(path.join(process.cwd(), 'pwned'))).toBe(false);

@@ -82,12 +82,24 @@ export async function scanSources(
     if (st.isSymbolicLink()) {
       failed.push({ path: p, code: 'SOURCE_IS_SYMLINK', message: `${p} is a symbolic link; links are not followed.` });
     } else if (st.isDirectory()) {
-      let names: string[];
+      let raw: Buffer[];
       try {
-        names = await fs.promises.readdir(p);
+        raw = await fs.promises.readdir(p, { encoding: 'buffer' });
       } catch (e) {
         failed.push({ path: p, code: 'SOURCE_UNREADABLE', message: `${p} cannot be listed: ${(e as Error).message}` });
         return;
+      }
+      const names: string[] = [];
+      for (const bytes of raw) {
+        const name = bytes.toString('utf8');
+        // Such a name cannot be opened through a JavaScript string; say so instead of "not found".
+        if (!Buffer.from(name, 'utf8').equals(bytes)) {
+          failed.push({
+            path: path.join(p, name),
+            code: 'SOURCE_UNREADABLE',
+            message: `A file in ${p} has a name that is not valid UTF-8 (hex ${bytes.toString('hex')}); rename it or ingest a renamed copy.`,
+          });
+        } else names.push(name);
       }
       names.sort();
       for (const name of names) await visit(path.join(p, name));
@@ -104,7 +116,14 @@ export async function scanSources(
       });
     }
   };
-  for (const input of inputs) await visit(path.resolve(input));
+  for (const input of inputs) {
+    // path.resolve('') is the working directory: an empty argument must not ingest whatever that is.
+    if (typeof input !== 'string' || input.trim() === '') {
+      failed.push({ path: String(input), code: 'INVALID_ARGUMENT', message: 'An empty path was given; nothing was read for it.' });
+    } else if (input.includes('\0')) {
+      failed.push({ path: input, code: 'INVALID_ARGUMENT', message: `${JSON.stringify(input)} contains a NUL byte; no such file can exist.` });
+    } else await visit(path.resolve(input));
+  }
   return files;
 }
 
