@@ -177,20 +177,18 @@ export function sniffImageFormat(buf: Uint8Array): SniffedFormat {
   return { kind: 'unknown' };
 }
 
+const JPEG_EOI = Buffer.from([0xff, 0xd9]);
+const PNG_IEND = Buffer.from('IEND', 'latin1');
+
 /** Whether the container's end marker is missing: sharp reports truncated PNGs only as "read error". */
 function looksTruncated(buf: Uint8Array, format: DecodableFormat): boolean {
   const n = buf.length;
   switch (format) {
-    case 'jpeg': {
-      // EOI may be followed by padding or trailers; look for it near the end.
-      const tail = buf.subarray(Math.max(0, n - 4096));
-      for (let i = tail.length - 2; i >= 0; i--) if (tail[i] === 0xff && tail[i + 1] === 0xd9) return false;
-      return true;
-    }
-    case 'png': {
-      const tail = Buffer.from(buf.subarray(Math.max(0, n - 4096))).toString('latin1');
-      return !tail.includes('IEND');
-    }
+    case 'jpeg':
+      // Searched over the whole file: motion photos append megabytes of video after the EOI marker.
+      return Buffer.from(buf.buffer, buf.byteOffset, n).lastIndexOf(JPEG_EOI) < 0;
+    case 'png':
+      return Buffer.from(buf.buffer, buf.byteOffset, n).lastIndexOf(PNG_IEND) < 0;
     case 'gif':
       return buf[n - 1] !== 0x3b;
     case 'webp': {
@@ -306,9 +304,10 @@ export async function decodeToPaperRgb(input: string | Buffer, limits: DecodeLim
   if (info.width !== PAPER_SIZE || info.height !== PAPER_SIZE || info.channels !== 3 || data.length !== PAPER_SIZE * PAPER_SIZE * 3) {
     throw new ImageInputError('CORRUPT', `Decoder produced ${info.width}×${info.height}×${info.channels}, expected 256×256×3`);
   }
-  if (format === 'jpeg' || format === 'png') {
-    // libvips can stop at a clean-looking boundary of a cut file; the missing end marker still tells.
-    if (looksTruncated(buf, format)) throw new ImageInputError('TRUNCATED', `The ${format.toUpperCase()} file has no end marker (truncated file)`);
+  // libpng decodes a PNG cut after its last image data without complaint; the missing IEND still
+  // shows the file is incomplete. (libjpeg already fails a JPEG without its EOI marker.)
+  if (format === 'png' && looksTruncated(buf, format)) {
+    throw new ImageInputError('TRUNCATED', 'The PNG file has no IEND chunk (truncated file)');
   }
   return {
     data: new Uint8Array(data.buffer, data.byteOffset, data.length),
