@@ -142,7 +142,7 @@ export async function runAnalyzeCommand(argv: readonly string[], ctx: AnalyzeCom
     throw e;
   }
   const s = summary!;
-  const line = `${s.analysed} analysed, ${s.failed} failed, model ${s.model.id} on ${s.provider}${s.providerNote ? ` (${s.providerNote})` : ''}, ${s.seconds.toFixed(1)} s`;
+  const line = `${s.analysed} analysed, ${s.failed} failed, model ${s.model.id} on ${s.provider}, ${s.seconds.toFixed(1)} s`;
   if (json) ctx.printError({ summary: s });
   else ctx.printError(line);
   return s.analysed > 0 ? 0 : 1;

@@ -119,6 +119,8 @@ export function describeFallback(
 }
 
 export function firstLine(text: string): string {
-  const line = text.split('\n').find((l) => l.trim().length > 0) ?? text;
+  // onnxruntime prefixes its messages with a source location and the failed check; keep the sentence.
+  const stripped = text.replace(/^\/onnxruntime_src\/\S+ .*? was false\. /, '');
+  const line = stripped.split('\n').find((l) => l.trim().length > 0) ?? stripped;
   return line.length > 300 ? `${line.slice(0, 297)}...` : line.trim();
 }
