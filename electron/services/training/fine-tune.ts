@@ -108,10 +108,12 @@ function buildSplitModels(tf: Tf, base: tfTypes.LayersModel, featureLayer: strin
       if (!m) throw new TrainingError('UNSUPPORTED', `layer ${name} reads a tensor from outside the unfrozen blocks; cannot cut the backbone there`);
       return m;
     });
+    // Node 0 is the original graph; applying the layer again adds node 1 that shares its weights.
+    const original = layer.getOutputAt(0) as tfTypes.SymbolicTensor;
     const out = layer.apply(ins.length === 1 ? ins[0] : ins) as tfTypes.SymbolicTensor;
-    map.set((layer.output as tfTypes.SymbolicTensor).id, out);
+    map.set(original.id, out);
   }
-  const features = k === 0 ? input : (map.get((base.getLayer(featureLayer).output as tfTypes.SymbolicTensor).id) as tfTypes.SymbolicTensor);
+  const features = k === 0 ? input : (map.get((base.getLayer(featureLayer).getOutputAt(0) as tfTypes.SymbolicTensor).id) as tfTypes.SymbolicTensor);
   const pooled = tf.layers.globalAveragePooling2d({}).apply(features) as tfTypes.SymbolicTensor;
   const dense1 = tf.layers.dense({ units, activation: 'relu', name: 'head_dense1' });
   const bn = tf.layers.batchNormalization({ name: 'head_bn', epsilon: 1e-3, momentum: 0.9 });
