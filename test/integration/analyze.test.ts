@@ -13,7 +13,8 @@ import { findBackbone } from '../../electron/services/engine/backbones';
 import { releaseDetectorSessions, sha256Hex } from '../../electron/services/engine/detector-session';
 import { ModelRegistry, ModelRegistryError, type HeadWeightsLike } from '../../electron/services/engine/model-registry';
 import { decodeToPaperRgb, toModelInput } from '../../electron/services/engine/preprocess';
-import { trainHead } from '../../electron/services/training/head-trainer';
+import { trainHead, type HeadWeights } from '../../electron/services/training/head-trainer';
+import { serialiseHeadWeights } from '../../electron/services/training/head-weights-file';
 import { buildDetectorOnnx } from '../../models/convert/detector';
 import { makeBadInputs, type BadInputCase } from '../fixtures/bad-inputs/make-bad-inputs';
 
@@ -48,6 +49,8 @@ let registry: ModelRegistry;
 let heldOut: Row[];
 let badDir: string;
 let badCases: BadInputCase[];
+let trainedHead: HeadWeights;
+let backboneInfo: ReturnType<typeof findBackbone>;
 
 async function pooledFeatures(backbonePath: string, files: string[], inputSize: number, normalisation: ReturnType<typeof findBackbone>['norm']) {
   const session = await ort.InferenceSession.create(backbonePath, { intraOpNumThreads: 2 });
@@ -90,6 +93,8 @@ beforeAll(async () => {
   const set = { dim, views: [data], labels, weights: new Float32Array(labels.length).fill(1) };
   const trained = await trainHead(set, set, { epochs: 15, hiddenUnits: 32, batchSize: 16, seed: 3 });
   const head = trained.weights as HeadWeightsLike;
+  trainedHead = trained.weights;
+  backboneInfo = backbone;
 
   const detector = buildDetectorOnnx(backbone.path, head);
   registry = new ModelRegistry({ dataDir, repoRoot: work });
@@ -244,6 +249,40 @@ describe('model registry', () => {
       code: 'INVALID_MODEL',
     });
     expect((await reg.list()).map((m) => m.id)).toEqual(['tampered', 'untrained']);
+  });
+});
+
+describe('shipped default model', () => {
+  it('fuses the committed head with its backbone on first use, checks the hash, and analyses', async () => {
+    const root = fs.mkdtempSync(path.join(work, 'shipped-'));
+    fs.mkdirSync(path.join(root, 'models', 'default'), { recursive: true });
+    fs.mkdirSync(path.join(root, 'models', 'backbones'), { recursive: true });
+    fs.copyFileSync(backboneInfo.path, path.join(root, 'models', 'backbones', `${BACKBONE}.onnx`));
+    fs.writeFileSync(path.join(root, 'models', 'default', 'head.json'), serialiseHeadWeights(trainedHead));
+    const expectedSha = sha256Hex(buildDetectorOnnx(backboneInfo.path, trainedHead));
+    const card = {
+      id: 'default-test',
+      backbone: { name: BACKBONE, inputSize: backboneInfo.inputSize, normalisation: backboneInfo.normalisation },
+      head: { inputDim: trainedHead.inputDim, hiddenUnits: 32, file: 'head.json' },
+      trainingData: { summary: 'test' },
+      metrics: {},
+      threshold: 0.4,
+      sha256: expectedSha,
+    };
+    fs.writeFileSync(path.join(root, 'models', 'default', 'model-card.json'), JSON.stringify(card));
+    const reg = new ModelRegistry({ dataDir: path.join(root, 'data'), repoRoot: root });
+    const model = await reg.resolve();
+    expect(model).toMatchObject({ id: 'default-test', source: 'shipped' });
+    expect(model.detectorPath).toBe(path.join(root, 'models', 'backbones', 'default-detector.onnx'));
+    expect(sha256Hex(fs.readFileSync(model.detectorPath))).toBe(expectedSha);
+    const results = [];
+    for await (const r of analyzeFiles([heldOut[0].path], { dataDir: reg.dataDir, registry: reg })) results.push(r);
+    expect(results[0]).toMatchObject({ threshold: 0.4, model: { id: 'default-test', sha256: expectedSha } });
+
+    // A card whose hash does not match what its head fuses to is refused, not silently used.
+    fs.rmSync(model.detectorPath);
+    fs.writeFileSync(path.join(root, 'models', 'default', 'model-card.json'), JSON.stringify({ ...card, sha256: 'a'.repeat(64) }));
+    await expect(new ModelRegistry({ dataDir: path.join(root, 'data'), repoRoot: root }).resolve()).rejects.toMatchObject({ code: 'MODEL_SHA_MISMATCH' });
   });
 });
 
