@@ -184,6 +184,19 @@ describe('analyzeFiles with a detector trained on real data', () => {
     expect(summary.analysed).toBe(badCases.filter((c) => c.expect === 'ok').length + 1);
   });
 
+  it('stops when cancelled and says how far it got', async () => {
+    const controller = new AbortController();
+    const files = heldOut.map((r) => r.path);
+    const { results, summary } = await collect(files, {
+      batchSize: 1,
+      signal: controller.signal,
+      onResult: () => controller.abort(),
+    });
+    expect(results.length).toBeGreaterThanOrEqual(1);
+    expect(results.length).toBeLessThan(files.length);
+    expect(summary.analysed + summary.failed).toBe(results.length);
+  });
+
   it('uses the threshold given instead of the card one', async () => {
     const { results } = await collect([heldOut[0].path], { threshold: 0 });
     expect(results[0]).toMatchObject({ threshold: 0, verdict: 'synthetic' });
