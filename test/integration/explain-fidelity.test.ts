@@ -196,7 +196,7 @@ describe('LayerCAM gradients', () => {
         const f = backbone.apply(x) as tf.Tensor;
         const z1 = tf.add(tf.matMul(tf.mean(f, [1, 2]), w1), tf.tensor1d(head.dense1.bias));
         const bn = tf.add(tf.mul(tf.sub(tf.relu(z1), tf.tensor1d(head.bn.movingMean)), tf.tensor1d(scale)), tf.tensor1d(head.bn.beta));
-        return tf.sigmoid(tf.add(tf.sum(tf.mul(bn, tf.tensor1d(head.dense2.kernel))), (head.dense2.bias as Float32Array)[0]));
+        return tf.sigmoid(tf.add(tf.sum(tf.mul(bn, tf.tensor1d(head.dense2.kernel))), head.dense2.bias[0]));
       };
       return tf.grad(score)(tf.tensor4d(img.input.tensor, [1, PLANTED_INPUT, PLANTED_INPUT, 3])).dataSync() as Float32Array;
     });

@@ -21,7 +21,7 @@ export interface HeadParams {
     movingVariance: Float32Array;
     epsilon: number;
   };
-  dense2: { kernel: Float32Array; bias: Float32Array | number }; // kernel [units, 1]
+  dense2: { kernel: Float32Array; bias: Float32Array }; // kernel [units, 1], bias [1]
 }
 
 /** A feature map (or any H×W×C activation) of one image, NHWC without the batch axis. */

@@ -24,11 +24,12 @@ export function checkHead(head: HeadParams, channels: number): void {
     if (head.bn[k].length !== units) problems.push(`bn.${k} length`);
   }
   if (head.dense2.kernel.length !== units) problems.push('dense2.kernel length');
+  if (head.dense2.bias?.length !== 1) problems.push('dense2.bias length');
   if (problems.length) throw new ExplainError('EXPLAIN_MODEL_MISMATCH', `Head does not fit a ${channels}-channel feature map: ${problems.join(', ')}`);
 }
 
 function dense2Bias(head: HeadParams): number {
-  return typeof head.dense2.bias === 'number' ? head.dense2.bias : head.dense2.bias[0];
+  return head.dense2.bias[0];
 }
 
 /** Per-unit factor of the BatchNorm (gamma / sqrt(var + eps)), float64. */

@@ -46,7 +46,7 @@ export function sha256OfModel(graph: LayerGraph, head: HeadParams): string {
   for (const a of [head.dense1.kernel, head.dense1.bias, head.bn.gamma, head.bn.beta, head.bn.movingMean, head.bn.movingVariance, head.dense2.kernel]) {
     h.update(new Uint8Array(a.buffer, a.byteOffset, a.byteLength));
   }
-  h.update(JSON.stringify([head.bn.epsilon, head.dense2.bias instanceof Float32Array ? Array.from(head.dense2.bias) : head.dense2.bias]));
+  h.update(JSON.stringify([head.bn.epsilon, Array.from(head.dense2.bias)]));
   return h.digest('hex');
 }
 
