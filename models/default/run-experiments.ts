@@ -41,6 +41,7 @@ const head: HeadTrainingOptions = {
   hiddenUnits: Number(opt('--units', '256')),
   dropout: Number(opt('--dropout', '0.5')),
   l2: Number(opt('--l2', '0')),
+  learningRate: Number(opt('--lr', '0.001')),
   seed: 1,
 };
 
@@ -57,7 +58,7 @@ for (const name of backbones) {
     const midPooling = opt('--mid-pooling');
     if (midPooling) for (const l of layers) if (l.key === 'mid') l.pooling = midPooling as LayerSpec['pooling'];
     for (const views of augmentSets) {
-      const label = `${name} ${choice}${choice !== 'last' ? `(${layers.find((l) => l.key === 'mid')?.output} ${layers.find((l) => l.key === 'mid')?.pooling})` : ''} [${views.join(',')}]`;
+      const label = `${name} lr${head.learningRate} u${head.hiddenUnits} ${choice}${choice !== 'last' ? `(${layers.find((l) => l.key === 'mid')?.output} ${layers.find((l) => l.key === 'mid')?.pooling})` : ''} [${views.join(',')}]`;
       const t0 = performance.now();
       const table = await buildFeatureTable(dataset.items, {
         backbone,
