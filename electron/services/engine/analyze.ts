@@ -255,9 +255,9 @@ export async function* analyzeFiles(inputs: readonly string[], options: AnalyzeO
     yield result;
   }
 
-  async function runBatch(): Promise<Map<number, AnalyzeSuccess>> {
+  async function runBatch(): Promise<Map<number, AnalyzeResult>> {
     const n = batchItems.length;
-    const out = new Map<number, AnalyzeSuccess>();
+    const out = new Map<number, AnalyzeResult>();
     if (n === 0) return out;
     for (let i = 0; i < n; i++) toModelInput(batchItems[i].rgb.data, inputOptions, batchBuffer, i * imageFloats);
     const scores = await session.predict(batchBuffer, n);
@@ -267,6 +267,11 @@ export async function* analyzeFiles(inputs: readonly string[], options: AnalyzeO
     for (let i = 0; i < n; i++) {
       const d = batchItems[i];
       const p = scores[i];
+      if (!(p >= 0 && p <= 1)) {
+        // A NaN would otherwise read as "real": never let a broken number become a verdict.
+        out.set(i, { path: d.path, error: { code: 'INTERNAL', message: `The model produced an invalid score (${p}) for this image` } });
+        continue;
+      }
       out.set(i, {
         path: d.path,
         sha256: d.sha256,
@@ -283,7 +288,7 @@ export async function* analyzeFiles(inputs: readonly string[], options: AnalyzeO
   }
 
   async function* flush(): AsyncGenerator<AnalyzeResult> {
-    let scored: Map<number, AnalyzeSuccess> | undefined;
+    let scored: Map<number, AnalyzeResult> | undefined;
     let failure: AnalyzeFailure['error'] | undefined;
     try {
       scored = await runBatch();
