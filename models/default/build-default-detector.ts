@@ -30,7 +30,7 @@ export class DefaultDetectorError extends Error {
 interface ShippedCard {
   id: string;
   sha256: string;
-  backbone: { name: string; sha256?: string };
+  backbone: { name: string; sha256?: string; featureLayer?: string };
   head: { file?: string; sha256?: string };
 }
 
@@ -60,7 +60,8 @@ export function buildDefaultDetector(options: { force?: boolean; outFile?: strin
   if (card.head.sha256 && sha256(headBytes) !== card.head.sha256) {
     throw new DefaultDetectorError('HEAD_MISMATCH', `${headFile} does not hash to the sha256 its model card records (${card.head.sha256})`);
   }
-  const detector = buildDetectorOnnx(new Uint8Array(backbone), readHeadWeightsFile(headFile));
+  // The head reads the pooled map of the card's feature layer (an earlier layer when experiments chose one).
+  const detector = buildDetectorOnnx(new Uint8Array(backbone), readHeadWeightsFile(headFile), card.backbone.featureLayer ? { featureOutput: card.backbone.featureLayer } : {});
   const detectorSha = sha256(detector);
   if (detectorSha !== card.sha256) {
     throw new DefaultDetectorError('DETECTOR_MISMATCH', `the fused detector hashes to ${detectorSha}, but the model card certifies ${card.sha256}`);

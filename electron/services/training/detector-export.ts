@@ -23,9 +23,13 @@ export async function loadFusion(): Promise<FusionModule> {
   }
 }
 
-export async function fuseDetector(backbone: ResolvedBackbone, head: HeadWeights): Promise<Uint8Array> {
+/**
+ * featureOutput: the backbone output the head reads (pooled by the fusion's mean) and that the
+ * detector exposes as `features` for the explainers; default the backbone's last feature map.
+ */
+export async function fuseDetector(backbone: ResolvedBackbone, head: HeadWeights, featureOutput?: string): Promise<Uint8Array> {
   const fusion = await loadFusion();
-  const bytes = await fusion.buildDetectorOnnx(backbone.onnxPath, head);
+  const bytes = await fusion.buildDetectorOnnx(backbone.onnxPath, head, featureOutput ? { featureOutput } : {});
   return bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes);
 }
 

@@ -202,8 +202,9 @@ export async function trainDetector(options: TrainDetectorOptions, hooks: TrainD
       name: backbone.name,
       inputSize: backbone.inputSize,
       normalisation: backbone.entry.normalisation ?? backbone.normalisation,
-      featureLayer: backbone.featureLayer,
-      featureShape: backbone.featureShape,
+      // The layer the head reads and the detector exposes as `features` (what the explainers use).
+      featureLayer: features === 'mid' ? layers[0].output : backbone.featureLayer,
+      featureShape: features === 'mid' ? outputShape(backbone, layers[0].output) : backbone.featureShape,
       sha256: backbone.sha256,
       featureLayers: layers.map((l) => ({ key: l.key, output: l.output, pooling: l.pooling })),
     },
@@ -266,11 +267,11 @@ export async function trainDetector(options: TrainDetectorOptions, hooks: TrainD
   };
 
   if (options.register !== false) {
-    if (features !== 'last') {
-      throw new TrainingError('UNSUPPORTED', `the fused detector reads the pooled last feature map; a head on "${features}" features can be evaluated but not exported`);
+    if (features === 'both') {
+      throw new TrainingError('UNSUPPORTED', 'the fused detector pools one feature map; a head on concatenated "both" features can be evaluated but not exported');
     }
     progress({ kind: 'stage', stage: 'export', message: 'fusing the head into the backbone ONNX' });
-    const detector = await fuseDetector(backbone, training.weights);
+    const detector = await fuseDetector(backbone, training.weights, features === 'mid' ? layers[0].output : undefined);
     const probe = split.test.slice(0, 4);
     const maxDiff = await checkFusedDetector(detector, backbone, training.weights, probe.map((i) => i.file), gatherRows(table, probe, 'plain'));
     if (!(maxDiff <= 1e-3)) throw new TrainingError('DIVERGED', `the fused detector disagrees with the trained head by ${maxDiff} on test images`);
@@ -283,6 +284,11 @@ export async function trainDetector(options: TrainDetectorOptions, hooks: TrainD
   }
   result.seconds = (performance.now() - started) / 1000;
   return result;
+}
+
+function outputShape(backbone: ResolvedBackbone, output: string): number[] | undefined {
+  const outs = (backbone.entry.outputs ?? []) as Array<{ name?: string; shape?: number[] }>;
+  return outs.find((o) => o?.name === output)?.shape;
 }
 
 function describeData(all: readonly DatasetItem[], split: Record<'train' | 'val' | 'test', DatasetItem[]>, holdOut: HoldOut): string {
