@@ -115,7 +115,6 @@ export async function runTrainCommand(argv: string[], ctx: TrainCommandContext):
     } else if (p.kind === 'fold') ctx.print(`  leave-one-${p.by}-out ${p.index + 1}/${p.total} ${p.heldOut}: ROC-AUC ${fmt(p.rocAuc, 3)}`);
   };
   try {
-    let result: TrainDetectorResult;
     if (flags.unfreeze !== undefined && (flags.unfreeze as number) > 0) {
       const { fineTuneDetector } = await import('../services/training/fine-tune');
       const r = await fineTuneDetector(
@@ -140,7 +139,7 @@ export async function runTrainCommand(argv: string[], ctx: TrainCommandContext):
       ctx.print(json ? { result: summary } : summary);
       return 0;
     }
-    result = await trainDetector(
+    const result: TrainDetectorResult = await trainDetector(
       {
         datasetDir,
         dataDir: ctx.dataDir,

@@ -17,7 +17,7 @@ import type { BackboneSpec, LayerSpec } from '../../electron/services/training/f
 import { buildFeatureTable, featureSetFor, gatherRows } from '../../electron/services/training/feature-table';
 import { scoreWithHead, trainHead, type HeadTrainingOptions } from '../../electron/services/training/head-trainer';
 import { runLeaveOneOut } from '../../electron/services/training/holdout-validation';
-import { parseViews, type ViewName } from '../../electron/services/training/image-views';
+import { parseViews } from '../../electron/services/training/image-views';
 
 const args = process.argv.slice(2);
 const opt = (name: string, dflt?: string) => {

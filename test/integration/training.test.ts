@@ -80,7 +80,6 @@ describe.skipIf(!backbonesBuilt || !fs.existsSync(sources))('training end to end
     expect(result.fusedMaxDiff).toBeLessThanOrEqual(1e-3);
     const registry = new ModelRegistry({ dataDir, repoRoot });
     const model = await registry.resolve('tiny-test-model');
-    // eslint-disable-next-line @typescript-eslint/no-explicit-any
     const card = model.card as any;
     expect(card.backbone.name).toBe('mobilenet_v2');
     expect(card.backbone.sha256).toMatch(/^[0-9a-f]{64}$/);
