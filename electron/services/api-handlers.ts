@@ -51,8 +51,12 @@ export function createApiServices(options: { dataDir: string }): ApiServices {
       const s = caseStore();
       return s.listEvidence(s.getCase(caseId).id);
     },
+    async 'analyses.list'({ caseId }) {
+      const s = caseStore();
+      return s.listAnalyses(s.getCase(caseId).id);
+    },
     async 'jobs.start'(request) {
-      if (request.kind === 'evidence.import') caseStore().getCase(request.caseId); // fail fast on an unknown case
+      if ('caseId' in request) caseStore().getCase(request.caseId); // fail fast on an unknown case
       // Workers open their own connections; they need to know where the data lives and who acts.
       return { jobId: jobs.start(request.kind, { ...request, dataDir, actor }) };
     },

@@ -47,6 +47,19 @@ export const evidenceSchema = z.object({
   ingestedBy: z.string(),
 });
 
+export const analysisSchema = z.object({
+  id: z.string(),
+  evidenceId: z.string(),
+  model: z.object({ id: z.string(), sha256: z.string() }),
+  provider: z.string(),
+  pSynthetic: z.number(),
+  verdict: z.string(),
+  threshold: z.number(),
+  durationMs: z.number(),
+  createdAt: z.string(),
+  createdBy: z.string(),
+});
+
 const text = (max: number) => z.string().trim().min(1).max(max);
 
 export const apiContract = {
@@ -71,6 +84,14 @@ export const apiContract = {
       z
         .object({ kind: z.literal('evidence.import'), caseId: z.string().min(1), paths: z.array(z.string().min(1)).min(1).max(100_000) })
         .strict(),
+      z
+        .object({
+          kind: z.literal('analysis.run'),
+          caseId: z.string().min(1),
+          onlyMissing: z.boolean().optional(),
+          modelId: z.string().min(1).optional(),
+        })
+        .strict(),
     ]),
     response: z.object({ jobId: z.string() }),
   },
@@ -87,6 +108,10 @@ export const apiContract = {
   'evidence.list': {
     request: z.object({ caseId: z.string().min(1) }).strict(),
     response: z.array(evidenceSchema),
+  },
+  'analyses.list': {
+    request: z.object({ caseId: z.string().min(1) }).strict(),
+    response: z.array(analysisSchema),
   },
   'jobs.get': {
     request: z.object({ jobId: z.string().min(1) }).strict(),
@@ -110,6 +135,7 @@ export type JobState = z.infer<typeof jobStateSchema>;
 export type ExecutionProviderInfo = z.infer<typeof executionProviderSchema>;
 export type CaseInfo = z.infer<typeof caseSchema>;
 export type EvidenceInfo = z.infer<typeof evidenceSchema>;
+export type AnalysisInfo = z.infer<typeof analysisSchema>;
 
 /** Events pushed from the services to the renderer (SSE in the browser, webContents.send in Electron). */
 export type ApiEvent = { type: 'job'; job: JobState };

@@ -3,6 +3,7 @@
 import fs from 'node:fs';
 import crypto from 'node:crypto';
 import { CaseStore } from '../case-store';
+import { analyzeCaseEvidence } from '../case-analysis';
 
 export interface TaskContext {
   signal: AbortSignal;
@@ -43,6 +44,15 @@ export const jobTasks: Record<string, TaskFn> = {
         onProgress: (p) => ctx.progress(p.filesDone, p.filesTotal, p.currentPath),
       });
       return { added: result.added.length, duplicates: result.duplicates.length, failed: result.failed, cancelled: result.cancelled };
+    } finally {
+      store.close();
+    }
+  },
+
+  async 'analysis.run'(payload: { dataDir: string; caseId: string; actor: string; onlyMissing?: boolean; modelId?: string }, ctx) {
+    const store = CaseStore.open(payload.dataDir);
+    try {
+      return await analyzeCaseEvidence(store, payload.caseId, { ...payload, signal: ctx.signal, onProgress: ctx.progress });
     } finally {
       store.close();
     }

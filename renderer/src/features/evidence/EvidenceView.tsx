@@ -9,6 +9,9 @@ export function EvidenceView({ caseId }: { caseId: string | null }) {
   const job = useJob(jobId);
   const finished = job && job.status !== 'running' ? job.id : null;
   const evidence = useApiCall('evidence.list', { caseId: caseId ?? '' }, [caseId, finished]);
+  const analyses = useApiCall('analyses.list', { caseId: caseId ?? '' }, [caseId, finished]);
+  // The newest analysis of each evidence file (the list comes oldest first).
+  const latest = new Map((analyses.state === 'ready' ? analyses.value : []).map((a) => [a.evidenceId, a]));
 
   if (!caseId)
     return (
@@ -33,6 +36,15 @@ export function EvidenceView({ caseId }: { caseId: string | null }) {
     }
   }
 
+  async function analyzeCase() {
+    try {
+      setError(null);
+      setJobId((await getApiClient().call('jobs.start', { kind: 'analysis.run', caseId: caseId!, onlyMissing: true })).jobId);
+    } catch (err) {
+      setError((err as Error).message);
+    }
+  }
+
   return (
     <section aria-labelledby="evidence-title">
       <h2 id="evidence-title">Evidence</h2>
@@ -40,6 +52,9 @@ export function EvidenceView({ caseId }: { caseId: string | null }) {
         <textarea name="paths" rows={3} placeholder="Files or folders to ingest, one path per line" aria-label="Paths to ingest" />
         <button type="submit" disabled={job?.status === 'running'}>
           Ingest
+        </button>
+        <button type="button" onClick={analyzeCase} disabled={job?.status === 'running'}>
+          Analyze new evidence
         </button>
         {job?.status === 'running' && (
           <button type="button" onClick={() => getApiClient().call('jobs.cancel', { jobId: job.id })}>
@@ -64,6 +79,9 @@ export function EvidenceView({ caseId }: { caseId: string | null }) {
               <th>Type</th>
               <th>Size</th>
               <th>Ingested</th>
+              <th>Verdict</th>
+              <th>p(synthetic)</th>
+              <th>Model · provider</th>
             </tr>
           </thead>
           <tbody>
@@ -80,6 +98,11 @@ export function EvidenceView({ caseId }: { caseId: string | null }) {
                 <td>{ev.sizeBytes.toLocaleString()} B</td>
                 <td>
                   {new Date(ev.ingestedAt).toLocaleString()} by {ev.ingestedBy}
+                </td>
+                <td data-testid="verdict">{latest.get(ev.id)?.verdict ?? '—'}</td>
+                <td>{latest.get(ev.id)?.pSynthetic.toFixed(4) ?? '—'}</td>
+                <td title={latest.get(ev.id)?.model.sha256}>
+                  {latest.has(ev.id) ? `${latest.get(ev.id)!.model.id} · ${latest.get(ev.id)!.provider}` : '—'}
                 </td>
               </tr>
             ))}

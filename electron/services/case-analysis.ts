@@ -1,0 +1,49 @@
+// Runs the detector over a case's stored evidence copies (never the originals) in batches and
+// records each verdict with the exact model and provider that produced it.
+import type { CaseStore } from './case-store';
+import { analyzeFiles, isAnalyzeFailure } from './engine/analyze';
+
+export interface CaseAnalysisOptions {
+  dataDir: string;
+  actor: string;
+  /** Skip evidence that already has an analysis. */
+  onlyMissing?: boolean;
+  modelId?: string;
+  signal?: AbortSignal;
+  onProgress?(done: number, total: number, name?: string): void;
+}
+
+export async function analyzeCaseEvidence(store: CaseStore, caseId: string, options: CaseAnalysisOptions) {
+  const c = store.getCase(caseId);
+  const pending = store
+    .listEvidence(c.id)
+    .filter((e) => !options.onlyMissing || store.listAnalysesForEvidence(e.id).length === 0);
+  const byPath = new Map(pending.map((e) => [store.evidenceFilePath(e), e]));
+  const recorded: Array<{ evidenceId: string; originalName: string; pSynthetic: number; verdict: string }> = [];
+  const failed: Array<{ evidenceId: string; originalName: string; code: string; message: string }> = [];
+  let done = 0;
+  options.onProgress?.(0, pending.length);
+  if (pending.length === 0) return { caseId: c.id, recorded, failed };
+  for await (const result of analyzeFiles([...byPath.keys()], { dataDir: options.dataDir, modelId: options.modelId, signal: options.signal })) {
+    const evidence = byPath.get(result.path);
+    if (!evidence) continue;
+    done++;
+    if (isAnalyzeFailure(result)) {
+      failed.push({ evidenceId: evidence.id, originalName: evidence.originalName, ...result.error });
+    } else {
+      store.recordAnalysis({
+        evidenceId: evidence.id,
+        model: result.model,
+        provider: result.provider,
+        pSynthetic: result.pSynthetic,
+        verdict: result.verdict,
+        threshold: result.threshold,
+        durationMs: result.ms,
+        actor: options.actor,
+      });
+      recorded.push({ evidenceId: evidence.id, originalName: evidence.originalName, pSynthetic: result.pSynthetic, verdict: result.verdict });
+    }
+    options.onProgress?.(done, pending.length, evidence.originalName);
+  }
+  return { caseId: c.id, recorded, failed };
+}
