@@ -162,6 +162,7 @@ export async function runExplainBench(argv: readonly string[], io: BenchIo): Pro
       const ms = median(walls);
       rows.push({ method, forwardPasses: passes, ms, cpuMs: median(cpus), boundMs, ratio: ms / boundMs });
     }
+    await model.dispose();
     const total = rows.reduce((s, r) => s + r.ms, 0);
     const totalBound = rows.reduce((s, r) => s + r.boundMs, 0);
     const summary = {

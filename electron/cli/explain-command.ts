@@ -168,8 +168,10 @@ export async function runExplainCommand(argv: string[], ctx: ExplainCommandConte
     return 0;
   }
   let failed = false;
+  let opened: Awaited<ReturnType<typeof openRegisteredModel>> | undefined;
   try {
-    const opened = await openRegisteredModel({ dataDir: ctx.dataDir, modelId: parsed.modelId });
+    opened = await openRegisteredModel({ dataDir: ctx.dataDir, modelId: parsed.modelId });
+    const model = opened.model;
     const result = await explainImage(path.resolve(parsed.image!), {
       model: opened.model,
       normalisation: opened.normalisation,
@@ -192,7 +194,7 @@ export async function runExplainCommand(argv: string[], ctx: ExplainCommandConte
           flat: r.flat,
           forwardPasses: r.forwardPasses,
           cached: r.cached,
-          model: { id: opened.model.id, sha256: opened.model.sha256 },
+          model: { id: model.id, sha256: model.sha256 },
         }),
     });
     if (result.results.length !== parsed.methods.length) failed = true;
@@ -202,6 +204,7 @@ export async function runExplainCommand(argv: string[], ctx: ExplainCommandConte
     ctx.printError(ctx.json ? { error: body } : `${body.code}: ${body.message}`);
     failed = true;
   } finally {
+    await opened?.model.dispose();
     await releaseExplainerSessions();
   }
   return failed ? 1 : 0;

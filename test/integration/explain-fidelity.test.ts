@@ -173,6 +173,28 @@ describe('planted-patch detector', () => {
 });
 
 describe('LayerCAM gradients', () => {
+  it('the compiled ONNX gradient graph equals the float64 runtime (c3_relu, both targets)', async () => {
+    // Same activations for both. Only c3_relu: below it, float32 and float64 forward values can tie
+    // or not inside a max-pool window, and at a tie the gradient is not unique (either cell is right).
+    const js = createTfjsExplainableModel({ id: 'planted-js', backbone, featureLayer: PLANTED_FEATURE_LAYER, head: plantedHead(), shallowLayers: PLANTED_SHALLOW_LAYERS, gradient: { engine: 'js' } });
+    const compiled = createTfjsExplainableModel({ id: 'planted-compiled', backbone, featureLayer: PLANTED_FEATURE_LAYER, head: plantedHead(), shallowLayers: PLANTED_SHALLOW_LAYERS, gradient: { engine: 'onnx' } });
+    for (const layer of ['c3_relu']) {
+      for (const cls of ['synthetic', 'real'] as const) {
+        const a = await compiled.layerGradients(images[1].input.tensor, layer, { class: cls });
+        const b = await js.layerGradients(images[1].input.tensor, layer, { class: cls });
+        let num = 0;
+        let den = 0;
+        for (let i = 0; i < a.gradients.data.length; i++) {
+          num += (a.gradients.data[i] - b.gradients.data[i]) ** 2;
+          den += b.gradients.data[i] ** 2;
+        }
+        expect(den).toBeGreaterThan(0);
+        expect(Math.sqrt(num / den), `${layer} ${cls}`).toBeLessThan(1e-4);
+        expect(a.pSynthetic).toBeCloseTo(b.pSynthetic, 5);
+      }
+    }
+  });
+
   it('the float64 layer-graph gradient equals tfjs autograd through the same model', async () => {
     const img = images[0];
     const head = plantedHead();

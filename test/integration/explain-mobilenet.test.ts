@@ -165,6 +165,19 @@ describe('explain on MobileNetV2', () => {
       for (let i = 0; i < v.length; i++) analytic += lg.gradients.data[i] * v[i];
       expect(Math.abs(analytic - numeric) / Math.abs(numeric)).toBeLessThan(1e-3);
     }
+    // The compiled ONNX gradient (what LayerCAM runs) equals the float64 runtime's reverse mode.
+    const positions = 49;
+    const gHead = headGradientWrtPooled(model.head, globalAveragePool(fwd.output), target).gradient;
+    const dOut = new Float64Array(fwd.output.data.length);
+    for (let p = 0; p < positions; p++) for (let c = 0; c < 1280; c++) dOut[p * 1280 + c] = gHead[c] / positions;
+    const reference = tail.backward(fwd, dOut);
+    let num = 0;
+    let den = 0;
+    for (let i = 0; i < reference.length; i++) {
+      num += (lg.gradients.data[i] - reference[i]) ** 2;
+      den += reference[i] ** 2;
+    }
+    expect(Math.sqrt(num / den)).toBeLessThan(1e-4);
     // And the head's gradient at the feature layer is what the base explainer uses.
     const g = headGradientWrtPooled(model.head, globalAveragePool({ height: 7, width: 7, channels: 1280, data: onnx.features }), target);
     expect(g.pSynthetic).toBeCloseTo(onnx.pSynthetic[0], 5);

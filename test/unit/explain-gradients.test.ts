@@ -5,6 +5,8 @@ import type { ExplainTarget, FeatureMap, HeadParams } from '../../electron/servi
 import { ablatedHeadScores, globalAveragePool, headForward, headGradientWrtPooled, targetScore } from '../../electron/services/explainers/head-math';
 import { GraphTail, type GraphLayer, type LayerGraph } from '../../electron/services/explainers/layer-graph';
 import { seededRandom } from '../../electron/services/explainers/lime/seeded-random';
+import { ShallowLayerGradients } from '../../electron/services/explainers/shallow-gradients';
+import { buildLayerGradientOnnx } from '../../electron/services/explainers/gradient-onnx';
 
 function gaussian(seed: number): () => number {
   const r = seededRandom(seed);
@@ -90,7 +92,7 @@ describe('head gradient', () => {
 });
 
 /** A small graph using every layer kind the runtime supports, with random weights. */
-function testGraph(seed: number): LayerGraph {
+function testGraph(seed: number, poolStride = 1): LayerGraph {
   const n = gaussian(seed);
   const w = (shape: number[], scale: number) => ({ shape, values: Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => scale * n()) });
   const pos = (len: number, base: number) => ({ shape: [len], values: Float32Array.from({ length: len }, () => base + 0.2 * Math.abs(n())) });
@@ -113,8 +115,8 @@ function testGraph(seed: number): LayerGraph {
       L('leaky', 'LeakyReLU', { alpha: 0.2 }, ['dw']),
       L('pw', 'Conv2D', { strides: [1, 1], padding: 'same', activation: 'linear', use_bias: false }, ['leaky'], [w([1, 1, 6, 6], 0.4)]),
       L('add', 'Add', {}, ['pw', 'relu6']),
-      L('avg', 'AveragePooling2D', { pool_size: [3, 3], strides: [1, 1], padding: 'same' }, ['add']),
-      L('max', 'MaxPooling2D', { pool_size: [2, 2], strides: [1, 1], padding: 'same' }, ['add']),
+      L('avg', 'AveragePooling2D', { pool_size: [3, 3], strides: [poolStride, poolStride], padding: 'same' }, ['add']),
+      L('max', 'MaxPooling2D', { pool_size: [2, 2], strides: [poolStride, poolStride], padding: 'same' }, ['add']),
       L('cat', 'Concatenate', { axis: -1 }, ['avg', 'max']),
       L('act', 'Activation', { activation: 'tanh' }, ['cat']),
       L('drop', 'Dropout', { rate: 0.5 }, ['act']),
@@ -163,5 +165,35 @@ describe('layer-graph reverse mode', () => {
   it('refuses a layer kind it cannot differentiate', () => {
     const bad: LayerGraph = { layers: [...graph.layers.slice(0, 2), { name: 'x', className: 'Conv3D', config: {}, weights: [], inbound: ['cut'] }] };
     expect(() => new GraphTail(bad, 'cut', 'x')).toThrow(expect.objectContaining({ code: 'EXPLAIN_UNSUPPORTED_LAYER' }));
+  });
+});
+
+describe('compiled ONNX gradient graph', () => {
+  const head = randomHead(10, 5, 21);
+  const input = randomMap(7, 7, 4, 5);
+  const source = async () => ({ ...input, data: Float32Array.from(input.data) });
+
+  it('equals the float64 runtime through every layer kind, for both targets', async () => {
+    // Stride-2 pools: max pooling with overlapping windows has no ONNX gradient here.
+    const graph = testGraph(3, 2);
+    const onnx = new ShallowLayerGradients(graph, 'features', head, ['cut'], source);
+    const js = new ShallowLayerGradients(graph, 'features', head, ['cut'], source, { engine: 'js' });
+    for (const cls of ['synthetic', 'real'] as const) {
+      const a = await onnx.gradients(new Float32Array(0), 'cut', { class: cls });
+      const b = await js.gradients(new Float32Array(0), 'cut', { class: cls });
+      expect(relativeError(a.gradients.data, b.gradients.data)).toBeLessThan(1e-4);
+      expect(a.pSynthetic).toBeCloseTo(b.pSynthetic, 5);
+    }
+    expect(onnx.fallbacks.size).toBe(0);
+    await onnx.dispose();
+  });
+
+  it('refuses overlapping max pooling with a typed error, and LayerCAM falls back to the runtime', async () => {
+    const graph = testGraph(3, 1);
+    await expect(buildLayerGradientOnnx(graph, 'cut', 'features', head, [7, 7, 4])).rejects.toMatchObject({ code: 'EXPLAIN_UNSUPPORTED_LAYER' });
+    const shallow = new ShallowLayerGradients(graph, 'features', head, ['cut'], source);
+    const g = await shallow.gradients(new Float32Array(0), 'cut', { class: 'synthetic' });
+    expect(g.gradients.data.length).toBe(7 * 7 * 4);
+    expect(shallow.fallbacks.get('cut')).toMatch(/overlapping max pooling/);
   });
 });

@@ -7,7 +7,7 @@ import { ExplainError } from './explain-errors';
 import type { ExplainTarget, ExplainableModel, FeatureMap, HeadParams, ModelPrediction } from './explain-types';
 import { checkHead } from './head-math';
 import type { LayerGraph } from './layer-graph';
-import { ShallowLayerGradients, type ActivationSource } from './shallow-gradients';
+import { ShallowLayerGradients, type ActivationSource, type ShallowGradientOptions } from './shallow-gradients';
 
 export const FEATURES_OUTPUT = 'features';
 export const P_SYNTHETIC_OUTPUT = 'p_synthetic';
@@ -18,6 +18,7 @@ export interface ShallowLayerOptions {
   /** The backbone's layer graph, loaded on first use (it needs the tfjs weights). */
   graph: () => Promise<LayerGraph>;
   activations: ActivationSource;
+  gradient?: ShallowGradientOptions;
 }
 
 export interface OnnxExplainableModelOptions {
@@ -49,7 +50,7 @@ export function createOnnxExplainableModel(options: OnnxExplainableModelOptions)
   const shallowGradients = () => {
     const s = options.shallow;
     if (!s) throw new ExplainError('EXPLAIN_LAYER_UNAVAILABLE', `Model ${options.id} offers no layer besides "${options.featureLayer}"`);
-    shallow ??= s.graph().then((graph) => new ShallowLayerGradients(graph, options.featureLayer, head, s.layers, s.activations));
+    shallow ??= s.graph().then((graph) => new ShallowLayerGradients(graph, options.featureLayer, head, s.layers, s.activations, s.gradient));
     shallow.catch(() => (shallow = undefined));
     return shallow;
   };
@@ -85,7 +86,9 @@ export function createOnnxExplainableModel(options: OnnxExplainableModelOptions)
       return (await shallowGradients()).gradients(image, layer, target);
     },
     async dispose() {
+      const s = shallow;
       shallow = undefined;
+      await (await s?.catch(() => undefined))?.dispose();
     },
   };
 }

@@ -119,6 +119,7 @@ export async function openRegisteredModel(options: { dataDir: string; modelId?: 
             layers: shallowLayers,
             graph: () => loadBackboneGraph(card.backbone.name),
             activations: async (image, layer) => onnxActivationSource(await backboneSession(entry.path), detector.inputSize)(image, layer),
+            gradient: { cacheDir: path.join(options.dataDir, 'cache', 'gradient-graphs') },
           }
         : undefined,
   });

@@ -6,7 +6,7 @@ import { ExplainError } from './explain-errors';
 import type { ExplainableModel, HeadParams, ModelPrediction } from './explain-types';
 import { checkHead, globalAveragePool, headForward } from './head-math';
 import { inboundNames, kerasLayers, type GraphLayer, type LayerGraph } from './layer-graph';
-import { ShallowLayerGradients, type ActivationSource } from './shallow-gradients';
+import { ShallowLayerGradients, type ActivationSource, type ShallowGradientOptions } from './shallow-gradients';
 
 /** Layer list with Keras (snake_case) configs, weights and inbound names, read from a tfjs model. */
 export function layerGraphFromTfjs(model: tf.LayersModel): LayerGraph {
@@ -58,6 +58,7 @@ export interface TfjsExplainableModelOptions {
   /** Layers LayerCAM may use, first = its default. */
   shallowLayers?: string[];
   batchSize?: number;
+  gradient?: ShallowGradientOptions;
 }
 
 export function createTfjsExplainableModel(options: TfjsExplainableModelOptions): ExplainableModel {
@@ -85,7 +86,7 @@ export function createTfjsExplainableModel(options: TfjsExplainableModelOptions)
     out.dispose();
     return { height: lh!, width: lw!, channels: lc!, data };
   };
-  const shallow = new ShallowLayerGradients(graph, featureLayer, head, options.shallowLayers ?? [], activationsAt);
+  const shallow = new ShallowLayerGradients(graph, featureLayer, head, options.shallowLayers ?? [], activationsAt, options.gradient);
   for (const layer of shallow.layers) shallow.tail(layer);
   const per = inputSize * inputSize * 3;
   return {
@@ -117,6 +118,7 @@ export function createTfjsExplainableModel(options: TfjsExplainableModelOptions)
     layerGradients: (image, layer, target) => shallow.gradients(image, layer, target),
     async dispose() {
       shallowModels.clear();
+      await shallow.dispose();
     },
   };
 }
