@@ -6,7 +6,7 @@ import { webcrypto } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { getDetectorSession, type DetectorSession } from './detector-session';
-import type { ProviderName, ProviderPreference } from './execution-providers';
+import { defaultIntraOpThreads, type ProviderName, type ProviderPreference } from './execution-providers';
 import { ModelRegistry, type RegisteredModel } from './model-registry';
 import {
   DEFAULT_MAX_FILE_BYTES,
@@ -66,8 +66,13 @@ export interface AnalyzeOptions extends DecodeLimits {
   threshold?: number;
   batchSize?: number;
   provider?: ProviderPreference;
-  /** Files read and decoded at once; memory is bounded by this and by maxInFlightBytes. */
+  /** Files read ahead of inference; memory is bounded by this and by maxInFlightBytes. */
   decodeConcurrency?: number;
+  /**
+   * Images decoded at the same moment. More decoders than spare cores only adds context switches
+   * and cache misses next to onnxruntime's threads; default: cores - 1, at least 1.
+   */
+  decodeThreads?: number;
   maxInFlightBytes?: number;
   signal?: AbortSignal;
   onResult?: (result: AnalyzeResult) => void;
@@ -178,7 +183,24 @@ type Decoded =
   | { path: string; ok: true; rgb: PaperRgb; sha256: string }
   | { path: string; ok: false; error: AnalyzeFailure['error'] };
 
-async function decodeOne(filePath: string, limits: DecodeLimits, budget: ByteBudget): Promise<Decoded> {
+/** At most `limit` holders at once; the rest wait in order. */
+class Semaphore {
+  private active = 0;
+  private waiters: (() => void)[] = [];
+  constructor(private readonly limit: number) {}
+  async run<T>(task: () => Promise<T>): Promise<T> {
+    while (this.active >= this.limit) await new Promise<void>((r) => this.waiters.push(r));
+    this.active++;
+    try {
+      return await task();
+    } finally {
+      this.active--;
+      this.waiters.shift()?.();
+    }
+  }
+}
+
+async function decodeOne(filePath: string, limits: DecodeLimits, budget: ByteBudget, decoders: Semaphore): Promise<Decoded> {
   let size = 0;
   try {
     const stat = await fs.stat(filePath);
@@ -186,7 +208,10 @@ async function decodeOne(filePath: string, limits: DecodeLimits, budget: ByteBud
     await budget.acquire(size);
     try {
       const buf = await readImageFile(filePath, limits);
-      const [sha256, rgb] = await Promise.all([sha256Async(buf), decodeToPaperRgb(buf, limits)]);
+      const [sha256, rgb] = await Promise.all([
+        sha256Async(buf),
+        decoders.run(() => decodeToPaperRgb(buf, { ...limits, sourceInfo: false })),
+      ]);
       return { path: filePath, ok: true, rgb, sha256 };
     } finally {
       budget.release(size);
@@ -226,6 +251,7 @@ export async function* analyzeFiles(inputs: readonly string[], options: AnalyzeO
   // Enough decodes in flight to fill the next batch while the current one runs.
   const concurrency = Math.max(1, options.decodeConcurrency ?? Math.min(64, batchSize + 4));
   const budget = new ByteBudget(options.maxInFlightBytes ?? 512 * 1024 * 1024);
+  const decoders = new Semaphore(Math.max(1, options.decodeThreads ?? defaultIntraOpThreads() - 1));
   const counts = { analysed: 0, failed: 0 };
   let lastBatchEnd = performance.now();
 
@@ -244,7 +270,7 @@ export async function* analyzeFiles(inputs: readonly string[], options: AnalyzeO
         break;
       }
       const entry = next.value;
-      inFlight.push('error' in entry ? Promise.resolve({ path: entry.path, ok: false, error: entry.error }) : decodeOne(entry.path, limits, budget));
+      inFlight.push('error' in entry ? Promise.resolve({ path: entry.path, ok: false, error: entry.error }) : decodeOne(entry.path, limits, budget, decoders));
     }
   };
 

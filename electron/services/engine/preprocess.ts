@@ -32,6 +32,8 @@ export class ImageInputError extends Error {
 }
 
 export interface DecodeLimits {
+  /** Read the source's size and format from its header too (default true; analyze skips it). */
+  sourceInfo?: boolean;
   /** Width × height above which decoding is refused (decompression bombs). */
   maxPixels?: number;
   /** File size above which a file is refused before it is read. */
@@ -102,7 +104,7 @@ export function parseNormalisation(value: unknown): Normalisation {
 
 export interface SourceImageInfo {
   format: DecodableFormat;
-  /** Size after EXIF orientation, first frame only. */
+  /** Size after EXIF orientation, first frame only; 0 when decoded with sourceInfo: false. */
   width: number;
   height: number;
 }
@@ -294,9 +296,11 @@ export async function decodeToPaperRgb(input: string | Buffer, limits: DecodeLim
       .removeAlpha()
       .raw({ depth: 'uchar' })
       .toBuffer({ resolveWithObject: true });
-    const meta = await image.metadata();
-    width = meta.autoOrient?.width ?? meta.width ?? 0;
-    height = meta.autoOrient?.height ?? meta.pageHeight ?? meta.height ?? 0;
+    if (limits.sourceInfo !== false) {
+      const meta = await image.metadata();
+      width = meta.autoOrient?.width ?? meta.width ?? 0;
+      height = meta.autoOrient?.height ?? meta.pageHeight ?? meta.height ?? 0;
+    }
   } catch (e) {
     throw classifyDecodeError(e, buf, format);
   }
