@@ -2,7 +2,7 @@
 // repository commits: head-weights.json and model-card.json (with leave-one-generator-out and
 // leave-one-modality-out numbers). build-default-detector.ts recreates the fused ONNX at install.
 //
-//   npx tsx models/default/train-default.ts --dataset <built dataset> [--backbone mobilenet_v2] [--augment flip]
+//   npx tsx models/default/train-default.ts --dataset <built dataset> [--backbone mobilenet_v2] [--features last|mid] [--augment flip]
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -33,7 +33,7 @@ const r = await trainDetector(
     dataDir,
     backbone,
     views: parseViews(opt('--augment', 'flip') as string),
-    features: 'last',
+    features: (opt('--features', 'last') as 'last' | 'mid'),
     leaveOneOut: args.includes('--no-logo') ? ['modality'] : ['modality', 'generator'],
     modelId: `${id}-candidate`,
     cacheDir,
