@@ -99,23 +99,44 @@ export class LimeExplainer {
     Z.fill(1, 0, count);
     for (let i = count; i < n * count; i++) Z[i] = random() < 0.5 ? 0 : 1;
 
+    // Each superpixel as runs of consecutive pixels, so a perturbed image is the original copied
+    // whole, then the switched-off superpixels' runs copied from the fudged image.
+    const runs: number[][] = Array.from({ length: count }, () => []);
+    for (let i = 0; i < pixels; ) {
+      const k = labels[i];
+      let j = i + 1;
+      while (j < pixels && labels[j] === k && j % s !== 0) j++;
+      runs[k].push(i * 3, j * 3);
+      i = j;
+    }
+    const perImage = pixels * 3;
+    const fill = (buffer: Float32Array, start: number, m: number) => {
+      for (let b = 0; b < m; b++) {
+        const row = (start + b) * count;
+        const o = b * perImage;
+        buffer.set(input.tensor, o);
+        for (let k = 0; k < count; k++) {
+          if (Z[row + k]) continue;
+          const r = runs[k];
+          for (let q = 0; q < r.length; q += 2) buffer.set(fudgedTensor.subarray(r[q], r[q + 1]), o + r[q]);
+        }
+      }
+    };
+
     const scores = new Float64Array(n);
     let pSynthetic = NaN;
     const batchSize = Math.min(this.o.batchSize, n);
-    const batch = new Float32Array(batchSize * pixels * 3);
-    for (let start = 0; start < n; start += batchSize) {
-      const m = Math.min(batchSize, n - start);
-      for (let b = 0; b < m; b++) {
-        const row = (start + b) * count;
-        const o = b * pixels * 3;
-        for (let i = 0; i < pixels; i++) {
-          const src = Z[row + labels[i]] ? input.tensor : fudgedTensor;
-          batch[o + 3 * i] = src[3 * i];
-          batch[o + 3 * i + 1] = src[3 * i + 1];
-          batch[o + 3 * i + 2] = src[3 * i + 2];
-        }
-      }
-      const out = await this.model.predict(m === batchSize ? batch : batch.subarray(0, m * pixels * 3), m);
+    // Two buffers: the next batch is filled while the detector runs the current one.
+    const buffers = [new Float32Array(batchSize * perImage), new Float32Array(batchSize * perImage)];
+    const sizeAt = (start: number) => Math.min(batchSize, n - start);
+    fill(buffers[0], 0, sizeAt(0));
+    for (let start = 0, turn = 0; start < n; start += batchSize, turn ^= 1) {
+      const m = sizeAt(start);
+      const buffer = buffers[turn];
+      const running = this.model.predict(m === batchSize ? buffer : buffer.subarray(0, m * perImage), m);
+      const next = start + batchSize;
+      if (next < n) fill(buffers[turn ^ 1], next, sizeAt(next));
+      const out = await running;
       if (start === 0) pSynthetic = out.pSynthetic[0];
       for (let b = 0; b < m; b++) scores[start + b] = targetScore(out.pSynthetic[b], target);
     }

@@ -18,8 +18,20 @@ export interface Superpixels {
   count: number;
 }
 
-function srgbToLinear(c: number): number {
+function srgbToLinearExact(c: number): number {
   return c <= 0.04045 ? c / 12.92 : Math.pow((c + 0.055) / 1.055, 2.4);
+}
+
+// 12-bit table: the input came from 8-bit pixels, so this loses nothing that matters for segmenting.
+const LINEAR_STEPS = 4096;
+let linearTable: Float32Array | undefined;
+function srgbToLinear(c: number): number {
+  if (!linearTable) {
+    linearTable = new Float32Array(LINEAR_STEPS + 1);
+    for (let i = 0; i <= LINEAR_STEPS; i++) linearTable[i] = srgbToLinearExact(i / LINEAR_STEPS);
+  }
+  const i = c <= 0 ? 0 : c >= 1 ? LINEAR_STEPS : Math.round(c * LINEAR_STEPS);
+  return linearTable[i];
 }
 
 function labF(t: number): number {
@@ -115,12 +127,21 @@ export function slic(rgb01: ArrayLike<number>, width: number, height: number, op
       const x1 = Math.min(width - 1, Math.ceil(cX[j] + step));
       const y0 = Math.max(0, Math.floor(cY[j] - step));
       const y1 = Math.min(height - 1, Math.ceil(cY[j] + step));
+      const lj = cL[j];
+      const aj = cA[j];
+      const bj = cB[j];
+      const xj = cX[j];
+      const yj = cY[j];
       for (let y = y0; y <= y1; y++) {
-        const dy2 = (y - cY[j]) ** 2;
-        for (let x = x0; x <= x1; x++) {
-          const i = y * width + x;
-          const dc = (L[i] - cL[j]) ** 2 + (A[i] - cA[j]) ** 2 + (B[i] - cB[j]) ** 2;
-          const d = dc + spatialWeight * ((x - cX[j]) ** 2 + dy2);
+        const dyy = y - yj;
+        const dy2 = dyy * dyy;
+        let i = y * width + x0;
+        for (let x = x0; x <= x1; x++, i++) {
+          const dl = L[i] - lj;
+          const da = A[i] - aj;
+          const db = B[i] - bj;
+          const dxx = x - xj;
+          const d = dl * dl + da * da + db * db + spatialWeight * (dxx * dxx + dy2);
           if (d < dist[i]) {
             dist[i] = d;
             labels[i] = j;
@@ -181,7 +202,21 @@ export function enforceConnectivity(labels: Int32Array, width: number, height: n
       const i = queue[head++];
       const x = i % width;
       const y = (i - x) / width;
-      const visit = (j: number) => {
+      for (let n = 0; n < 4; n++) {
+        let j: number;
+        if (n === 0) {
+          if (x === 0) continue;
+          j = i - 1;
+        } else if (n === 1) {
+          if (x === width - 1) continue;
+          j = i + 1;
+        } else if (n === 2) {
+          if (y === 0) continue;
+          j = i - width;
+        } else {
+          if (y === height - 1) continue;
+          j = i + width;
+        }
         const o = out[j];
         if (o < 0) {
           if (labels[j] === original) {
@@ -189,11 +224,7 @@ export function enforceConnectivity(labels: Int32Array, width: number, height: n
             queue[tail++] = j;
           }
         } else if (o !== next) neighbours.add(o);
-      };
-      if (x > 0) visit(i - 1);
-      if (x < width - 1) visit(i + 1);
-      if (y > 0) visit(i - width);
-      if (y < height - 1) visit(i + width);
+      }
     }
     let mL = 0;
     let mA = 0;
