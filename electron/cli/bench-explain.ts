@@ -134,7 +134,12 @@ export async function runExplainBench(argv: readonly string[], io: BenchIo): Pro
       ablationcam: () => timeForward(1),
       // One backbone pass for the shallow activations (cheaper than the detector's; bounded by it).
       layercam: () => timeForward(1),
-      scorecam: async () => (await timeForward(1)) + (await timeForward(SCORECAM_DEFAULTS.topK + 1 <= scoreBatch ? SCORECAM_DEFAULTS.topK + 1 : scoreBatch)) * Math.ceil((SCORECAM_DEFAULTS.topK + 1) / scoreBatch),
+      scorecam: async () => {
+        const masked = SCORECAM_DEFAULTS.topK + 1;
+        const full = Math.floor(masked / scoreBatch);
+        const rest = masked % scoreBatch;
+        return (await timeForward(1)) + full * (await timeForward(scoreBatch)) + (rest ? await timeForward(rest) : 0);
+      },
       lime: async () => {
         const full = Math.floor(samples / limeBatch);
         const rest = samples % limeBatch;

@@ -16,7 +16,8 @@ export interface ScoreCamOptions extends CamOptions {
   batchSize?: number;
 }
 
-export const SCORECAM_DEFAULTS = { topK: 32, batchSize: 33 } as const;
+// Small batches: per-image CPU cost of the detector grows with the batch (see LIME_DEFAULTS).
+export const SCORECAM_DEFAULTS = { topK: 32, batchSize: 2 } as const;
 
 /** Channel indices sorted by the spatial variance of their activation maps, largest first. */
 export function channelsByVariance(data: ArrayLike<number>, positions: number, channels: number): number[] {
@@ -82,13 +83,15 @@ export class ScoreCam extends CamExplainer {
       masks.push(up);
     }
     const scores = new Float64Array(masks.length);
-    for (let start = 0; start < masks.length; start += this.batchSize) {
-      const n = Math.min(this.batchSize, masks.length - start);
-      const batch = new Float32Array(n * pixels * 3);
+    const batchSize = Math.min(this.batchSize, masks.length);
+    const fill = (batch: Float32Array, start: number, n: number) => {
       for (let b = 0; b < n; b++) {
         const mask = masks[start + b];
-        if (!mask) continue;
         const o = b * pixels * 3;
+        if (!mask) {
+          batch.fill(0, o, o + pixels * 3);
+          continue;
+        }
         for (let i = 0; i < pixels; i++) {
           const m = mask[i];
           batch[o + 3 * i] = image[3 * i] * m;
@@ -96,7 +99,16 @@ export class ScoreCam extends CamExplainer {
           batch[o + 3 * i + 2] = image[3 * i + 2] * m;
         }
       }
-      const { pSynthetic } = await this.model.predict(batch, n);
+    };
+    // Two buffers: the next masked batch is built while the detector runs the current one.
+    const buffers = [new Float32Array(batchSize * pixels * 3), new Float32Array(batchSize * pixels * 3)];
+    const sizeAt = (start: number) => Math.min(batchSize, masks.length - start);
+    fill(buffers[0], 0, sizeAt(0));
+    for (let start = 0, turn = 0; start < masks.length; start += batchSize, turn ^= 1) {
+      const n = sizeAt(start);
+      const running = this.model.predict(buffers[turn].subarray(0, n * pixels * 3), n);
+      if (start + batchSize < masks.length) fill(buffers[turn ^ 1], start + batchSize, sizeAt(start + batchSize));
+      const { pSynthetic } = await running;
       ctx.forwardPasses += n;
       for (let b = 0; b < n; b++) scores[start + b] = targetScore(pSynthetic[b], ctx.target);
     }
