@@ -61,13 +61,29 @@ export const cliCommands: Record<string, CliCommand> = {
       return runTrainCommand(args, ctx);
     },
   },
+  evaluate: {
+    summary: 'evaluate --model <id> --split test: eight metrics, per-generator/modality tables, curves',
+    async run(args, ctx) {
+      const { runEvaluateCommand } = await import('./evaluate-command');
+      return runEvaluateCommand(args, ctx);
+    },
+  },
+  explain: {
+    summary: 'explain <image> --out <dir> [--methods gradcam,ablationcam,layercam,scorecam,lime]',
+    async run(args, ctx) {
+      const { runExplainCommand } = await import('./explain-command');
+      return runExplainCommand(args, ctx);
+    },
+  },
   bench: {
-    summary: 'bench analyze|ingest: benchmarks, reported against what the runtime allows',
+    summary: 'bench analyze|explain|training|ingest: benchmarks against what the runtime allows',
     async run(args, ctx) {
       const [which, ...rest] = args;
       if (which === 'analyze') return (await import('./bench-analyze')).runAnalyzeBench(rest, ctx);
+      if (which === 'explain') return (await import('./bench-explain')).runExplainBench(rest, ctx);
+      if (which === 'training') return (await import('./bench-training')).runTrainingBench(rest, ctx);
       if (which === 'ingest') return (await import('./bench-ingest')).runIngestBench(rest, ctx);
-      ctx.printError('Usage: npm run bench -- analyze|ingest [options]');
+      ctx.printError('Usage: npm run bench -- analyze|explain|training|ingest [options]');
       return 2;
     },
   },
