@@ -197,8 +197,37 @@ export async function buildLayerGradientOnnx(graph: LayerGraph, from: string, to
         out = { name: act.y, shape: { c: cout, h: ph.out, w: pw.out } };
         const outPad = [x.shape.h - (sh * (ph.out - 1) + kh - ph.before - ph.after), x.shape.w - (sw * (pw.out - 1) + kw - pw.before - pw.after)];
         if (outPad[0] < 0 || outPad[1] < 0 || outPad[0] >= sh || outPad[1] >= sw) unsupported(layer, 'this stride/padding combination');
+        // Stride 1: the backward is a plain convolution with the kernel flipped and its in/out
+        // channels swapped (onnxruntime's Conv is far faster than its ConvTranspose); strided
+        // layers keep ConvTranspose.
+        const plainBackward = sh === 1 && sw === 1 && (!depthwise || last === 1);
+        let WBack: string | undefined;
+        if (plainBackward) {
+          const cinB = depthwise ? 1 : cout;
+          const coutB = depthwise ? cin : cin;
+          const flipped = new Float32Array(coutB * cinB * kh * kw);
+          for (let co = 0; co < cout; co++)
+            for (let ci = 0; ci < (depthwise ? 1 : cin); ci++)
+              for (let ky = 0; ky < kh; ky++)
+                for (let kx = 0; kx < kw; kx++) {
+                  const v = onnxW[((co * (depthwise ? 1 : cin) + ci) * kh + ky) * kw + kx];
+                  const dst = depthwise ? ((co * 1 + 0) * kh + (kh - 1 - ky)) * kw + (kw - 1 - kx) : ((ci * cout + co) * kh + (kh - 1 - ky)) * kw + (kw - 1 - kx);
+                  flipped[dst] = v;
+                }
+          WBack = g.floatConst(`${base}/Wback`, [coutB, cinB, kh, kw], flipped);
+        }
         back = (dy) => {
           const dz = act.mask ? act.mask(dy, act.y, `${base}/bwd`) : dy;
+          if (WBack) {
+            return [
+              g.node('Conv', [dz, WBack], `${base}/dx`, [
+                attr.ints('kernel_shape', [kh, kw]),
+                attr.ints('strides', [1, 1]),
+                attr.ints('pads', [kh - 1 - ph.before, kw - 1 - pw.before, kh - 1 - ph.after, kw - 1 - pw.after]),
+                attr.int('group', group),
+              ]),
+            ];
+          }
           return [
             g.node('ConvTranspose', [dz, W], `${base}/dx`, [
               attr.ints('kernel_shape', [kh, kw]),
