@@ -6,6 +6,7 @@ import { listExecutionProviders, readPackageInfo } from './app/app-info';
 import { ensureDataDir } from './app/data-dir';
 import { JobManager } from './jobs/job-manager';
 import { CaseStore } from './case-store';
+import { listEvidenceExplanations } from './case-explanation';
 
 export type ApiHandlers = { [M in ApiMethod]: (request: ApiRequest<M>) => Promise<ApiResponse<M>> };
 
@@ -55,8 +56,13 @@ export function createApiServices(options: { dataDir: string }): ApiServices {
       const s = caseStore();
       return s.listAnalyses(s.getCase(caseId).id);
     },
+    async 'explanations.list'({ evidenceId }) {
+      return listEvidenceExplanations(caseStore(), dataDir, evidenceId);
+    },
     async 'jobs.start'(request) {
-      if ('caseId' in request) caseStore().getCase(request.caseId); // fail fast on an unknown case
+      // Fail fast on an unknown case or evidence rather than inside the worker.
+      if ('caseId' in request) caseStore().getCase(request.caseId);
+      if ('evidenceId' in request) caseStore().getEvidence(request.evidenceId);
       // Workers open their own connections; they need to know where the data lives and who acts.
       return { jobId: jobs.start(request.kind, { ...request, dataDir, actor }) };
     },

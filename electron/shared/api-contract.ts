@@ -10,7 +10,8 @@ export const executionProviderSchema = z.object({
   reason: z.string().optional(),
 });
 
-export const jobKindSchema = z.enum(['files.hash', 'evidence.import', 'analysis.run', 'training.run', 'report.render']);
+export const jobKindSchema = z.enum(['files.hash', 'evidence.import', 'analysis.run', 'explanation.run', 'training.run', 'report.render']);
+export const explainMethodSchema = z.enum(['gradcam', 'ablationcam', 'layercam', 'scorecam', 'lime']);
 
 export const jobStateSchema = z.object({
   id: z.string(),
@@ -86,6 +87,13 @@ export const apiContract = {
         .strict(),
       z
         .object({
+          kind: z.literal('explanation.run'),
+          evidenceId: z.string().min(1),
+          methods: z.array(explainMethodSchema).min(1).max(5).optional(),
+        })
+        .strict(),
+      z
+        .object({
           kind: z.literal('analysis.run'),
           caseId: z.string().min(1),
           onlyMissing: z.boolean().optional(),
@@ -112,6 +120,19 @@ export const apiContract = {
   'analyses.list': {
     request: z.object({ caseId: z.string().min(1) }).strict(),
     response: z.array(analysisSchema),
+  },
+  'explanations.list': {
+    request: z.object({ evidenceId: z.string().min(1) }).strict(),
+    response: z.array(
+      z.object({
+        id: z.string(),
+        method: z.string(),
+        parameters: z.record(z.unknown()),
+        createdAt: z.string(),
+        /** The overlay PNG as a data: URL (allowed by the CSP's img-src). */
+        overlay: z.string().nullable(),
+      }),
+    ),
   },
   'jobs.get': {
     request: z.object({ jobId: z.string().min(1) }).strict(),

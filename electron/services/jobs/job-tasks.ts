@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import crypto from 'node:crypto';
 import { CaseStore } from '../case-store';
 import { analyzeCaseEvidence } from '../case-analysis';
+import { explainEvidence } from '../case-explanation';
 
 export interface TaskContext {
   signal: AbortSignal;
@@ -53,6 +54,15 @@ export const jobTasks: Record<string, TaskFn> = {
     const store = CaseStore.open(payload.dataDir);
     try {
       return await analyzeCaseEvidence(store, payload.caseId, { ...payload, signal: ctx.signal, onProgress: ctx.progress });
+    } finally {
+      store.close();
+    }
+  },
+
+  async 'explanation.run'(payload: { dataDir: string; evidenceId: string; actor: string; methods?: any[] }, ctx) {
+    const store = CaseStore.open(payload.dataDir);
+    try {
+      return await explainEvidence(store, payload.evidenceId, { ...payload, signal: ctx.signal, onProgress: ctx.progress });
     } finally {
       store.close();
     }

@@ -2,10 +2,12 @@ import { useState, type FormEvent } from 'react';
 import { getApiClient } from '../../api/api-client';
 import { useApiCall } from '../../api/use-api';
 import { useJob } from '../../api/use-job';
+import { ExplanationPanel } from './ExplanationPanel';
 
 export function EvidenceView({ caseId }: { caseId: string | null }) {
   const [jobId, setJobId] = useState<string | null>(null);
   const [error, setError] = useState<string | null>(null);
+  const [selected, setSelected] = useState<{ id: string; name: string } | null>(null);
   const job = useJob(jobId);
   const finished = job && job.status !== 'running' ? job.id : null;
   const evidence = useApiCall('evidence.list', { caseId: caseId ?? '' }, [caseId, finished]);
@@ -82,6 +84,7 @@ export function EvidenceView({ caseId }: { caseId: string | null }) {
               <th>Verdict</th>
               <th>p(synthetic)</th>
               <th>Model · provider</th>
+              <th></th>
             </tr>
           </thead>
           <tbody>
@@ -104,11 +107,19 @@ export function EvidenceView({ caseId }: { caseId: string | null }) {
                 <td title={latest.get(ev.id)?.model.sha256}>
                   {latest.has(ev.id) ? `${latest.get(ev.id)!.model.id} · ${latest.get(ev.id)!.provider}` : '—'}
                 </td>
+                <td>
+                  {latest.has(ev.id) && (
+                    <button className="link" onClick={() => setSelected({ id: ev.id, name: ev.originalName })}>
+                      Why?
+                    </button>
+                  )}
+                </td>
               </tr>
             ))}
           </tbody>
         </table>
       )}
+      {selected && <ExplanationPanel key={selected.id} evidenceId={selected.id} name={selected.name} />}
     </section>
   );
 }
