@@ -183,19 +183,23 @@ export async function runExplainCommand(argv: string[], ctx: ExplainCommandConte
       outDir: path.resolve(parsed.outDir!),
       cache: parsed.cache ? new ExplanationCache(path.join(ctx.dataDir, 'cache', 'explanations')) : undefined,
       onResult: (r) =>
-        ctx.print({
-          method: r.method,
-          ms: Math.round(r.ms * 10) / 10,
-          peak: r.peak,
-          map: r.map,
-          heatmap: r.heatmap,
-          target: r.target.class,
-          pSynthetic: r.pSynthetic,
-          flat: r.flat,
-          forwardPasses: r.forwardPasses,
-          cached: r.cached,
-          model: { id: model.id, sha256: model.sha256 },
-        }),
+        ctx.print(
+          ctx.json
+            ? {
+                method: r.method,
+                ms: Math.round(r.ms * 10) / 10,
+                peak: r.peak,
+                map: r.map,
+                heatmap: r.heatmap,
+                target: r.target.class,
+                pSynthetic: r.pSynthetic,
+                flat: r.flat,
+                forwardPasses: r.forwardPasses,
+                cached: r.cached,
+                model: { id: model.id, sha256: model.sha256 },
+              }
+            : `${r.method.padEnd(12)} ${r.cached ? 'cached' : `${Math.round(r.ms)} ms`.padStart(9)}  p(${r.target.class}) explained, p(synthetic) = ${r.pSynthetic.toFixed(3)}  peak (${r.peak.x}, ${r.peak.y})${r.flat ? ' [flat: no evidence]' : ''}  ${r.forwardPasses} passes  → ${r.map}`,
+        ),
     });
     if (result.results.length !== parsed.methods.length) failed = true;
   } catch (e) {

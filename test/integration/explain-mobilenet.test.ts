@@ -31,6 +31,7 @@ const SYNTHETIC_IMAGE = path.join(datasets, 'synthetic/diffusion/stable-diffusio
 
 let work: string;
 let dataDir: string;
+let fusedWithoutHeadFile: () => Promise<void>;
 
 interface Printed {
   out: unknown[];
@@ -78,6 +79,13 @@ beforeAll(async () => {
     },
   });
   fs.writeFileSync(path.join(path.dirname(model.cardPath), 'head-weights.json'), serialiseHeadWeights(head));
+  // A model registered without its head weights beside the card (explainers cannot differentiate it).
+  fusedWithoutHeadFile = async () => {
+    await registry.register({
+      detector: buildDetectorOnnx(backbone.path, head, { metadata: { variant: 'no-head-file' } }),
+      card: { ...JSON.parse(fs.readFileSync(model.cardPath, 'utf8')), id: 'no-head-weights', sha256: undefined },
+    });
+  };
 });
 
 afterAll(async () => {
@@ -125,6 +133,13 @@ describe('explain on MobileNetV2', () => {
     const again = cliContext();
     expect(await runExplainCommand([REAL_IMAGE, '--out', out, '--model', MODEL_ID], again)).toBe(0);
     expect((again.out as { cached: boolean }[]).every((l) => l.cached)).toBe(true);
+  });
+
+  it('prints one readable line per method without --json', async () => {
+    const ctx = cliContext(false);
+    expect(await runExplainCommand([SYNTHETIC_IMAGE, '--out', path.join(work, 'text'), '--model', MODEL_ID, '--methods', 'gradcam,ablationcam'], ctx)).toBe(0);
+    expect(ctx.out).toHaveLength(2);
+    expect(ctx.out[0]).toMatch(/^gradcam .* peak \(\d+, \d+\) .*gradcam\.png$/);
   });
 
   it('explains both targets of a synthetic image with explicit classes', async () => {
@@ -199,6 +214,10 @@ describe('explain on MobileNetV2', () => {
     const badLayer = cliContext();
     expect(await runExplainCommand([REAL_IMAGE, '--out', work, '--model', MODEL_ID, '--methods', 'layercam', '--layer', 'block_3_add'], badLayer)).toBe(1);
     expect(badLayer.err).toEqual([{ error: expect.objectContaining({ code: 'EXPLAIN_LAYER_UNAVAILABLE' }) }]);
+    await fusedWithoutHeadFile();
+    const noHead = cliContext();
+    expect(await runExplainCommand([REAL_IMAGE, '--out', work, '--model', 'no-head-weights'], noHead)).toBe(1);
+    expect(noHead.err).toEqual([{ error: expect.objectContaining({ code: 'EXPLAIN_NO_HEAD_WEIGHTS' }) }]);
     const unknownModel = cliContext();
     expect(await runExplainCommand([REAL_IMAGE, '--out', work, '--model', 'no-such-model'], unknownModel)).toBe(1);
     expect(unknownModel.err).toEqual([{ error: expect.objectContaining({ code: 'MODEL_NOT_FOUND' }) }]);

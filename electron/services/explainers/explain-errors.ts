@@ -5,7 +5,8 @@ export type ExplainErrorCode =
   | 'EXPLAIN_LAYER_UNAVAILABLE'
   | 'EXPLAIN_UNSUPPORTED_LAYER'
   | 'EXPLAIN_MODEL_MISMATCH'
-  | 'EXPLAIN_NO_HEAD_WEIGHTS';
+  | 'EXPLAIN_NO_HEAD_WEIGHTS'
+  | 'EXPLAIN_NOT_FINITE';
 
 /** Every refusal of the explainers carries a code the CLI and the renderer can switch on. */
 export class ExplainError extends Error {

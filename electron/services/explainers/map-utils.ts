@@ -1,4 +1,5 @@
 // Small numeric helpers shared by the explainers: resizing, normalising and ranking 2-D maps.
+import { ExplainError } from './explain-errors';
 
 /** Bilinear resize with half-pixel centres (what torch's interpolate(align_corners=False) and cv2 do). */
 export function resizeBilinear(src: ArrayLike<number>, h: number, w: number, outH: number, outW: number): Float32Array {
@@ -40,7 +41,7 @@ export function normaliseMap(map: ArrayLike<number>): { values: Float32Array; fl
   let max = -Infinity;
   for (let i = 0; i < map.length; i++) {
     const v = map[i];
-    if (!Number.isFinite(v)) throw new RangeError('map holds a non-finite value');
+    if (!Number.isFinite(v)) throw new ExplainError('EXPLAIN_NOT_FINITE', 'The explanation map holds a non-finite value (the model produced NaN or infinity)');
     if (v < min) min = v;
     if (v > max) max = v;
   }
