@@ -121,6 +121,15 @@ describe.skipIf(!backbonesBuilt || !fs.existsSync(sources))('training end to end
     expect(JSON.stringify(errs.at(-1))).toContain('MODEL_NOT_FOUND');
   });
 
+  it('exports a head on the earlier layer (what the default uses): the detector pools block_12_add and exposes it as features', async () => {
+    const r = await trainDetector({ datasetDir, dataDir, backbone: 'mobilenet_v2', features: 'mid', epochs: 2, batchSize: 16, modelId: 'tiny-mid-model' });
+    expect(r.fusedMaxDiff).toBeLessThanOrEqual(1e-3);
+    expect(r.head.inputDim).toBe(96);
+    const card = r.model!.card as unknown as { backbone: { featureLayer: string; featureShape: number[] } };
+    expect(card.backbone.featureLayer).toBe('block_12_add');
+    expect(card.backbone.featureShape).toEqual([14, 14, 96]);
+  });
+
   it('stops when cancelled', async () => {
     const controller = new AbortController();
     const run = trainDetector(
