@@ -17,7 +17,13 @@ export const jobStateSchema = z.object({
   id: z.string(),
   kind: jobKindSchema,
   status: z.enum(['running', 'done', 'failed', 'cancelled']),
-  progress: z.object({ done: z.number(), total: z.number().nullable(), message: z.string().optional() }),
+  progress: z.object({
+    done: z.number(),
+    total: z.number().nullable(),
+    message: z.string().optional(),
+    /** Structured progress of the task (training: epoch, batch, loss, valLoss, accuracy, learningRate). */
+    detail: z.record(z.unknown()).optional(),
+  }),
   result: z.unknown().optional(),
   error: z.object({ code: z.string(), message: z.string() }).optional(),
 });
@@ -90,6 +96,21 @@ export const apiContract = {
           kind: z.literal('explanation.run'),
           evidenceId: z.string().min(1),
           methods: z.array(explainMethodSchema).min(1).max(5).optional(),
+        })
+        .strict(),
+      z
+        .object({
+          kind: z.literal('training.run'),
+          datasetDir: z.string().min(1),
+          backbone: z.enum(['mobilenet_v2', 'inception_v3', 'tiny_darknet']),
+          features: z.enum(['last', 'mid', 'both']).optional(),
+          epochs: z.number().int().min(1).max(500).optional(),
+          batchSize: z.number().int().min(1).max(4096).optional(),
+          learningRate: z.number().positive().max(1).optional(),
+          optimizer: z.enum(['adam', 'rmsprop']).optional(),
+          excludeModalities: z.array(z.string().min(1)).optional(),
+          excludeGenerators: z.array(z.string().min(1)).optional(),
+          modelId: z.string().regex(/^[A-Za-z0-9._-]{1,100}$/).optional(),
         })
         .strict(),
       z

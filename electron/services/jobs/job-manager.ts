@@ -30,7 +30,7 @@ export class JobManager {
     const state: JobState = { id, kind, status: 'running', progress: { done: 0, total: null } };
     this.jobs.set(id, { state, worker });
     worker.on('message', (msg: any) => {
-      if (msg.type === 'progress') state.progress = { done: msg.done, total: msg.total, message: msg.message };
+      if (msg.type === 'progress') state.progress = { done: msg.done, total: msg.total, message: msg.message, detail: msg.detail };
       else if (msg.type === 'done') Object.assign(state, { status: 'done', result: msg.result });
       else if (msg.type === 'cancelled') state.status = 'cancelled';
       else if (msg.type === 'failed') Object.assign(state, { status: 'failed', error: msg.error });

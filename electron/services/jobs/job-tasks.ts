@@ -8,7 +8,7 @@ import { explainEvidence } from '../case-explanation';
 
 export interface TaskContext {
   signal: AbortSignal;
-  progress(done: number, total: number | null, message?: string): void;
+  progress(done: number, total: number | null, message?: string, detail?: Record<string, unknown>): void;
 }
 
 export type TaskFn = (payload: any, ctx: TaskContext) => Promise<unknown>;
@@ -66,5 +66,31 @@ export const jobTasks: Record<string, TaskFn> = {
     } finally {
       store.close();
     }
+  },
+
+  async 'training.run'(payload: Record<string, any> & { dataDir: string; datasetDir: string; backbone: string }, ctx) {
+    const { trainDetector } = await import('../training/train-detector');
+    const { kind: _kind, actor: _actor, ...options } = payload;
+    const result = await trainDetector(options as Parameters<typeof trainDetector>[0], {
+      signal: ctx.signal,
+      onProgress(p) {
+        if (p.kind === 'epoch' || p.kind === 'batch') {
+          const msg = `epoch ${p.epoch}/${p.epochs} loss ${p.loss.toFixed(4)}${p.valLoss !== undefined ? ` val ${p.valLoss.toFixed(4)}` : ''} lr ${p.learningRate}`;
+          ctx.progress(p.epoch, p.epochs, msg, { ...p });
+        } else if (p.kind === 'features') ctx.progress(p.done, p.total, `features (${p.view})`, { ...p });
+        else if (p.kind === 'fold') ctx.progress(p.index, p.total, `leave-one-${p.by}-out: ${p.heldOut} ROC-AUC ${p.rocAuc ?? 'n/a'}`, { ...p });
+        else if (p.kind === 'stage') ctx.progress(0, null, p.message, { ...p });
+      },
+    });
+    // The head weights and detector bytes stay on disk with the registered model; the job reports numbers.
+    const summary = {
+      modelId: result.modelId,
+      threshold: result.threshold,
+      val: result.val.metrics,
+      test: result.test.metrics,
+      leaveOneOut: result.leaveOneOut,
+      seconds: result.seconds,
+    };
+    return JSON.parse(JSON.stringify(summary, (_k, v) => (ArrayBuffer.isView(v) ? undefined : v)));
   },
 };

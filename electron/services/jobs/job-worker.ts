@@ -14,12 +14,12 @@ try {
   if (!task) throw Object.assign(new Error(`No task named ${kind}`), { code: 'UNKNOWN_TASK' });
   const result = await task(payload, {
     signal: controller.signal,
-    progress(done, total, message) {
+    progress(done, total, message, detail) {
       const now = Date.now();
       // Throttle so a fast task does not flood the event stream; always send the last step.
-      if (now - lastPost < 50 && done !== total) return;
+      if (now - lastPost < 50 && done !== total && !detail) return;
       lastPost = now;
-      parentPort!.postMessage({ type: 'progress', done, total, message });
+      parentPort!.postMessage({ type: 'progress', done, total, message, detail });
     },
   });
   parentPort!.postMessage(controller.signal.aborted ? { type: 'cancelled' } : { type: 'done', result });

@@ -1,4 +1,5 @@
 import { useApiCall } from '../../api/use-api';
+import { RetrainPanel } from './RetrainPanel';
 
 export function SettingsView() {
   const info = useApiCall('app.info', {});
@@ -35,6 +36,7 @@ export function SettingsView() {
           ))}
         </tbody>
       </table>
+      <RetrainPanel />
     </section>
   );
 }
