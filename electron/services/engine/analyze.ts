@@ -3,13 +3,13 @@
 // for inference. onnxruntime-node runs a session synchronously on the main thread, so the decodes of
 // the next batch are started before a batch runs and progress on libuv threads meanwhile.
 import { webcrypto } from 'node:crypto';
+import type { Dirent } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { getDetectorSession, type DetectorSession } from './detector-session';
 import { defaultIntraOpThreads, type ProviderName, type ProviderPreference } from './execution-providers';
 import { ModelRegistry, type RegisteredModel } from './model-registry';
 import {
-  DEFAULT_MAX_FILE_BYTES,
   ImageInputError,
   decodeToPaperRgb,
   fileSystemError,
@@ -112,25 +112,32 @@ export async function* walkInputs(inputs: readonly string[], signal?: AbortSigna
     }
     if (seenDirs.has(real)) return;
     seenDirs.add(real);
-    let names: string[];
+    let entries: Dirent[];
     try {
-      names = (await fs.readdir(dir)).sort();
+      entries = (await fs.readdir(dir, { withFileTypes: true })).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     } catch (e) {
       yield { path: dir, error: toFailure(fileSystemError(e, dir)) };
       return;
     }
-    for (const name of names) {
+    for (const entry of entries) {
       if (signal?.aborted) return;
-      const child = path.join(dir, name);
-      let stat;
-      try {
-        stat = await fs.stat(child);
-      } catch (e) {
-        yield { path: child, error: toFailure(fileSystemError(e, child)) };
-        continue;
+      const child = path.join(dir, entry.name);
+      // The listing's types spare a stat per file (each is an event-loop turn, and turns are scarce
+      // while inference holds the main thread); only links and unknown types need one.
+      let isDirectory = entry.isDirectory();
+      let isFile = entry.isFile();
+      if (entry.isSymbolicLink() || (!isDirectory && !isFile && !entry.isFIFO() && !entry.isSocket() && !entry.isBlockDevice() && !entry.isCharacterDevice())) {
+        try {
+          const stat = await fs.stat(child);
+          isDirectory = stat.isDirectory();
+          isFile = stat.isFile();
+        } catch (e) {
+          yield { path: child, error: toFailure(fileSystemError(e, child)) };
+          continue;
+        }
       }
-      if (stat.isDirectory()) yield* walkDir(child);
-      else if (stat.isFile()) yield { path: child };
+      if (isDirectory) yield* walkDir(child);
+      else if (isFile) yield { path: child };
       // Sockets, FIFOs and devices are not evidence images and reading a FIFO would block.
     }
   }
@@ -201,24 +208,22 @@ class Semaphore {
 }
 
 async function decodeOne(filePath: string, limits: DecodeLimits, budget: ByteBudget, decoders: Semaphore): Promise<Decoded> {
-  let size = 0;
+  let reserved = 0;
   try {
-    const stat = await fs.stat(filePath);
-    size = Math.min(stat.size, limits.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES);
-    await budget.acquire(size);
-    try {
-      const buf = await readImageFile(filePath, limits);
-      const [sha256, rgb] = await Promise.all([
-        sha256Async(buf),
-        decoders.run(() => decodeToPaperRgb(buf, { ...limits, sourceInfo: false })),
-      ]);
-      return { path: filePath, ok: true, rgb, sha256 };
-    } finally {
-      budget.release(size);
-    }
+    const buf = await readImageFile(filePath, limits, async (size) => {
+      reserved = size;
+      await budget.acquire(size);
+    });
+    const [sha256, rgb] = await Promise.all([
+      sha256Async(buf),
+      decoders.run(() => decodeToPaperRgb(buf, { ...limits, sourceInfo: false })),
+    ]);
+    return { path: filePath, ok: true, rgb, sha256 };
   } catch (e) {
     const err = e instanceof ImageInputError ? e : (e as NodeJS.ErrnoException)?.code ? fileSystemError(e, filePath) : e;
     return { path: filePath, ok: false, error: toFailure(err) };
+  } finally {
+    if (reserved > 0) budget.release(reserved);
   }
 }
 
@@ -248,8 +253,10 @@ export async function* analyzeFiles(inputs: readonly string[], options: AnalyzeO
   const imageFloats = session.inputSize * session.inputSize * 3;
   const batchBuffer = new Float32Array(batchSize * imageFloats);
   const limits: DecodeLimits = { maxPixels: options.maxPixels, maxFileBytes: options.maxFileBytes };
-  // Enough decodes in flight to fill the next batch while the current one runs.
-  const concurrency = Math.max(1, options.decodeConcurrency ?? Math.min(64, batchSize + 4));
+  // Enough files in flight to fill the next batch while the current one runs. A file needs several
+  // event-loop turns (open, stat, read, close, hash, decode) and a synchronous session.run allows one
+  // turn per batch, so even batch 1 needs a deep queue to keep up.
+  const concurrency = Math.max(1, options.decodeConcurrency ?? Math.min(64, Math.max(16, 2 * batchSize)));
   const budget = new ByteBudget(options.maxInFlightBytes ?? 512 * 1024 * 1024);
   const decoders = new Semaphore(Math.max(1, options.decodeThreads ?? defaultIntraOpThreads() - 1));
   const counts = { analysed: 0, failed: 0 };

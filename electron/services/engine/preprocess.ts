@@ -217,7 +217,12 @@ function classifyDecodeError(err: unknown, buf: Uint8Array, format: DecodableFor
 }
 
 /** Reads a file into memory after checking it exists, is a regular file, is not empty and not too big. */
-export async function readImageFile(filePath: string, limits: DecodeLimits = {}): Promise<Buffer> {
+export async function readImageFile(
+  filePath: string,
+  limits: DecodeLimits = {},
+  /** Called with the size before the bytes are read (a memory budget can wait here). */
+  reserve?: (bytes: number) => Promise<void>,
+): Promise<Buffer> {
   const maxFileBytes = limits.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES;
   let handle: fs.FileHandle;
   try {
@@ -232,6 +237,7 @@ export async function readImageFile(filePath: string, limits: DecodeLimits = {})
     if (stat.size > maxFileBytes) {
       throw new ImageInputError('TOO_LARGE', `The file is ${stat.size} bytes; the limit is ${maxFileBytes} bytes`);
     }
+    await reserve?.(stat.size);
     const buf = Buffer.allocUnsafe(stat.size);
     let read = 0;
     while (read < stat.size) {
