@@ -50,8 +50,7 @@ export function createOnnxExplainableModel(options: OnnxExplainableModelOptions)
   const shallowGradients = () => {
     const s = options.shallow;
     if (!s) throw new ExplainError('EXPLAIN_LAYER_UNAVAILABLE', `Model ${options.id} offers no layer besides "${options.featureLayer}"`);
-    shallow ??= s.graph().then((graph) => new ShallowLayerGradients(graph, options.featureLayer, head, s.layers, s.activations, s.gradient));
-    shallow.catch(() => (shallow = undefined));
+    shallow ??= Promise.resolve(new ShallowLayerGradients(s.graph, options.featureLayer, head, s.layers, s.activations, s.gradient));
     return shallow;
   };
   return {

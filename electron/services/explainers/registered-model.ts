@@ -119,7 +119,8 @@ export async function openRegisteredModel(options: { dataDir: string; modelId?: 
             layers: shallowLayers,
             graph: () => loadBackboneGraph(card.backbone.name),
             activations: async (image, layer) => onnxActivationSource(await backboneSession(entry.path), detector.inputSize)(image, layer),
-            gradient: { cacheDir: path.join(options.dataDir, 'cache', 'gradient-graphs') },
+            // The fused detector's hash covers the backbone weights and the head.
+            gradient: { cacheDir: path.join(options.dataDir, 'cache', 'gradient-graphs'), cacheKey: detector.modelSha256 },
           }
         : undefined,
   });

@@ -20,6 +20,11 @@ export interface ShallowGradientOptions {
   engine?: 'onnx' | 'js';
   /** Where compiled gradient graphs are kept between runs. */
   cacheDir?: string;
+  /**
+   * Names the backbone weights and head (e.g. the fused detector's sha256), so a cached gradient
+   * graph is found without decoding the backbone's weights; without it the weights are hashed.
+   */
+  cacheKey?: string;
   intraOpThreads?: number;
 }
 
@@ -43,12 +48,13 @@ function graphKey(graph: LayerGraph, head: HeadParams, from: string, to: string)
 
 export class ShallowLayerGradients {
   private readonly tails = new Map<string, GraphTail>();
+  private graphPromise?: Promise<LayerGraph>;
   private readonly compiled = new Map<string, Promise<Compiled | undefined>>();
   /** Why a layer fell back to the JS runtime, for reports. */
   readonly fallbacks = new Map<string, string>();
 
   constructor(
-    private readonly graph: LayerGraph,
+    private readonly graphSource: LayerGraph | (() => Promise<LayerGraph>),
     private readonly featureLayer: string,
     private readonly head: HeadParams,
     readonly layers: readonly string[],
@@ -56,10 +62,18 @@ export class ShallowLayerGradients {
     private readonly options: ShallowGradientOptions = {},
   ) {}
 
-  tail(layer: string): GraphTail {
+  /** The backbone's layer graph, decoded on first need (a cached gradient graph does not need it). */
+  graph(): Promise<LayerGraph> {
+    const src = this.graphSource;
+    this.graphPromise ??= typeof src === 'function' ? src() : Promise.resolve(src);
+    this.graphPromise.catch(() => (this.graphPromise = undefined));
+    return this.graphPromise;
+  }
+
+  async tail(layer: string): Promise<GraphTail> {
     let t = this.tails.get(layer);
     if (!t) {
-      t = new GraphTail(this.graph, layer, this.featureLayer);
+      t = new GraphTail(await this.graph(), layer, this.featureLayer);
       this.tails.set(layer, t);
     }
     return t;
@@ -71,11 +85,13 @@ export class ShallowLayerGradients {
     if (!c) {
       c = (async () => {
         let bytes: Uint8Array | undefined;
-        const file = this.options.cacheDir ? path.join(this.options.cacheDir, `${graphKey(this.graph, this.head, layer, this.featureLayer)}-${shape.join('x')}.onnx`) : undefined;
+        const { cacheDir, cacheKey } = this.options;
+        const key = cacheKey ? `${cacheKey}-${layer}-${this.featureLayer}`.replace(/[^A-Za-z0-9._-]/g, '_') : undefined;
+        const file = cacheDir ? path.join(cacheDir, `${key ?? graphKey(await this.graph(), this.head, layer, this.featureLayer)}-${shape.join('x')}.onnx`) : undefined;
         if (file && fs.existsSync(file)) bytes = fs.readFileSync(file);
         if (!bytes) {
           try {
-            bytes = await buildLayerGradientOnnx(this.graph, layer, this.featureLayer, this.head, shape);
+            bytes = await buildLayerGradientOnnx(await this.graph(), layer, this.featureLayer, this.head, shape);
           } catch (e) {
             if (e instanceof ExplainError && e.code === 'EXPLAIN_UNSUPPORTED_LAYER') {
               this.fallbacks.set(layer, e.message);
@@ -104,7 +120,6 @@ export class ShallowLayerGradients {
     if (!this.layers.includes(layer)) {
       throw new ExplainError('EXPLAIN_LAYER_UNAVAILABLE', `Layer "${layer}" is not offered (offered: ${this.layers.join(', ') || 'none'})`);
     }
-    const tail = this.tail(layer);
     const activations = await this.source(image, layer);
     const shape: [number, number, number] = [activations.height, activations.width, activations.channels];
     const sign = target.class === 'synthetic' ? 1 : -1;
@@ -118,6 +133,7 @@ export class ShallowLayerGradients {
       for (const t of Object.values(out)) t.dispose?.();
       return { layer, activations, gradients: { height: shape[0], width: shape[1], channels: shape[2], data: gradient }, pSynthetic };
     }
+    const tail = await this.tail(layer);
     const fwd = tail.forward(activations);
     const features = fwd.output;
     const positions = features.height * features.width;

@@ -5,7 +5,7 @@ import * as tf from '@tensorflow/tfjs';
 import { ExplainError } from './explain-errors';
 import type { ExplainableModel, HeadParams, ModelPrediction } from './explain-types';
 import { checkHead, globalAveragePool, headForward } from './head-math';
-import { inboundNames, kerasLayers, type GraphLayer, type LayerGraph } from './layer-graph';
+import { GraphTail, inboundNames, kerasLayers, type GraphLayer, type LayerGraph } from './layer-graph';
 import { ShallowLayerGradients, type ActivationSource, type ShallowGradientOptions } from './shallow-gradients';
 
 /** Layer list with Keras (snake_case) configs, weights and inbound names, read from a tfjs model. */
@@ -87,7 +87,8 @@ export function createTfjsExplainableModel(options: TfjsExplainableModelOptions)
     return { height: lh!, width: lw!, channels: lc!, data };
   };
   const shallow = new ShallowLayerGradients(graph, featureLayer, head, options.shallowLayers ?? [], activationsAt, options.gradient);
-  for (const layer of shallow.layers) shallow.tail(layer);
+  // Refuse a layer a skip connection jumps over now, not at the first explanation.
+  for (const layer of shallow.layers) new GraphTail(graph, layer, featureLayer);
   const per = inputSize * inputSize * 3;
   return {
     id: options.id,
