@@ -111,6 +111,7 @@ export const apiContract = {
           excludeModalities: z.array(z.string().min(1)).optional(),
           excludeGenerators: z.array(z.string().min(1)).optional(),
           modelId: z.string().regex(/^[A-Za-z0-9._-]{1,100}$/).optional(),
+          setDefault: z.boolean().optional(),
         })
         .strict(),
       z

@@ -75,6 +75,49 @@ describe('renderer in Chromium over the browser transport', () => {
     await expect.poll(() => page.getByRole('alert').first().textContent()).toMatch(/E2E-001/);
   });
 
+  it('retrains a detector from Settings, then analyses evidence and shows five explanations side by side', async () => {
+    const { buildDataset } = await import('../../electron/services/dataset/build-dataset');
+    const datasetDir = path.join(dataDir, '..', path.basename(dataDir) + '-dataset');
+    const sources = path.resolve(process.cwd(), '..', 'shared', 'datasets');
+    await buildDataset({ sourcesDir: sources, outDir: datasetDir, seed: 5, limitPerGenerator: 1, limitReal: 24 });
+
+    const page = await browser.newPage();
+    await page.goto(serve.launchUrl);
+    await page.getByRole('button', { name: 'Settings' }).click();
+    await page.getByLabel('Dataset folder').fill(datasetDir);
+    await page.getByLabel('Epochs').fill('4');
+    await page.getByLabel('Use as the default detector').check();
+    await page.getByRole('button', { name: 'Start training' }).click();
+    await expect.poll(() => page.getByTestId('training-status').textContent(), { timeout: 240_000, interval: 1000 }).toMatch(/^(done|failed|cancelled)/);
+    expect(await page.getByTestId('training-status').textContent()).toMatch(/^done.*registered /);
+
+    await page.getByRole('button', { name: 'Cases' }).click();
+    await page.getByLabel('Case number').fill('E2E-002');
+    await page.getByLabel('Title').fill('Analysis case');
+    await page.getByLabel('Examiner').fill('Examiner E2E');
+    await page.getByRole('button', { name: 'Create case' }).click();
+    const manifest = fs.readFileSync(path.join(sources, 'MANIFEST.csv'), 'utf8').trim().split('\n').slice(1);
+    const files = ['real', 'synthetic'].map((label) => path.join(sources, manifest.filter((l) => l.split(',')[1] === label).at(-3)!.split(',')[0].split('#')[0]));
+    await page.getByLabel('Paths to ingest').fill(files.join('\n'));
+    await page.getByRole('button', { name: 'Ingest' }).click();
+    await expect.poll(() => page.getByTestId('job-status').textContent(), { timeout: 60_000 }).toMatch(/^done/);
+    await page.getByRole('button', { name: 'Analyze new evidence' }).click();
+    await expect.poll(async () => (await page.getByTestId('verdict').allTextContents()).join(','), { timeout: 120_000 }).toMatch(/^(real|synthetic),(real|synthetic)$/);
+
+    await page.getByRole('button', { name: 'Why?' }).first().click();
+    await page.getByRole('button', { name: 'Explain with all five methods' }).click();
+    await expect.poll(() => page.getByTestId('explain-status').textContent(), { timeout: 240_000, interval: 1000 }).toMatch(/^(done|failed)/);
+    expect(await page.getByTestId('explain-status').textContent()).toMatch(/^done/);
+    const heatmaps = page.getByTestId('heatmaps').getByRole('img');
+    await expect.poll(() => heatmaps.count()).toBe(5);
+    for (const name of ['GradCAM', 'AblationCAM', 'LayerCAM', 'Faster ScoreCAM', 'LIME']) {
+      const img = page.getByRole('img', { name: `${name} heatmap` });
+      // Decoded, not a broken image.
+      expect(await img.evaluate((el) => (el as HTMLImageElement).naturalWidth)).toBeGreaterThan(0);
+    }
+    if (process.env.E2E_SCREENSHOT) await page.screenshot({ path: process.env.E2E_SCREENSHOT, fullPage: true });
+  });
+
   it('shows a clear error, not data, when opened without the token', async () => {
     const page = await browser.newPage();
     await page.goto(serve.url + '/');

@@ -20,6 +20,7 @@ export function RetrainPanel() {
         backbone: String(form.get('backbone')) as 'mobilenet_v2' | 'inception_v3' | 'tiny_darknet',
         epochs: Number(form.get('epochs')),
         optimizer: String(form.get('optimizer')) as 'adam' | 'rmsprop',
+        setDefault: form.get('setDefault') === 'on',
       });
       setJobId(started.jobId);
     } catch (err) {
@@ -43,6 +44,9 @@ export function RetrainPanel() {
           <option value="adam">Adam</option>
           <option value="rmsprop">RMSprop</option>
         </select>
+        <label>
+          <input type="checkbox" name="setDefault" /> Use as the default detector
+        </label>
         <button type="submit" disabled={running}>
           Start training
         </button>
