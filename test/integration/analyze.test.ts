@@ -299,6 +299,26 @@ describe('shipped default model', () => {
   });
 });
 
+describe('the committed default model', () => {
+  it('is fused from models/default on first use to the exact file its card certifies', async () => {
+    const shippedDir = path.join(repoRoot, 'models', 'default');
+    const card = JSON.parse(fs.readFileSync(path.join(shippedDir, 'model-card.json'), 'utf8'));
+    const root = fs.mkdtempSync(path.join(work, 'committed-'));
+    fs.mkdirSync(path.join(root, 'models', 'default'), { recursive: true });
+    fs.mkdirSync(path.join(root, 'models', 'backbones'), { recursive: true });
+    for (const f of ['model-card.json', card.head.file]) fs.copyFileSync(path.join(shippedDir, f), path.join(root, 'models', 'default', f));
+    const backbone = findBackbone(repoRoot, card.backbone.name);
+    fs.copyFileSync(backbone.path, path.join(root, 'models', 'backbones', backbone.file));
+    const reg = new ModelRegistry({ dataDir: path.join(root, 'data'), repoRoot: root });
+    const model = await reg.resolve();
+    expect(model).toMatchObject({ id: card.id, source: 'shipped' });
+    expect(sha256Hex(fs.readFileSync(model.detectorPath))).toBe(card.sha256);
+    const results: AnalyzeResult[] = [];
+    for await (const r of analyzeFiles([heldOut[0].path], { dataDir: reg.dataDir, registry: reg })) results.push(r);
+    expect(results[0]).toMatchObject({ model: { id: card.id, sha256: card.sha256 }, threshold: card.threshold });
+  });
+});
+
 describe('analyze CLI', () => {
   function capture() {
     const out: unknown[] = [];

@@ -302,12 +302,24 @@ export class ModelRegistry {
         `The shipped default ${card.id} is not built and cannot be built: ${!fs.existsSync(backbonePath) ? `backbone ${backbonePath} is missing (run the backbone build)` : `head weights ${headFile} are missing`}`,
       );
     }
+    const backboneBytes = await fsp.readFile(backbonePath);
+    if (card.backbone.sha256 && sha256Hex(backboneBytes) !== card.backbone.sha256.toLowerCase()) {
+      throw new ModelRegistryError(
+        'DEFAULT_BUILD_FAILED',
+        `Backbone ${backbonePath} is not the one the default head was trained on (sha256 differs from the card); retrain the head`,
+      );
+    }
+    const headBytes = await fsp.readFile(headFile);
+    if (card.head.sha256 && sha256Hex(headBytes) !== card.head.sha256.toLowerCase()) {
+      throw new ModelRegistryError('DEFAULT_BUILD_FAILED', `Head weights ${headFile} do not hash to the sha256 the card records`);
+    }
     let bytes: Uint8Array;
     try {
       const head = readHeadWeightsFile(headFile);
       // Loaded only here: the converter is needed once, when the shipped default is first fused.
       const { buildDetectorOnnx } = await import('../../../models/convert/detector');
-      bytes = buildDetectorOnnx(backbonePath, head);
+      // The head reads the pooled map of the card's feature layer, which may be an earlier layer.
+      bytes = buildDetectorOnnx(new Uint8Array(backboneBytes), head, card.backbone.featureLayer ? { featureOutput: card.backbone.featureLayer } : {});
     } catch (e) {
       throw new ModelRegistryError('DEFAULT_BUILD_FAILED', `Could not fuse the shipped default ${card.id}: ${(e as Error).message}`);
     }
