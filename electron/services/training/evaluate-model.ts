@@ -13,6 +13,7 @@ import { ModelRegistry, type RegisteredModel } from '../engine/model-registry';
 import { findRepoRoot } from '../app/app-info';
 import { layersFor, resolveBackbone } from './backbone-specs';
 import { loadDataset, splitWithHoldOut, type DatasetItem, type SplitName } from './dataset-items';
+import type { LayerSpec } from './feature-cache';
 import { buildFeatureTable, featureSetFor, gatherRows } from './feature-table';
 import { scoreWithHead, trainHead, type HeadTrainingOptions } from './head-trainer';
 import type { ViewName } from './image-views';
@@ -132,6 +133,13 @@ export async function evaluateModel(options: EvaluateModelOptions): Promise<Mode
   };
 }
 
+/** The feature layer the model's head reads: the backbone's last map, or the earlier one its card names. */
+function headLayersOf(model: RegisteredModel, backbone: { name: string; featureLayer: string }): LayerSpec[] {
+  const layer = model.card.backbone.featureLayer;
+  if (!layer || layer === backbone.featureLayer) return layersFor('last', backbone);
+  return [{ key: 'mid', output: layer, pooling: 'mean' }];
+}
+
 /**
  * The paper's Table 3: for each held-out modality, train the model's head recipe on the other
  * modalities (frozen features of the model's backbone), choose the threshold on that fold's
@@ -152,7 +160,7 @@ async function leaveOneModalityOutTable(
   const views = ((card.trainingData?.views as ViewName[] | undefined) ?? ['plain', 'flip']) as ViewName[];
   const table = await buildFeatureTable(items, {
     backbone,
-    layers: layersFor('last', backbone),
+    layers: headLayersOf(model, backbone),
     views,
     cacheDir: path.join(options.dataDir, 'cache', 'features'),
     signal: options.signal,
