@@ -105,8 +105,12 @@ export async function openRegisteredModel(options: { dataDir: string; modelId?: 
   if (!featureLayer || !featureShape || featureShape.length !== 3) {
     throw new ExplainError('EXPLAIN_MODEL_MISMATCH', `Model ${card.id}: neither its card nor the backbone manifest gives the feature layer and its shape`);
   }
-  // Shallow layers: outputs the backbone file already computes, other than the feature map itself.
-  const shallowLayers = entry && fs.existsSync(entry.path) ? outputNames(entry).filter((o) => o !== featureLayer && o !== 'pooled' && o !== 'features') : [];
+  // Shallow layers: outputs the backbone file already computes that lie *before* the feature map.
+  // The manifest lists them deepest first, so a head trained on a mid layer (e.g. block_12_add)
+  // must not be offered the deeper out_relu: gradients cannot flow from it to the head.
+  const backboneOutputs = entry && fs.existsSync(entry.path) ? outputNames(entry).filter((o) => o !== 'pooled' && o !== 'features') : [];
+  const featureIndex = backboneOutputs.indexOf(featureLayer);
+  const shallowLayers = backboneOutputs.slice(featureIndex + 1);
   const model = createOnnxExplainableModel({
     id: card.id,
     detector,
