@@ -44,6 +44,7 @@ export interface FineTuneResult {
   maxFrozenWeightChange: number;
   head: HeadWeights;
   backboneModel: tfTypes.LayersModel;
+  validation: { items: DatasetItem[]; labels: number[]; scores: Float32Array };
   summary: Record<string, unknown>;
 }
 
@@ -178,6 +179,7 @@ export async function fineTuneBackbone(
   const valY = Float32Array.from(val.map((i) => i.label));
   const valW = balanceClassWeights(Uint8Array.from(val.map((i) => i.label)), Float32Array.from(generatorBalancedWeights(val)));
   let valScores: Float32Array = new Float32Array(val.length);
+  const valLabels = val.map((i) => i.label);
 
   for (let epoch = 1; epoch <= epochs; epoch++) {
     const order = train.map((_, i) => i).sort(() => rng() - 0.5);
@@ -244,6 +246,7 @@ export async function fineTuneBackbone(
     maxFrozenWeightChange: frozenChanged,
     head,
     backboneModel: base,
+    validation: { items: val, labels: valLabels, scores: valScores },
     summary: {
       backbone: options.backbone,
       unfrozenBlocks: k,
@@ -254,17 +257,90 @@ export async function fineTuneBackbone(
       history,
       valRocAuc: valAuc,
       maxBackboneWeightChange: changed,
+      maxFrozenWeightChange: frozenChanged,
+      trainedLayers: models.trainedLayers,
       exported: false,
-      note: 'the fine-tuned backbone is kept in memory; exporting it needs the tfjs→ONNX converter on the modified weights',
     },
   };
 }
 
-/** CLI entry: fine-tunes and reports (the fused export of a fine-tuned backbone goes through the converter). */
+/**
+ * The fine-tuned backbone as a converter source: tfjs serialises the model (topology + float32
+ * weights) and the same tfjs→ONNX converter that builds the shipped backbones converts it.
+ */
+export async function fineTunedBackboneOnnx(model: tfTypes.LayersModel, featureLayer: string): Promise<Uint8Array> {
+  let artifacts: tfTypes.io.ModelArtifacts | undefined;
+  const { tf } = await loadTf('convolution');
+  await model.save(
+    tf.io.withSaveHandler(async (a) => {
+      artifacts = a;
+      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
+    }),
+  );
+  if (!artifacts?.modelTopology || !artifacts.weightSpecs || !artifacts.weightData) throw new TrainingError('UNSUPPORTED', 'tfjs did not serialise the fine-tuned backbone');
+  const weightData = artifacts.weightData instanceof ArrayBuffer ? artifacts.weightData : tf.io.concatenateArrayBuffers(artifacts.weightData as ArrayBuffer[]);
+  const weightSpecs = artifacts.weightSpecs as Array<{ name: string; shape: number[]; dtype: string }>;
+  const { convertLayersModel } = await import('../../../models/convert/keras-to-onnx');
+  const converted = convertLayersModel(
+    {
+      origin: 'fine-tuned backbone',
+      modelJson: { modelTopology: artifacts.modelTopology as Record<string, unknown>, weightsManifest: [{ paths: [], weights: weightSpecs }], format: 'layers-model' },
+      weightSpecs,
+      weightData,
+    },
+    { outputs: [featureLayer], pooled: featureLayer },
+  );
+  return converted.bytes;
+}
+
+/**
+ * CLI entry: fine-tunes, converts the updated backbone to ONNX, fuses the head and registers the
+ * detector (its card says which blocks were fine-tuned and that its backbone differs from the shipped one).
+ */
 export async function fineTuneDetector(
-  options: Omit<FineTuneOptions, 'unfreezeBlocks'> & { unfreezeBlocks: number },
+  options: Omit<FineTuneOptions, 'unfreezeBlocks'> & { unfreezeBlocks: number; register?: boolean; modelId?: string; repoRoot?: string },
   hooks: { onProgress?: (p: never) => void; signal?: AbortSignal } = {},
-): Promise<{ summary: Record<string, unknown> }> {
+): Promise<{ summary: Record<string, unknown>; modelId?: string }> {
   const r = await fineTuneBackbone(options, hooks as never);
-  return { summary: r.summary };
+  if (options.register === false) return { summary: r.summary };
+  const spec = tfjsBackbone(options.backbone);
+  const backboneBytes = await fineTunedBackboneOnnx(r.backboneModel, spec.featureLayer);
+  const { loadFusion } = await import('./detector-export');
+  const detector = await (await loadFusion()).buildDetectorOnnx(backboneBytes, r.head);
+  const { ModelRegistry } = await import('../engine/model-registry');
+  const { sha256Text } = await import('./head-weights-file');
+  const registry = new ModelRegistry({ dataDir: options.dataDir, repoRoot: options.repoRoot });
+  const id = options.modelId ?? `${options.backbone.replace(/_/g, '-')}-unfreeze${options.unfreezeBlocks}-${Date.now()}`;
+  // Threshold on validation scores of the fine-tuned model.
+  const { selectThreshold } = await import('../evaluation/metrics');
+  const val = r.validation;
+  const threshold = selectThreshold(val.labels, val.scores).threshold;
+  // The converted, fused file must score the validation images as the tfjs model did.
+  const ort = await import('onnxruntime-node');
+  const session = await ort.InferenceSession.create(detector, { intraOpNumThreads: 2 });
+  let fusedMaxDiff = 0;
+  try {
+    const x = await loadBatch(val.items, spec.inputSize, spec.normalisation, val.items.map(() => false));
+    const out = await session.run({ [session.inputNames[0]]: new ort.Tensor('float32', x, [val.items.length, spec.inputSize, spec.inputSize, 3]) });
+    const p = out.p_synthetic.data as Float32Array;
+    p.forEach((v, i) => (fusedMaxDiff = Math.max(fusedMaxDiff, Math.abs(v - val.scores[i]))));
+  } finally {
+    await session.release();
+  }
+  if (!(fusedMaxDiff <= 1e-3)) throw new TrainingError('DIVERGED', `the converted fine-tuned detector disagrees with tfjs by ${fusedMaxDiff}`);
+  const model = await registry.register({
+    detector,
+    card: {
+      id,
+      name: `${options.backbone} fine-tuned (last ${options.unfreezeBlocks} blocks) + paper head`,
+      trained: true,
+      backbone: { name: options.backbone, inputSize: spec.inputSize, normalisation: 'unit', featureLayer: spec.featureLayer, sha256: sha256Text(backboneBytes), fineTunedBlocks: options.unfreezeBlocks },
+      head: { inputDim: r.head.inputDim, hiddenUnits: r.head.dense1.units, dropout: options.dropout ?? defaultHeadOptions.dropout },
+      trainingData: { summary: `${r.summary.trainImages} training and ${r.summary.valImages} validation images from ${options.datasetDir}` },
+      metrics: { val: { rocAuc: r.summary.valRocAuc }, history: r.history },
+      threshold,
+      thresholdSelection: { chosenOn: 'val', criterion: 'youden' },
+    },
+  });
+  return { summary: { ...r.summary, exported: true, fusedMaxDiff, modelId: model.id }, modelId: model.id };
 }
