@@ -24,7 +24,7 @@ export const TRAIN_USAGE = [
   '  --epochs <n>                default 20          --batch <n>      default 64',
   '  --lr <x>                    default 0.001       --optimizer adam|rmsprop (default adam)',
   '  --units <n>                 hidden units, default 256   --dropout <x> default 0.5   --seed <n>',
-  '  --features last|mid|both    pooled feature layer(s), default last (only last can be exported)',
+  '  --features last|mid|both    pooled feature layer(s), default last (last and mid can be exported; both is for experiments)',
   '  --augment <views>           training views: flip,jpeg,blur,resize (default flip; add -flip variants, e.g. jpeg-flip)',
   '  --exclude-modality <m>      hold a modality out of training (tested on it; the paper\'s Table 3)',
   '  --exclude-generator <g>     hold a generator out of training (tested on it)',
