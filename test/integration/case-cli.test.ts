@@ -1,7 +1,7 @@
 import { describe, it, expect } from 'vitest';
 import fs from 'node:fs';
 import path from 'node:path';
-import sharp from 'sharp';
+import { analyzeFiles, isAnalyzeFailure } from '../../electron/services/engine/analyze';
 import { runCaseCommand, type AnalyzeFileResult, type CaseCommandContext } from '../../electron/cli/case-command';
 import { datasetImages, sha256OfFile, stageImages, tempDir } from '../fixtures/case-store/case-fixtures';
 
@@ -16,19 +16,13 @@ function context(dataDir: string, extra: Partial<CaseCommandContext> = {}): Case
   return { dataDir, json: true, out, err, print: (o) => out.push(o), printError: (o) => err.push(o), ...extra };
 }
 
-// A stand-in detector that really reads the stored file: the darker the image, the more "synthetic".
-async function brightnessDetector(file: string): Promise<AnalyzeFileResult> {
-  const stats = await sharp(file).stats();
-  const mean = stats.channels.reduce((n, c) => n + c.mean, 0) / stats.channels.length / 255;
-  const pSynthetic = 1 - mean;
-  return {
-    pSynthetic,
-    verdict: pSynthetic >= 0.5 ? 'synthetic' : 'real',
-    threshold: 0.5,
-    model: { id: 'brightness', sha256: 'aa'.repeat(32) },
-    provider: 'cpu',
-    ms: 1,
-  };
+// The real engine with the shipped default detector (fused at install), on the stored copies.
+async function realDetector(file: string): Promise<AnalyzeFileResult> {
+  for await (const r of analyzeFiles([file], { dataDir: tempDir('case-cli-models') })) {
+    if (isAnalyzeFailure(r)) throw new Error(r.error.message);
+    return r;
+  }
+  throw new Error(`no result for ${file}`);
 }
 
 describe('case CLI', () => {
@@ -56,12 +50,12 @@ describe('case CLI', () => {
     expect(await runCaseCommand(['analyze', created.id], ctx)).toBe(1);
     expect(ctx.err[0]).toMatchObject({ error: 'NO_DETECTOR' });
 
-    ctx = context(dataDir, { analyzeFile: brightnessDetector });
+    ctx = context(dataDir, { analyzeFile: realDetector });
     expect(await runCaseCommand(['analyze', created.id], ctx)).toBe(0);
     const analyses = (ctx.out[0] as { analyses: { model: { id: string }; pSynthetic: number }[] }).analyses;
     expect(analyses).toHaveLength(3);
-    expect(analyses.every((a) => a.model.id === 'brightness' && a.pSynthetic >= 0 && a.pSynthetic <= 1)).toBe(true);
-    ctx = context(dataDir, { analyzeFile: brightnessDetector });
+    expect(analyses.every((a) => a.model.id === 'default-mobilenet-v2' && a.pSynthetic >= 0 && a.pSynthetic <= 1)).toBe(true);
+    ctx = context(dataDir, { analyzeFile: realDetector });
     expect(await runCaseCommand(['analyze', created.id, '--missing'], ctx)).toBe(0);
     expect((ctx.out[0] as { analyses: unknown[] }).analyses).toEqual([]);
 
