@@ -17,7 +17,7 @@ import { prepareExplainInput } from '../../electron/services/explainers/explain-
 import type { FeatureMap } from '../../electron/services/explainers/explain-types';
 import { globalAveragePool, headForward, headGradientWrtPooled } from '../../electron/services/explainers/head-math';
 import { GraphTail } from '../../electron/services/explainers/layer-graph';
-import { seededRandom } from '../../electron/services/explainers/lime/seeded-random';
+import { createRng as seededRandom } from '../../electron/services/common/seeded-random';
 import { loadBackboneGraph, openRegisteredModel, releaseExplainerSessions } from '../../electron/services/explainers/registered-model';
 import { serialiseHeadWeights } from '../../electron/services/training/head-weights-file';
 import { trainHead } from '../../electron/services/training/head-trainer';

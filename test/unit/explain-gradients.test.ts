@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import type { ExplainTarget, FeatureMap, HeadParams } from '../../electron/services/explainers/explain-types';
 import { ablatedHeadScores, globalAveragePool, headForward, headGradientWrtPooled, targetScore } from '../../electron/services/explainers/head-math';
 import { GraphTail, type GraphLayer, type LayerGraph } from '../../electron/services/explainers/layer-graph';
-import { seededRandom } from '../../electron/services/explainers/lime/seeded-random';
+import { createRng as seededRandom } from '../../electron/services/common/seeded-random';
 import { ShallowLayerGradients } from '../../electron/services/explainers/shallow-gradients';
 import { buildLayerGradientOnnx } from '../../electron/services/explainers/gradient-onnx';
 

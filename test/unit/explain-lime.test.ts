@@ -9,7 +9,7 @@ import type { ExplainInput, ExplainableModel, HeadParams } from '../../electron/
 import { explanationCacheKey, ExplanationCache } from '../../electron/services/explainers/explanation-cache';
 import { globalAveragePool, headForward } from '../../electron/services/explainers/head-math';
 import { LimeExplainer } from '../../electron/services/explainers/lime/lime-explainer';
-import { seededRandom } from '../../electron/services/explainers/lime/seeded-random';
+import { createRng as seededRandom } from '../../electron/services/common/seeded-random';
 import { slic } from '../../electron/services/explainers/lime/slic';
 import { weightedRidge } from '../../electron/services/explainers/lime/weighted-ridge';
 import { normaliseMap, resizeBilinear, spearman } from '../../electron/services/explainers/map-utils';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { balanceClassWeights, scoreWithHead, trainHead, type FeatureSet } from '../../electron/services/training/head-trainer';
-import { createRng } from '../../electron/services/training/seeded-random';
+import { createRng } from '../../electron/services/common/seeded-random';
 import { parseFlags, UsageError } from '../../electron/services/training/cli-args';
 import { TrainingError } from '../../electron/services/training/training-errors';
 import { parseViews, viewIsFlipped } from '../../electron/services/training/image-views';

@@ -21,7 +21,7 @@ import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
 import { generatorBalancedWeights } from '../evaluation/sample-weights';
-import { createRng } from '../training/seeded-random';
+import { createRng } from '../common/seeded-random';
 import { DatasetBuildError } from './dataset-errors';
 import {
   DATASET_MANIFEST_FILE,

@@ -1,7 +1,7 @@
 // Assigning whole split units (sources, README groups) to train/val/test, and deciding how many
 // crops each real photo gives. Everything is a pure function of the rows and the seed.
 import { createHash } from 'node:crypto';
-import { createRng } from '../training/seeded-random';
+import { createRng } from '../common/seeded-random';
 import { realCollectionOf, splitUnitOf, type SourceRow } from './source-manifest';
 
 export const SPLITS = ['train', 'val', 'test'] as const;

@@ -11,7 +11,7 @@ import { tfjsBackbone } from './backbone-specs';
 import { checkSplitUsable, loadDataset, splitWithHoldOut, type DatasetItem } from './dataset-items';
 import { balanceClassWeights, defaultHeadOptions, type HeadWeights, type TrainingProgress } from './head-trainer';
 import { loadNsfwjsLayersModel } from './nsfwjs-models';
-import { createRng } from './seeded-random';
+import { createRng } from '../common/seeded-random';
 import { loadTf, type Tf } from './tf-runtime';
 import { TrainingError } from './training-errors';
 

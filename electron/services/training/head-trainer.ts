@@ -3,7 +3,7 @@
 // has no per-sample weights, and we need per-batch progress, cancel between batches and a
 // best-val-loss checkpoint that exports straight into the fusion format.
 import { loadTf, type Tf } from './tf-runtime';
-import { createRng } from './seeded-random';
+import { createRng } from '../common/seeded-random';
 import { TrainingError } from './training-errors';
 
 /** Exactly what the ONNX fusion consumes. Kernels are row-major [in, out] as in Keras. */

@@ -7,7 +7,7 @@ import { ExplainError } from '../explain-errors';
 import type { ExplainInput, ExplainTarget, ExplainableModel, ExplanationMap } from '../explain-types';
 import { targetScore } from '../head-math';
 import { normaliseMap } from '../map-utils';
-import { seededRandom } from './seeded-random';
+import { createRng as seededRandom } from '../../common/seeded-random';
 import { slic, SLIC_DEFAULTS } from './slic';
 import { weightedRidge } from './weighted-ridge';
 
