@@ -6,7 +6,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findBackbone } from '../../electron/services/engine/backbones';
 import { getDetectorSession, releaseDetectorSessions } from '../../electron/services/engine/detector-session';
-import { listProviderAvailability, planProviders } from '../../electron/services/engine/execution-providers';
+import { listProviderAvailability, planProviders, vulkanLoaderPresent } from '../../electron/services/engine/execution-providers';
 import { buildDetectorOnnx } from '../../models/convert/detector';
 
 const repoRoot = path.resolve(__dirname, '../..');
@@ -47,6 +47,13 @@ describe('execution providers', () => {
     expect(linux.order).not.toContain('dml');
     expect(linux.skipped.find((s) => s.name === 'dml')?.reason).toMatch(/Windows/);
     expect(planProviders('coreml', 'linux').skipped[0]).toMatchObject({ name: 'coreml', reason: expect.stringMatching(/macOS/) });
+  });
+
+  it('does not try WebGPU on Linux without the Vulkan loader, and says why', () => {
+    const plan = planProviders('auto', 'linux');
+    const skippedWebgpu = plan.skipped.find((x) => x.name === 'webgpu');
+    expect(vulkanLoaderPresent() ? skippedWebgpu : skippedWebgpu?.reason).toEqual(vulkanLoaderPresent() ? undefined : expect.stringContaining('libvulkan.so.1'));
+    expect(plan.order.includes('webgpu')).toBe(vulkanLoaderPresent());
   });
 
   it('falls back to cpu with a stated reason and still runs', async () => {

@@ -53,6 +53,12 @@ export function providerLibrariesPresent(name: ProviderName, platform: NodeJS.Pl
   }
 }
 
+/** Dawn (WebGPU) runs on Vulkan on Linux; without the loader it only prints a warning and fails. */
+export function vulkanLoaderPresent(): boolean {
+  const dirs = ['/usr/lib/x86_64-linux-gnu', '/usr/lib/aarch64-linux-gnu', '/usr/lib64', '/usr/lib', '/usr/local/lib'];
+  return dirs.some((d) => fs.existsSync(path.join(d, 'libvulkan.so.1')));
+}
+
 /** What onnxruntime-node offers here, in our provider vocabulary. */
 export function listProviderAvailability(): ProviderAvailability[] {
   const backends = listSupportedBackends();
@@ -91,6 +97,9 @@ export function planProviders(preference: ProviderPreference = 'auto', platform:
     else if (name === 'coreml' && platform !== 'darwin') skipped.push({ name, reason: 'CoreML exists only on macOS' });
     else if (!a.listed) skipped.push({ name, reason: `onnxruntime-node does not offer ${name} on ${platform}` });
     else if (a.failure) skipped.push({ name, reason: a.failure });
+    else if (name === 'webgpu' && platform === 'linux' && !vulkanLoaderPresent()) {
+      skipped.push({ name, reason: 'WebGPU on Linux needs the Vulkan loader (libvulkan.so.1), which is not installed' });
+    }
     else if (!a.bundled && !providerLibrariesPresent(name, platform)) {
       skipped.push({ name, reason: `${name} provider libraries are not installed (onnxruntime-node's install step downloads them; it was skipped or offline)` });
     }
