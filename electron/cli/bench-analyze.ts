@@ -2,13 +2,14 @@
 // preprocess + inference) on 256×256 PNG and JPEG files, next to raw `session.run` throughput of the
 // same model and batch size, and their ratio. Throughput does not depend on the head's weights, so
 // each backbone gets a detector with a seeded random head, registered in a throw-away data dir.
+import { seededRandomHead } from './bench-random-head';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
 import { analyzeFiles } from '../services/engine/analyze';
 import { getDetectorSession, releaseDetectorSessions } from '../services/engine/detector-session';
-import { ModelRegistry, type HeadWeightsLike } from '../services/engine/model-registry';
+import { ModelRegistry } from '../services/engine/model-registry';
 import { findRepoRoot } from '../services/app/app-info';
 import { readBackboneManifest, type BackboneEntry } from '../services/engine/backbones';
 import { buildDetectorOnnx } from '../../models/convert/detector';
@@ -45,26 +46,6 @@ function better(a: { perSecond: number; cpuMs: number; n: number }, b: { perSeco
 
 const USAGE = 'Usage: npm run bench -- analyze [--backbones mobilenet_v2,inception_v3] [--batches 1,8,32] [--images <n>] [--repeats <n>] [--json]';
 
-function seededHead(inputDim: number, units: number, seed = 7): HeadWeightsLike {
-  let s = seed;
-  const rand = () => {
-    s = (s * 1664525 + 1013904223) >>> 0;
-    return s / 2 ** 32 - 0.5;
-  };
-  const arr = (n: number, scale: number) => Float32Array.from({ length: n }, () => rand() * scale);
-  return {
-    inputDim,
-    dense1: { kernel: arr(inputDim * units, 2 / Math.sqrt(inputDim)), bias: arr(units, 0.1), units },
-    bn: {
-      gamma: new Float32Array(units).fill(1),
-      beta: new Float32Array(units),
-      movingMean: new Float32Array(units),
-      movingVariance: new Float32Array(units).fill(1),
-      epsilon: 1e-3,
-    },
-    dense2: { kernel: arr(units, 2 / Math.sqrt(units)), bias: new Float32Array(1) },
-  };
-}
 
 /** 256×256 crops of real dataset photos (natural content decodes like evidence does), or noise. */
 async function writeInputs(dir: string, count: number, repoRoot: string): Promise<{ png: string; jpeg: string }> {
@@ -136,7 +117,7 @@ export async function runAnalyzeBench(argv: readonly string[], io: BenchIo): Pro
     const registry = new ModelRegistry({ dataDir: path.join(work, 'data'), repoRoot });
     for (const b of backbones) {
       const dim = b.featureShape[b.featureShape.length - 1];
-      const detector = buildDetectorOnnx(path.join(repoRoot, 'models', 'backbones', b.file), seededHead(dim, 64));
+      const detector = buildDetectorOnnx(path.join(repoRoot, 'models', 'backbones', b.file), seededRandomHead(dim, 64, 7));
       const id = `bench-${b.name}`.replace(/_/g, '-');
       await registry.register({
         detector,

@@ -4,6 +4,7 @@
 // the detector gets a seeded random head, registered in a throw-away data dir (unless --model names
 // a registered one). Wall time and process CPU time are both reported, because other work on the
 // machine inflates the first and not the second.
+import { seededRandomHead } from './bench-random-head';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -11,7 +12,7 @@ import { buildDetectorOnnx } from '../../models/convert/detector';
 import { findRepoRoot } from '../services/app/app-info';
 import { findBackbone } from '../services/engine/backbones';
 import { releaseDetectorSessions } from '../services/engine/detector-session';
-import { ModelRegistry, type HeadWeightsLike } from '../services/engine/model-registry';
+import { ModelRegistry } from '../services/engine/model-registry';
 import { createExplainer } from '../services/explainers/explain-image';
 import { prepareExplainInput } from '../services/explainers/explain-input';
 import { EXPLAIN_METHODS, type ExplainMethod } from '../services/explainers/explain-types';
@@ -42,20 +43,6 @@ const USAGE = [
   'Per-method latency and forward passes vs the forward-pass bound (passes × batched forward time).',
 ].join('\n');
 
-function seededHead(inputDim: number, units: number, seed = 11): HeadWeightsLike {
-  let s = seed;
-  const rand = () => {
-    s = (s * 1664525 + 1013904223) >>> 0;
-    return s / 2 ** 32 - 0.5;
-  };
-  const arr = (n: number, scale: number) => Float32Array.from({ length: n }, () => rand() * scale);
-  return {
-    inputDim,
-    dense1: { kernel: arr(inputDim * units, 2 / Math.sqrt(inputDim)), bias: arr(units, 0.1), units },
-    bn: { gamma: new Float32Array(units).fill(1), beta: new Float32Array(units), movingMean: new Float32Array(units), movingVariance: new Float32Array(units).fill(1), epsilon: 1e-3 },
-    dense2: { kernel: arr(units, 2), bias: new Float32Array([0]) },
-  };
-}
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -88,7 +75,7 @@ export async function runExplainBench(argv: readonly string[], io: BenchIo): Pro
       const backboneName = opt('--backbone') ?? 'mobilenet_v2';
       const backbone = findBackbone(repoRoot, backboneName);
       const dim = backbone.featureShape[2];
-      const head = seededHead(dim, 256);
+      const head = seededRandomHead(dim, 256, 11);
       modelId = `bench-${backboneName}`;
       const registry = new ModelRegistry({ dataDir, repoRoot });
       const model = await registry.register({
