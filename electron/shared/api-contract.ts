@@ -10,7 +10,7 @@ export const executionProviderSchema = z.object({
   reason: z.string().optional(),
 });
 
-export const jobKindSchema = z.enum(['files.hash', 'evidence.import', 'analysis.run', 'explanation.run', 'training.run', 'report.render']);
+export const jobKindSchema = z.enum(['files.hash', 'evidence.import', 'analysis.run', 'explanation.run', 'training.run']);
 export const explainMethodSchema = z.enum(['gradcam', 'ablationcam', 'layercam', 'scorecam', 'lime']);
 
 export const jobStateSchema = z.object({
