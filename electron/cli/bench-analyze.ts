@@ -2,7 +2,7 @@
 // preprocess + inference) on 256×256 PNG and JPEG files, next to raw `session.run` throughput of the
 // same model and batch size, and their ratio. Throughput does not depend on the head's weights, so
 // each backbone gets a detector with a seeded random head, registered in a throw-away data dir.
-import { seededRandomHead } from './bench-random-head';
+import { benchOptionReader, seededRandomHead } from './bench-support';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -75,10 +75,7 @@ function parseList(value: string | undefined, fallback: number[]): number[] | un
 }
 
 export async function runAnalyzeBench(argv: readonly string[], io: BenchIo): Promise<number> {
-  const opt = (name: string) => {
-    const i = argv.indexOf(name);
-    return i >= 0 ? argv[i + 1] : undefined;
-  };
+  const opt = benchOptionReader(argv);
   if (argv.includes('--help')) {
     io.print(USAGE);
     return 0;

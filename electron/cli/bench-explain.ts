@@ -4,7 +4,7 @@
 // the detector gets a seeded random head, registered in a throw-away data dir (unless --model names
 // a registered one). Wall time and process CPU time are both reported, because other work on the
 // machine inflates the first and not the second.
-import { seededRandomHead } from './bench-random-head';
+import { benchOptionReader, seededRandomHead } from './bench-support';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -50,10 +50,7 @@ function median(xs: number[]): number {
 }
 
 export async function runExplainBench(argv: readonly string[], io: BenchIo): Promise<number> {
-  const opt = (name: string) => {
-    const i = argv.indexOf(name);
-    return i >= 0 ? argv[i + 1] : undefined;
-  };
+  const opt = benchOptionReader(argv);
   if (argv.includes('--help')) {
     io.print(USAGE);
     return 0;

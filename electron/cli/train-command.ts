@@ -115,6 +115,18 @@ export async function runTrainCommand(argv: string[], ctx: TrainCommandContext):
     } else if (p.kind === 'fold') ctx.print(`  leave-one-${p.by}-out ${p.index + 1}/${p.total} ${p.heldOut}: ROC-AUC ${fmt(p.rocAuc, 3)}`);
   };
   try {
+    // The head recipe and held-out data, the same for head training and fine-tuning.
+    const sharedOptions = {
+      epochs: flags.epochs as number | undefined,
+      batchSize: flags.batch as number | undefined,
+      learningRate: flags.lr as number | undefined,
+      optimizer: flags.optimizer as 'adam' | 'rmsprop' | undefined,
+      hiddenUnits: flags.units as number | undefined,
+      dropout: flags.dropout as number | undefined,
+      seed: flags.seed as number | undefined,
+      excludeModalities: flags['exclude-modality'] as string[] | undefined,
+      excludeGenerators: flags['exclude-generator'] as string[] | undefined,
+    };
     if (flags.unfreeze !== undefined && (flags.unfreeze as number) > 0) {
       const { fineTuneDetector } = await import('../services/training/fine-tune');
       const r = await fineTuneDetector(
@@ -123,15 +135,7 @@ export async function runTrainCommand(argv: string[], ctx: TrainCommandContext):
           dataDir: ctx.dataDir,
           backbone: flags.backbone as string,
           unfreezeBlocks: flags.unfreeze as number,
-          epochs: flags.epochs as number | undefined,
-          batchSize: flags.batch as number | undefined,
-          learningRate: flags.lr as number | undefined,
-          optimizer: flags.optimizer as 'adam' | 'rmsprop' | undefined,
-          hiddenUnits: flags.units as number | undefined,
-          dropout: flags.dropout as number | undefined,
-          seed: flags.seed as number | undefined,
-          excludeModalities: flags['exclude-modality'] as string[] | undefined,
-          excludeGenerators: flags['exclude-generator'] as string[] | undefined,
+          ...sharedOptions,
         },
         { onProgress, signal: controller.signal },
       );
@@ -146,15 +150,7 @@ export async function runTrainCommand(argv: string[], ctx: TrainCommandContext):
         backbone: flags.backbone as string,
         features: flags.features as FeatureChoice | undefined,
         views: flags.augment ? parseViews(flags.augment as string) : undefined,
-        epochs: flags.epochs as number | undefined,
-        batchSize: flags.batch as number | undefined,
-        learningRate: flags.lr as number | undefined,
-        optimizer: flags.optimizer as 'adam' | 'rmsprop' | undefined,
-        hiddenUnits: flags.units as number | undefined,
-        dropout: flags.dropout as number | undefined,
-        seed: flags.seed as number | undefined,
-        excludeModalities: flags['exclude-modality'] as string[] | undefined,
-        excludeGenerators: flags['exclude-generator'] as string[] | undefined,
+        ...sharedOptions,
         leaveOneOut: flags['leave-one-out'] as Array<'generator' | 'modality'> | undefined,
         modelId: flags.id as string | undefined,
         setDefault: flags['set-default'] === true,

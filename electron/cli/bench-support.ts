@@ -1,4 +1,4 @@
-// A seeded random head for benchmarks: speed does not depend on the weights, and a random head
+// Shared by the benchmarks. A seeded random head: speed does not depend on the weights, and a random head
 // keeps the benchmarks independent of whether a trained model exists.
 import type { HeadWeightsLike } from '../services/engine/model-registry';
 import { createRng } from '../services/common/seeded-random';
@@ -17,5 +17,13 @@ export function seededRandomHead(inputDim: number, units: number, seed: number):
       epsilon: 1e-3,
     },
     dense2: { kernel: arr(units, 2 / Math.sqrt(units)), bias: new Float32Array(1) },
+  };
+}
+
+/** Reads `--name value` options of a benchmark command line. */
+export function benchOptionReader(argv: readonly string[]): (name: string) => string | undefined {
+  return (name) => {
+    const i = argv.indexOf(name);
+    return i >= 0 ? argv[i + 1] : undefined;
   };
 }
