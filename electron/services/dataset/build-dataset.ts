@@ -13,6 +13,13 @@
 //     real sources contain grayscale files), JPEG re-encoding at a random quality (191 of 300 real
 //     files but only 94 of 536 synthetic files are JPEG);
 //  4. store as PNG (lossless, so what was decided above is exactly what training sees).
+// Before step 2, source histories are matched (matchSourceHistory, default on): the two classes
+// arrive with different pasts (28% of synthetic files are 128 px tiles that must be enlarged while
+// photos are reduced; 64% of photos but 18% of synthetic files are JPEG), and "how much was this
+// enlarged" alone separates the classes with ROC-AUC 0.81 on the unmatched set. So each item first
+// takes a native short side drawn from the OTHER class's sources (downscaled to it when smaller)
+// and, when not already JPEG, a JPEG encoding with the other class's JPEG rate. Both classes then
+// have the same distribution of native sizes (min of one draw from each class) and of JPEG history.
 // Real photos give several crops (large photos more) so each split is roughly balanced against the
 // many synthetic tiles; sample weights make each generator count equally.
 import { createHash, randomBytes } from 'node:crypto';
@@ -34,7 +41,7 @@ import { parseSourceManifest, sourceKeyOf, type SourceRow } from './source-manif
 import { allocateRealCrops, assignSplits, groupIntoUnits, limitRows, seedFrom, SPLITS, type SplitFractions, type SplitName } from './split-plan';
 
 /** Bump when the pixel pipeline changes, so cached crops from an older pipeline are not reused. */
-export const PIPELINE_VERSION = 1;
+export const PIPELINE_VERSION = 2;
 export const ITEM_SIZE = 256;
 
 const MAX_SOURCE_PIXELS = 180_000_000;
@@ -74,6 +81,8 @@ export interface BuildDatasetOptions {
   fractions?: Partial<SplitFractions>;
   shortSideRange?: [number, number];
   augmentation?: AugmentationOptions;
+  /** Match native sizes and JPEG history across the classes before cropping (default true). */
+  matchSourceHistory?: boolean;
   /** Subset for tests and quick runs: at most this many synthetic files per generator. */
   limitPerGenerator?: number;
   /** Subset: at most this many real photos. */
@@ -110,6 +119,7 @@ interface ResolvedOptions {
   fractions: SplitFractions;
   shortSideRange: [number, number];
   augmentation: Required<AugmentationOptions>;
+  matchSourceHistory: boolean;
   limitPerGenerator?: number;
   limitReal?: number;
 }
@@ -148,6 +158,7 @@ function resolveOptions(o: BuildDatasetOptions): ResolvedOptions {
   if (typeof o.outDir !== 'string' || o.outDir === '') bad('outDir is required');
   if (!Number.isInteger(o.seed) || o.seed < 0 || o.seed > 0xffffffff) bad(`seed must be an integer from 0 to 4294967295, got ${String(o.seed)}`);
   if (path.resolve(o.outDir) === path.resolve(o.sourcesDir)) bad('outDir must not be the sources folder');
+  if (o.matchSourceHistory !== undefined && typeof o.matchSourceHistory !== 'boolean') bad('matchSourceHistory must be true or false');
   const crops = o.cropsPerRealImage ?? 'balance';
   if (crops !== 'balance' && !(typeof crops === 'number' && crops >= 1 && crops <= 64)) bad(`cropsPerRealImage must be "balance" or a number from 1 to 64`);
   const maxCrops = o.maxCropsPerRealImage ?? 8;
@@ -178,6 +189,7 @@ function resolveOptions(o: BuildDatasetOptions): ResolvedOptions {
     fractions: { train, val, test },
     shortSideRange: checkRange('shortSideRange', o.shortSideRange ?? [256, 384], ITEM_SIZE, 4096, true),
     augmentation,
+    matchSourceHistory: o.matchSourceHistory ?? true,
     limitPerGenerator: limit('limitPerGenerator', o.limitPerGenerator),
     limitReal: limit('limitReal', o.limitReal),
   };
@@ -209,6 +221,7 @@ interface SourceInfo {
   sha256: string;
   width: number;
   height: number;
+  jpeg: boolean;
 }
 
 function imageFailed(row: SourceRow, e: unknown): DatasetBuildError {
@@ -224,7 +237,7 @@ async function readSource(sourcesDir: string, row: SourceRow): Promise<{ bytes: 
     const width = meta.autoOrient?.width ?? meta.width;
     const height = meta.autoOrient?.height ?? meta.height;
     if (!width || !height) throw new Error('the image has no size');
-    return { bytes, info: { row, sha256: sha256(bytes), width, height } };
+    return { bytes, info: { row, sha256: sha256(bytes), width, height, jpeg: meta.format === 'jpeg' } };
   } catch (e) {
     throw imageFailed(row, e);
   }
@@ -232,12 +245,28 @@ async function readSource(sourcesDir: string, row: SourceRow): Promise<{ bytes: 
 
 /** What one item is made of: everything that decides its pixels. */
 interface CropPlan {
+  history: DatasetItem['history'];
   resize: { width: number; height: number; shortSide: number };
   crop: { left: number; top: number; width: number; height: number };
   augmentation: DatasetItem['augmentation'];
 }
 
-function planCrop(info: SourceInfo, cropIndex: number, opts: ResolvedOptions): CropPlan {
+/** What the other class's sources look like, for matching (per class: its own sources' facts). */
+interface HistoryModel {
+  shortSides: Record<'real' | 'synthetic', number[]>;
+  jpegRate: Record<'real' | 'synthetic', number>;
+}
+
+function historyModelOf(infos: readonly SourceInfo[]): HistoryModel {
+  const of = (label: 'real' | 'synthetic') => infos.filter((i) => i.row.label === label);
+  const sides = (label: 'real' | 'synthetic') => of(label).map((i) => Math.min(i.width, i.height)).sort((a, b) => a - b);
+  const rate = (label: 'real' | 'synthetic') => of(label).filter((i) => i.jpeg).length / Math.max(1, of(label).length);
+  return { shortSides: { real: sides('real'), synthetic: sides('synthetic') }, jpegRate: { real: rate('real'), synthetic: rate('synthetic') } };
+}
+
+const HISTORY_JPEG_QUALITY: [number, number] = [75, 95];
+
+function planCrop(info: SourceInfo, cropIndex: number, opts: ResolvedOptions, model: HistoryModel): CropPlan {
   const rng = createRng(seedFrom(opts.seed, 'crop', info.row.path, cropIndex));
   const int = (lo: number, hi: number) => lo + Math.floor(rng() * (hi - lo + 1));
   const aug = opts.augmentation;
@@ -255,7 +284,21 @@ function planCrop(info: SourceInfo, cropIndex: number, opts: ResolvedOptions): C
   const grayscale = rng() < aug.grayscaleProbability;
   const jpeg = rng() < aug.jpegProbability;
   const quality = int(aug.jpegQualityRange[0], aug.jpegQualityRange[1]);
+  // Drawn after the older draws, so matching on or off leaves every other choice as it was.
+  const other = info.row.label === 'real' ? 'synthetic' : 'real';
+  const otherSides = model.shortSides[other];
+  const drawnSide = otherSides.length > 0 ? otherSides[Math.floor(rng() * otherSides.length)] : Infinity;
+  const jpegHistory = rng() < model.jpegRate[other];
+  const historyQuality = int(HISTORY_JPEG_QUALITY[0], HISTORY_JPEG_QUALITY[1]);
+  const ownSide = Math.min(info.width, info.height);
+  const history = opts.matchSourceHistory
+    ? {
+        nativeShortSide: drawnSide < ownSide ? drawnSide : null,
+        jpegQuality: jpegHistory && !info.jpeg ? historyQuality : null,
+      }
+    : { nativeShortSide: null, jpegQuality: null };
   return {
+    history,
     resize: { width, height, shortSide },
     crop: { left, top, width: ITEM_SIZE, height: ITEM_SIZE },
     augmentation: {
@@ -309,6 +352,7 @@ export async function planDataset(options: BuildDatasetOptions): Promise<Dataset
     options.signal,
   );
 
+  const historyModel = historyModelOf(infos);
   const cropsOf = new Map<SourceInfo, number>();
   for (const split of SPLITS) {
     const inSplit = infos.filter((info) => assignment.get(unitOf.get(info.row) as string) === split);
@@ -324,7 +368,7 @@ export async function planDataset(options: BuildDatasetOptions): Promise<Dataset
   for (const info of infos) {
     const split = assignment.get(unitOf.get(info.row) as string) as SplitName;
     for (let cropIndex = 0; cropIndex < (cropsOf.get(info) as number); cropIndex++) {
-      const plan = planCrop(info, cropIndex, opts);
+      const plan = planCrop(info, cropIndex, opts, historyModel);
       const scaleX = plan.resize.width / info.width;
       const scaleY = plan.resize.height / info.height;
       // Content-addressed: the id changes exactly when the pixels would.
@@ -346,6 +390,7 @@ export async function planDataset(options: BuildDatasetOptions): Promise<Dataset
         sourceWidth: info.width,
         sourceHeight: info.height,
         cropIndex,
+        history: plan.history,
         resize: plan.resize,
         crop: plan.crop,
         sourceBox: {
@@ -387,8 +432,31 @@ async function decodeSource(bytes: Buffer): Promise<{ data: Buffer; width: numbe
 
 const rawOf = (width: number, height: number) => ({ raw: { width, height, channels: 3 as const } });
 
+/** The source as it would have arrived with the matched history: smaller, then JPEG-encoded. */
+async function withHistory(
+  source: { data: Buffer; width: number; height: number },
+  history: DatasetItem['history'],
+): Promise<{ data: Buffer; width: number; height: number }> {
+  let current = source;
+  if (history?.nativeShortSide) {
+    const scale = history.nativeShortSide / Math.min(current.width, current.height);
+    const width = Math.max(1, Math.round(current.width * scale));
+    const height = Math.max(1, Math.round(current.height * scale));
+    const data = await sharp(current.data, rawOf(current.width, current.height)).resize(width, height, { fit: 'fill', kernel: 'lanczos3' }).raw().toBuffer();
+    current = { data, width, height };
+  }
+  if (history?.jpegQuality) {
+    const jpeg = await sharp(current.data, rawOf(current.width, current.height)).jpeg({ quality: history.jpegQuality, chromaSubsampling: '4:2:0' }).toBuffer();
+    const decoded = await sharp(jpeg).toColourspace('srgb').removeAlpha().raw().toBuffer({ resolveWithObject: true });
+    if (decoded.info.channels !== 3) throw new Error('JPEG history round trip did not give 3 channels');
+    current = { data: decoded.data, width: decoded.info.width, height: decoded.info.height };
+  }
+  return current;
+}
+
 /** The crop, augmented, as PNG bytes. Same code for both classes. */
-async function renderItem(source: { data: Buffer; width: number; height: number }, item: PlannedItem): Promise<Buffer> {
+async function renderItem(original: { data: Buffer; width: number; height: number }, item: PlannedItem): Promise<Buffer> {
+  const source = await withHistory(original, item.history);
   let pixels = await sharp(source.data, rawOf(source.width, source.height))
     .resize(item.resize.width, item.resize.height, { fit: 'fill', kernel: 'lanczos3' })
     .extract(item.crop)

@@ -20,6 +20,7 @@ export const DATASET_USAGE = [
   '  --limit-per-generator <n>   at most n synthetic files per generator (quick runs)',
   '  --limit-real <n>            at most n real photos (quick runs)',
   '  --concurrency <n>           images processed at once (default: cores, at most 4)',
+  '  --no-history-matching       skip matching native sizes and JPEG history across the classes (pipeline 1 behaviour)',
   '  --prune                     delete item files of earlier runs that the new manifest does not list',
   '  --json                      print one JSON summary object instead of text',
 ].join('\n');
@@ -30,7 +31,7 @@ export function parseDatasetArgs(argv: readonly string[]): Parsed | { error: str
   const values = new Map<string, string>();
   const flags = new Set<string>();
   const valued = ['--sources', '--out', '--seed', '--crops-per-real', '--max-crops-per-real', '--val', '--test', '--limit-per-generator', '--limit-real', '--concurrency'];
-  const boolean = ['--json', '--prune', '--help', '-h'];
+  const boolean = ['--json', '--prune', '--no-history-matching', '--help', '-h'];
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     const eq = arg.indexOf('=');
@@ -97,6 +98,7 @@ export function parseDatasetArgs(argv: readonly string[]): Parsed | { error: str
       ...(parsed['--limit-real'] !== undefined ? { limitReal: parsed['--limit-real'] } : {}),
       ...(parsed['--concurrency'] !== undefined ? { concurrency: parsed['--concurrency'] } : {}),
       ...(flags.has('--prune') ? { prune: true } : {}),
+      ...(flags.has('--no-history-matching') ? { matchSourceHistory: false } : {}),
     },
   };
 }

@@ -37,6 +37,16 @@ export const datasetItemSchema = z.object({
   sourceWidth: z.number().int().positive(),
   sourceHeight: z.number().int().positive(),
   cropIndex: z.number().int().nonnegative(),
+  /**
+   * History matched across the classes before resizing (absent in pipeline 1 datasets): the source
+   * downscaled to this short side, then JPEG-encoded at this quality; null = not applied.
+   */
+  history: z
+    .object({
+      nativeShortSide: z.number().int().positive().nullable(),
+      jpegQuality: z.number().int().min(1).max(100).nullable(),
+    })
+    .optional(),
   /** Size the whole source was resized to before cropping. */
   resize: z.object({ width: z.number().int().positive(), height: z.number().int().positive(), shortSide: z.number().int().positive() }),
   /** The 256×256 window in the resized image. */
