@@ -26,8 +26,13 @@ export interface AnalyzeBenchRow {
   format: 'png' | 'jpeg';
   images: number;
   pipelineImagesPerSecond: number;
+  /** session.run of the same session on a ready batch of decoded 256×256 RGB bytes (what analyze runs). */
   rawImagesPerSecond: number;
+  /** session.run of the model file alone on a ready batch of resized, normalised floats. */
+  rawFloatImagesPerSecond: number;
   ratio: number;
+  /** pipeline / rawFloat: against the model without the in-graph resize and normalisation. */
+  ratioToFloat: number;
   /** Process CPU time (all threads) per image: what the run costs, whatever else shares the machine. */
   pipelineCpuMsPerImage: number;
   rawCpuMsPerImage: number;
@@ -127,18 +132,24 @@ export async function runAnalyzeBench(argv: readonly string[], io: BenchIo): Pro
         },
       });
       const model = await registry.resolve(id);
-      const session = await getDetectorSession(model.detectorPath, { expectedSha256: model.card.sha256 });
-      const floats = session.inputSize * session.inputSize * 3;
+      // The session analyze uses (decoded bytes in, resize and normalisation in the graph), and the
+      // model file on its own float input, so the table shows both bounds.
+      const session = await getDetectorSession(model.detectorPath, { expectedSha256: model.card.sha256, paperRgb: { normalisation: model.normalisation } });
+      const floatSession = await getDetectorSession(model.detectorPath, { expectedSha256: model.card.sha256 });
+      const floats = floatSession.inputSize * floatSession.inputSize * 3;
       for (const batch of batches) {
         const buffer = new Float32Array(batch * floats);
         for (let i = 0; i < buffer.length; i++) buffer[i] = ((i * 2654435761) % 1000) / 1000;
-        await session.predict(buffer, batch);
+        const bytes = new Uint8Array(batch * session.inputSize * session.inputSize * 3);
+        for (let i = 0; i < bytes.length; i++) bytes[i] = (i * 2654435761) % 251;
+        await session.predict(bytes, batch);
+        await floatSession.predict(buffer, batch);
         const runs = Math.max(1, Math.ceil(count / batch));
         // Raw: the same session on a ready tensor, as many images as the pipeline sees.
-        const measureRaw = async () => {
+        const measureRaw = async (s: typeof session, input: Float32Array | Uint8Array) => {
           const c0 = process.cpuUsage();
           const t0 = performance.now();
-          for (let r = 0; r < runs; r++) await session.predict(buffer, batch);
+          for (let r = 0; r < runs; r++) await s.predict(input, batch);
           return rate(runs * batch, t0, c0);
         };
         const measurePipeline = async (format: 'png' | 'jpeg') => {
@@ -153,9 +164,11 @@ export async function runAnalyzeBench(argv: readonly string[], io: BenchIo): Pro
         };
         // Interleaved repeats, best of each: other processes on a shared machine only ever slow a run.
         let raw = { perSecond: 0, cpuMs: Infinity, n: 0 };
+        let rawFloat = { ...raw };
         const best = { png: { ...raw }, jpeg: { ...raw } };
         for (let rep = 0; rep < repeats; rep++) {
-          raw = better(raw, await measureRaw());
+          raw = better(raw, await measureRaw(session, bytes));
+          rawFloat = better(rawFloat, await measureRaw(floatSession, buffer));
           for (const format of ['png', 'jpeg'] as const) best[format] = better(best[format], await measurePipeline(format));
         }
         for (const format of ['png', 'jpeg'] as const) {
@@ -167,7 +180,9 @@ export async function runAnalyzeBench(argv: readonly string[], io: BenchIo): Pro
             images: p.n,
             pipelineImagesPerSecond: round(p.perSecond),
             rawImagesPerSecond: round(raw.perSecond),
+            rawFloatImagesPerSecond: round(rawFloat.perSecond),
             ratio: Math.round((p.perSecond / raw.perSecond) * 100) / 100,
+            ratioToFloat: Math.round((p.perSecond / rawFloat.perSecond) * 100) / 100,
             pipelineCpuMsPerImage: round(p.cpuMs),
             rawCpuMsPerImage: round(raw.cpuMs),
             provider: session.provider,
@@ -195,13 +210,15 @@ export function formatBenchTable(rows: AnalyzeBenchRow[]): string {
   const lines = [
     `Analyze pipeline vs raw session.run (${rows[0]?.provider ?? 'cpu'}, ${cores} cores, ${os.cpus()[0]?.model ?? 'cpu'}, 256×256 inputs)`,
     '',
-    '| backbone | batch | input | pipeline img/s | raw session.run img/s | ratio | pipeline CPU ms/img | raw CPU ms/img | CPU ratio |',
-    '| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |',
+    '| backbone | batch | input | pipeline img/s | raw session.run img/s | ratio | raw, float input img/s | ratio to float | pipeline CPU ms/img | raw CPU ms/img | CPU ratio |',
+    '| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
     ...rows.map(
       (r) =>
-        `| ${r.backbone} | ${r.batch} | ${r.format.toUpperCase()} | ${r.pipelineImagesPerSecond} | ${r.rawImagesPerSecond} | ${r.ratio.toFixed(2)} | ${r.pipelineCpuMsPerImage} | ${r.rawCpuMsPerImage} | ${(r.rawCpuMsPerImage / r.pipelineCpuMsPerImage).toFixed(2)} |`,
+        `| ${r.backbone} | ${r.batch} | ${r.format.toUpperCase()} | ${r.pipelineImagesPerSecond} | ${r.rawImagesPerSecond} | ${r.ratio.toFixed(2)} | ${r.rawFloatImagesPerSecond} | ${r.ratioToFloat.toFixed(2)} | ${r.pipelineCpuMsPerImage} | ${r.rawCpuMsPerImage} | ${(r.rawCpuMsPerImage / r.pipelineCpuMsPerImage).toFixed(2)} |`,
     ),
     '',
+    'raw session.run = the session analyze uses, on a ready batch of decoded 256×256 RGB bytes (resize and ' +
+      'normalisation run inside the graph); raw, float input = the model file alone on ready resized, normalised floats.',
     `Best of interleaved repeats; load average at the end: ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}. ` +
       'CPU ratio = raw CPU time per image / pipeline CPU time per image (all threads of the process): ' +
       'the throughput ratio a machine with no other load would show once both runs keep every core busy.',

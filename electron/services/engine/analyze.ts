@@ -14,7 +14,7 @@ import {
   decodeToPaperRgb,
   fileSystemError,
   readImageFile,
-  toModelInput,
+  PAPER_SIZE,
   type DecodeLimits,
   type ImageErrorCode,
   type PaperRgb,
@@ -244,14 +244,18 @@ export async function* analyzeFiles(inputs: readonly string[], options: AnalyzeO
   }
   const registry = options.registry ?? new ModelRegistry({ dataDir: options.dataDir, repoRoot: options.repoRoot });
   const model = await registry.resolve(options.modelId);
-  const session = await getDetectorSession(model.detectorPath, { preference: options.provider, expectedSha256: model.card.sha256 });
+  // The decoded 256×256 bytes go straight in; resize and normalisation run in the graph.
+  const session = await getDetectorSession(model.detectorPath, {
+    preference: options.provider,
+    expectedSha256: model.card.sha256,
+    paperRgb: { normalisation: model.normalisation },
+  });
   options.onReady?.({ model, session });
 
   const threshold = options.threshold ?? model.card.threshold;
   const modelRef = { id: model.id, sha256: session.modelSha256 };
-  const inputOptions = { inputSize: session.inputSize, normalisation: model.normalisation };
-  const imageFloats = session.inputSize * session.inputSize * 3;
-  const batchBuffer = new Float32Array(batchSize * imageFloats);
+  const imageBytes = PAPER_SIZE * PAPER_SIZE * 3;
+  const batchBuffer = new Uint8Array(batchSize * imageBytes);
   const limits: DecodeLimits = { maxPixels: options.maxPixels, maxFileBytes: options.maxFileBytes };
   // Enough files in flight to fill the next batch while the current one runs. A file needs several
   // event-loop turns (open, stat, read, close, hash, decode) and a synchronous session.run allows one
@@ -292,7 +296,7 @@ export async function* analyzeFiles(inputs: readonly string[], options: AnalyzeO
     const n = batchItems.length;
     const out = new Map<number, AnalyzeResult>();
     if (n === 0) return out;
-    for (let i = 0; i < n; i++) toModelInput(batchItems[i].rgb.data, inputOptions, batchBuffer, i * imageFloats);
+    for (let i = 0; i < n; i++) batchBuffer.set(batchItems[i].rgb.data, i * imageBytes);
     const scores = await session.predict(batchBuffer, n);
     const now = performance.now();
     const share = (now - lastBatchEnd) / n;

@@ -3,6 +3,7 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs/promises';
 import ort from 'onnxruntime-node';
+import { withPaperRgbInput } from '../../../models/convert/detector';
 import {
   defaultIntraOpThreads,
   describeFallback,
@@ -28,7 +29,15 @@ export interface SessionOptionsInput {
   intraOpThreads?: number;
   /** When known (model card), the file must hash to it: the result cites this hash. */
   expectedSha256?: string;
+  /**
+   * Take the decoder's 256×256 RGB bytes (uint8) and do the resize and normalisation in the graph
+   * (withPaperRgbInput), with this normalisation. The file and its hash stay those of the model.
+   */
+  paperRgb?: { normalisation: { scale: readonly number[]; offset: readonly number[] } };
 }
+
+/** What one image of a batch is: floats in the model's own input, or the decoder's RGB bytes. */
+export type ImageBatch = Float32Array | Uint8Array;
 
 export interface DetectorSession {
   readonly session: ort.InferenceSession;
@@ -38,13 +47,15 @@ export interface DetectorSession {
   /** Why the preferred provider was not used; undefined when it was. */
   readonly providerNote?: string;
   readonly inputName: string;
-  /** NHWC [N, H, W, 3]; H = W = inputSize. */
+  /** NHWC [N, H, W, 3]; H = W = inputSize (256 for a paperRgb session). */
   readonly inputSize: number;
+  /** float32: normalised model input; uint8: the decoder's RGB bytes (paperRgb sessions). */
+  readonly inputType: 'float32' | 'uint8';
   readonly outputNames: readonly string[];
-  /** Runs N images packed NHWC in `batch`; returns p(synthetic) per image. */
-  predict(batch: Float32Array, n: number): Promise<Float32Array>;
+  /** Runs N images packed NHWC in `batch` (Uint8Array for paperRgb sessions); returns p(synthetic) per image. */
+  predict(batch: ImageBatch, n: number): Promise<Float32Array>;
   /** Runs and returns every named output (p_synthetic and the feature map, for explainers). */
-  runOutputs(batch: Float32Array, n: number, outputs?: readonly string[]): Promise<Record<string, ort.Tensor>>;
+  runOutputs(batch: ImageBatch, n: number, outputs?: readonly string[]): Promise<Record<string, ort.Tensor>>;
 }
 
 export const P_SYNTHETIC_OUTPUT = 'p_synthetic';
@@ -93,7 +104,15 @@ function readInputSize(session: ort.InferenceSession, inputName: string): number
   return h;
 }
 
-async function createDetectorSession(modelPath: string, bytes: Buffer, sha: string, options: SessionOptionsInput): Promise<DetectorSession> {
+async function createDetectorSession(modelPath: string, fileBytes: Buffer, sha: string, options: SessionOptionsInput): Promise<DetectorSession> {
+  let bytes: Uint8Array = fileBytes;
+  if (options.paperRgb) {
+    try {
+      bytes = withPaperRgbInput(fileBytes, options.paperRgb);
+    } catch (e) {
+      throw new DetectorSessionError('MODEL_INVALID', `Cannot add the image input to ${modelPath}: ${(e as Error).message}`);
+    }
+  }
   const preference = options.preference ?? 'auto';
   const threads = options.intraOpThreads ?? defaultIntraOpThreads();
   const plan = planProviders(preference);
@@ -123,15 +142,21 @@ async function createDetectorSession(modelPath: string, bytes: Buffer, sha: stri
     await s.release();
     throw new DetectorSessionError('MODEL_INVALID', `Model ${modelPath} has no "${P_SYNTHETIC_OUTPUT}" output (outputs: ${s.outputNames.join(', ')})`);
   }
-  const imageFloats = inputSize * inputSize * 3;
-  const tensorFor = (batch: Float32Array, n: number) => {
-    if (!Number.isInteger(n) || n < 1 || batch.length < n * imageFloats) {
-      throw new Error(`Batch of ${n} needs ${n * imageFloats} floats, got ${batch.length}`);
+  const inputType = options.paperRgb ? 'uint8' : 'float32';
+  const imageValues = inputSize * inputSize * 3;
+  const tensorFor = (batch: ImageBatch, n: number) => {
+    if ((inputType === 'uint8') !== batch instanceof Uint8Array) {
+      throw new Error(`This session takes ${inputType === 'uint8' ? 'RGB bytes (Uint8Array)' : 'model input floats (Float32Array)'}`);
     }
-    const data = batch.length === n * imageFloats ? batch : batch.subarray(0, n * imageFloats);
-    return new ort.Tensor('float32', data, [n, inputSize, inputSize, 3]);
+    if (!Number.isInteger(n) || n < 1 || batch.length < n * imageValues) {
+      throw new Error(`Batch of ${n} needs ${n * imageValues} values, got ${batch.length}`);
+    }
+    const data = batch.length === n * imageValues ? batch : batch.subarray(0, n * imageValues);
+    return data instanceof Uint8Array
+      ? new ort.Tensor('uint8', data, [n, inputSize, inputSize, 3])
+      : new ort.Tensor('float32', data, [n, inputSize, inputSize, 3]);
   };
-  const runOutputs = async (batch: Float32Array, n: number, outputs: readonly string[] = s.outputNames) => {
+  const runOutputs = async (batch: ImageBatch, n: number, outputs: readonly string[] = s.outputNames) => {
     const result = await s.run({ [inputName]: tensorFor(batch, n) }, outputs as string[]);
     return result as Record<string, ort.Tensor>;
   };
@@ -143,6 +168,7 @@ async function createDetectorSession(modelPath: string, bytes: Buffer, sha: stri
     providerNote: describeFallback(preference, provider, attempts),
     inputName,
     inputSize,
+    inputType,
     outputNames: s.outputNames,
     runOutputs,
     async predict(batch, n) {
@@ -185,7 +211,8 @@ export async function getDetectorSession(modelPath: string, options: SessionOpti
       `Model ${modelPath} hashes to ${sha}, but its card says ${options.expectedSha256}; refusing to run a model that differs from its card`,
     );
   }
-  const key = `${sha}:${options.preference ?? 'auto'}:${options.intraOpThreads ?? 'default'}`;
+  const paperKey = options.paperRgb ? `rgb(${[...options.paperRgb.normalisation.scale, ...options.paperRgb.normalisation.offset].join(',')})` : 'float';
+  const key = `${sha}:${options.preference ?? 'auto'}:${options.intraOpThreads ?? 'default'}:${paperKey}`;
   let pending = sessions.get(key);
   if (!pending) {
     const loaded = bytes ?? (await readModel(modelPath));
