@@ -1,5 +1,6 @@
 // Explains the latest analysis of one evidence file with the very model that produced it, and
 // records each heatmap against that analysis (stored read-only in the case folder, audited).
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -81,11 +82,20 @@ export function listEvidenceExplanations(store: CaseStore, dataDir: string, evid
       .filter((e) => e.analysisId === analysis.id)
       .map((e) => [e.method, e]),
   );
-  return [...newestByMethod.values()].map((e) => ({
-    id: e.id,
-    method: e.method,
-    parameters: e.parameters,
-    createdAt: e.createdAt,
-    overlay: e.heatmapPath ? `data:image/png;base64,${fs.readFileSync(path.join(root, ...e.heatmapPath.split('/'))).toString('base64')}` : null,
-  }));
+  return [...newestByMethod.values()].map((e) => {
+    const base = { id: e.id, method: e.method, parameters: e.parameters, createdAt: e.createdAt };
+    if (!e.heatmapPath) return { ...base, overlay: null };
+    // The case folder can be damaged outside the app: say so for this overlay, keep the others.
+    let bytes: Buffer;
+    try {
+      bytes = fs.readFileSync(path.join(root, ...e.heatmapPath.split('/')));
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      return { ...base, overlay: null, overlayProblem: `The overlay file ${e.heatmapPath} cannot be read (${code ?? (err as Error).message}); run "case verify".` };
+    }
+    if (e.heatmapSha256 && createHash('sha256').update(bytes).digest('hex') !== e.heatmapSha256) {
+      return { ...base, overlay: null, overlayProblem: `The overlay file ${e.heatmapPath} no longer matches its recorded sha256; run "case verify".` };
+    }
+    return { ...base, overlay: `data:image/png;base64,${bytes.toString('base64')}` };
+  });
 }

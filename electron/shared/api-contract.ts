@@ -153,6 +153,8 @@ export const apiContract = {
         createdAt: z.string(),
         /** The overlay PNG as a data: URL (allowed by the CSP's img-src). */
         overlay: z.string().nullable(),
+        /** Why overlay is null although one was recorded: its file is missing or no longer matches its hash. */
+        overlayProblem: z.string().optional(),
       }),
     ),
   },

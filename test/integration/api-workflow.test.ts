@@ -11,6 +11,7 @@ import { createApiServices, type ApiServices } from '../../electron/services/api
 import { buildDataset } from '../../electron/services/dataset/build-dataset';
 import type { JobState } from '../../electron/shared/api-contract';
 import { CaseStore } from '../../electron/services/case-store';
+import { casePaths } from '../../electron/services/case-store/evidence-files';
 
 const repoRoot = path.resolve(import.meta.dirname, '../..');
 const sources = path.resolve(repoRoot, '../shared/datasets');
@@ -120,5 +121,31 @@ describe('API workflow: train, ingest, analyse, explain', () => {
     } finally {
       store.close();
     }
+  });
+
+  it('reports a missing or altered overlay file for that overlay only, without failing the list', async () => {
+    const [evidence] = await services.handlers['evidence.list']({ caseId });
+    const store = CaseStore.open(path.join(work, 'data'));
+    let records;
+    try {
+      records = store.listExplanations(caseId).filter((e) => e.heatmapPath);
+    } finally {
+      store.close();
+    }
+    const root = casePaths(path.join(work, 'data'), caseId).root;
+    const byMethod = new Map(records.map((r) => [r.method, path.join(root, ...r.heatmapPath!.split('/'))]));
+    const removed = byMethod.get('gradcam')!;
+    const altered = byMethod.get('lime')!;
+    fs.rmSync(removed, { force: true });
+    fs.chmodSync(altered, 0o644);
+    fs.appendFileSync(altered, Buffer.from([0]));
+    const explanations = await services.handlers['explanations.list']({ evidenceId: evidence.id });
+    const of = (m: string) => explanations.find((e) => e.method === m)!;
+    expect(of('gradcam').overlay).toBeNull();
+    expect(of('gradcam').overlayProblem).toMatch(/cannot be read.*ENOENT/);
+    expect(of('lime').overlay).toBeNull();
+    expect(of('lime').overlayProblem).toMatch(/no longer matches its recorded sha256/);
+    expect(of('scorecam').overlay).toMatch(/^data:image\/png;base64,/);
+    expect(of('scorecam').overlayProblem).toBeUndefined();
   });
 });

@@ -46,6 +46,7 @@ export function ExplanationPanel({ evidenceId, name }: { evidenceId: string; nam
           {explanations.value.map((e) => (
             <figure key={e.id}>
               {e.overlay && <img src={e.overlay} alt={`${METHOD_LABELS[e.method] ?? e.method} heatmap`} />}
+              {e.overlayProblem && <p role="alert">{e.overlayProblem}</p>}
               <figcaption>
                 {METHOD_LABELS[e.method] ?? e.method} · target {String(e.parameters.target ?? '')}
               </figcaption>
