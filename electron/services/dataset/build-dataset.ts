@@ -77,6 +77,8 @@ export interface BuildDatasetOptions {
    */
   cropsPerRealImage?: number | 'balance';
   maxCropsPerRealImage?: number;
+  /** Crops per synthetic file (default 1): more views of each generated image, each with its own draws. */
+  cropsPerSyntheticImage?: number;
   /** Fractions of each class per split; default 0.7 / 0.15 / 0.15. */
   fractions?: Partial<SplitFractions>;
   shortSideRange?: [number, number];
@@ -116,6 +118,7 @@ interface ResolvedOptions {
   seed: number;
   cropsPerRealImage: number | 'balance';
   maxCropsPerRealImage: number;
+  cropsPerSyntheticImage: number;
   fractions: SplitFractions;
   shortSideRange: [number, number];
   augmentation: Required<AugmentationOptions>;
@@ -163,6 +166,8 @@ function resolveOptions(o: BuildDatasetOptions): ResolvedOptions {
   if (crops !== 'balance' && !(typeof crops === 'number' && crops >= 1 && crops <= 64)) bad(`cropsPerRealImage must be "balance" or a number from 1 to 64`);
   const maxCrops = o.maxCropsPerRealImage ?? 8;
   if (!Number.isInteger(maxCrops) || maxCrops < 1 || maxCrops > 64) bad('maxCropsPerRealImage must be an integer from 1 to 64');
+  const syntheticCrops = o.cropsPerSyntheticImage ?? 1;
+  if (!Number.isInteger(syntheticCrops) || syntheticCrops < 1 || syntheticCrops > 16) bad('cropsPerSyntheticImage must be an integer from 1 to 16');
   const val = o.fractions?.val ?? 0.15;
   const test = o.fractions?.test ?? 0.15;
   const train = o.fractions?.train ?? 1 - val - test;
@@ -186,6 +191,7 @@ function resolveOptions(o: BuildDatasetOptions): ResolvedOptions {
     seed: o.seed,
     cropsPerRealImage: crops,
     maxCropsPerRealImage: maxCrops,
+    cropsPerSyntheticImage: syntheticCrops,
     fractions: { train, val, test },
     shortSideRange: checkRange('shortSideRange', o.shortSideRange ?? [256, 384], ITEM_SIZE, 4096, true),
     augmentation,
@@ -358,8 +364,8 @@ export async function planDataset(options: BuildDatasetOptions): Promise<Dataset
     const inSplit = infos.filter((info) => assignment.get(unitOf.get(info.row) as string) === split);
     const synthetic = inSplit.filter((info) => info.row.label === 'synthetic');
     const real = inSplit.filter((info) => info.row.label === 'real');
-    for (const info of synthetic) cropsOf.set(info, 1);
-    const target = opts.cropsPerRealImage === 'balance' ? synthetic.length : Math.round(opts.cropsPerRealImage * real.length);
+    for (const info of synthetic) cropsOf.set(info, opts.cropsPerSyntheticImage);
+    const target = opts.cropsPerRealImage === 'balance' ? synthetic.length * opts.cropsPerSyntheticImage : Math.round(opts.cropsPerRealImage * real.length);
     const counts = allocateRealCrops(real, Math.max(target, real.length), opts.maxCropsPerRealImage);
     real.forEach((info, i) => cropsOf.set(info, counts[i]));
   }

@@ -16,6 +16,7 @@ export const DATASET_USAGE = [
   '  --seed <n>                  random seed for splits, crops and augmentation (default 1)',
   '  --crops-per-real <n|balance> mean crops per real photo, or balance against the synthetic items (default balance)',
   '  --max-crops-per-real <n>    most crops from one photo (default 8)',
+  '  --crops-per-synthetic <n>   crops per synthetic file, each with its own draws (default 1)',
   '  --val <f> --test <f>        split fractions (default 0.15 each)',
   '  --limit-per-generator <n>   at most n synthetic files per generator (quick runs)',
   '  --limit-real <n>            at most n real photos (quick runs)',
@@ -30,7 +31,7 @@ type Parsed = { options: Omit<BuildDatasetOptions, 'onProgress' | 'signal'>; jso
 export function parseDatasetArgs(argv: readonly string[]): Parsed | { error: string } {
   const values = new Map<string, string>();
   const flags = new Set<string>();
-  const valued = ['--sources', '--out', '--seed', '--crops-per-real', '--max-crops-per-real', '--val', '--test', '--limit-per-generator', '--limit-real', '--concurrency'];
+  const valued = ['--sources', '--out', '--seed', '--crops-per-real', '--max-crops-per-real', '--crops-per-synthetic', '--val', '--test', '--limit-per-generator', '--limit-real', '--concurrency'];
   const boolean = ['--json', '--prune', '--no-history-matching', '--help', '-h'];
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
@@ -66,6 +67,7 @@ export function parseDatasetArgs(argv: readonly string[]): Parsed | { error: str
   for (const [name, read] of [
     ['--seed', integer],
     ['--max-crops-per-real', integer],
+    ['--crops-per-synthetic', integer],
     ['--limit-per-generator', integer],
     ['--limit-real', integer],
     ['--concurrency', integer],
@@ -93,6 +95,7 @@ export function parseDatasetArgs(argv: readonly string[]): Parsed | { error: str
       seed: parsed['--seed'] ?? 1,
       ...(cropsPerRealImage !== undefined ? { cropsPerRealImage } : {}),
       ...(parsed['--max-crops-per-real'] !== undefined ? { maxCropsPerRealImage: parsed['--max-crops-per-real'] } : {}),
+      ...(parsed['--crops-per-synthetic'] !== undefined ? { cropsPerSyntheticImage: parsed['--crops-per-synthetic'] } : {}),
       ...(fractions ? { fractions } : {}),
       ...(parsed['--limit-per-generator'] !== undefined ? { limitPerGenerator: parsed['--limit-per-generator'] } : {}),
       ...(parsed['--limit-real'] !== undefined ? { limitReal: parsed['--limit-real'] } : {}),
