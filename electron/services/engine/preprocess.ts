@@ -294,6 +294,7 @@ export async function decodeToPaperRgb(input: string | Buffer, limits: DecodeLim
       autoOrient: true,
       pages: 1,
       page: 0,
+      sequentialRead: true,
     });
     decoded = await image
       .flatten({ background: { r: 255, g: 255, b: 255 } })
