@@ -3,6 +3,10 @@
 // leave-one-modality-out numbers). build-default-detector.ts recreates the fused ONNX at install.
 //
 //   npx tsx models/default/train-default.ts --dataset <built dataset> [--backbone mobilenet_v2] [--features last|mid] [--augment flip]
+//     [--dataset-options "<the npm run dataset options it was built with>"]
+//
+// The shipped default: --features mid on a dataset built with
+//   npm run dataset -- --sources ../shared/datasets --out <dir> --crops-per-synthetic 3 --max-crops-per-real 16
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -57,11 +61,11 @@ const card = {
   head: { ...(r.card.head as object), file: headFile, sha256: sha256Text(r.headJson) },
   trainingData: {
     ...(r.card.trainingData as object),
-    dataset: 'npm run dataset -- --sources ../shared/datasets --out <dir> (seed 1, default options)',
+    dataset: `npm run dataset -- --sources ../shared/datasets --out <dir> ${opt('--dataset-options', '--crops-per-synthetic 3 --max-crops-per-real 16')} (seed 1)`,
   },
   sha256: r.model?.card.sha256,
   limitations:
-    'Trained on ~1.1k 256×256 images from the small shared collection (300 photographs, 536 synthetic tiles of 39 generators). ' +
+    'Trained on 256×256 crops of a small collection (300 photographs, 536 synthetic files of 39 generators; see trainingData). ' +
     'Its leave-one-generator-out and leave-one-modality-out ROC-AUC (metrics) predict how it does on a new generator; they are far below the paper\'s in-distribution numbers. Treat its verdict as one indicator, not proof.',
 };
 fs.writeFileSync(path.join(here, 'model-card.json'), JSON.stringify(card, null, 2) + '\n');
