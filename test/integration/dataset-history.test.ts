@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { buildDataset, planDataset } from '../../electron/services/dataset/build-dataset';
+import { parseDatasetArgs } from '../../electron/services/dataset/dataset-command';
 import { computeRocAuc } from '../../electron/services/evaluation/metrics';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -72,5 +73,27 @@ describe('source-history matching (dataset pipeline 2)', () => {
     } finally {
       fs.rmSync(out, { recursive: true, force: true });
     }
+  });
+
+  it('gives each synthetic file several crops, in one split, with their own draws, when asked', async () => {
+    const items = (await planDataset({ sourcesDir, outDir: '/nonexistent-out', seed: 1, cropsPerSyntheticImage: 3, maxCropsPerRealImage: 16 })).items;
+    const synthetic = items.filter((i) => i.label === 'synthetic');
+    const bySource = new Map<string, typeof synthetic>();
+    for (const i of synthetic) bySource.set(i.originalPath, [...(bySource.get(i.originalPath) ?? []), i]);
+    expect([...bySource.values()].every((list) => list.length === 3)).toBe(true);
+    for (const list of bySource.values()) {
+      expect(new Set(list.map((i) => i.split)).size).toBe(1);
+      expect(new Set(list.map((i) => i.id)).size).toBe(3);
+    }
+    // Real crops balance the synthetic ones in every split (within the per-photo caps).
+    for (const split of ['train', 'val', 'test'] as const) {
+      const real = items.filter((i) => i.split === split && i.label === 'real').length;
+      const synth = items.filter((i) => i.split === split && i.label === 'synthetic').length;
+      expect(Math.abs(real - synth) / synth).toBeLessThan(0.05);
+    }
+    expect(parseDatasetArgs(['--sources', 's', '--out', 'o', '--crops-per-synthetic', '3', '--no-history-matching'])).toMatchObject({
+      options: { cropsPerSyntheticImage: 3, matchSourceHistory: false },
+    });
+    await expect(planDataset({ sourcesDir, outDir: '/nonexistent-out', seed: 1, cropsPerSyntheticImage: 0 })).rejects.toMatchObject({ code: 'BAD_OPTIONS' });
   });
 });
