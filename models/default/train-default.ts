@@ -6,7 +6,7 @@
 //     [--dataset-options "<the npm run dataset options it was built with>"]
 //
 // The shipped default: --features mid on a dataset built with
-//   npm run dataset -- --sources ../shared/datasets --out <dir> --crops-per-synthetic 3 --max-crops-per-real 16
+//   npm run dataset -- --sources ../shared/datasets --out <dir> --crops-per-synthetic 5 --max-crops-per-real 24
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -61,7 +61,7 @@ const card = {
   head: { ...(r.card.head as object), file: headFile, sha256: sha256Text(r.headJson) },
   trainingData: {
     ...(r.card.trainingData as object),
-    dataset: `npm run dataset -- --sources ../shared/datasets --out <dir> ${opt('--dataset-options', '--crops-per-synthetic 3 --max-crops-per-real 16')} (seed 1)`,
+    dataset: `npm run dataset -- --sources ../shared/datasets --out <dir> ${opt('--dataset-options', '--crops-per-synthetic 5 --max-crops-per-real 24')} (seed 1)`,
   },
   sha256: r.model?.card.sha256,
   limitations:
