@@ -451,19 +451,24 @@ async function withHistory(
     const data = await sharp(current.data, rawOf(current.width, current.height)).resize(width, height, { fit: 'fill', kernel: 'lanczos3' }).raw().toBuffer();
     current = { data, width, height };
   }
-  if (history?.jpegQuality) {
-    const jpeg = await sharp(current.data, rawOf(current.width, current.height)).jpeg({ quality: history.jpegQuality, chromaSubsampling: '4:2:0' }).toBuffer();
-    const decoded = await sharp(jpeg).toColourspace('srgb').removeAlpha().raw().toBuffer({ resolveWithObject: true });
-    if (decoded.info.channels !== 3) throw new Error('JPEG history round trip did not give 3 channels');
-    current = { data: decoded.data, width: decoded.info.width, height: decoded.info.height };
-  }
+  if (history?.jpegQuality) current = { ...current, data: await jpegRoundTrip(current.data, current.width, current.height, history.jpegQuality) };
   return current;
+}
+
+/** RGB pixels after JPEG encoding at this quality (4:2:0, as cameras and the web do) and decoding. */
+async function jpegRoundTrip(pixels: Buffer, width: number, height: number, quality: number): Promise<Buffer> {
+  const jpeg = await sharp(pixels, rawOf(width, height)).jpeg({ quality, chromaSubsampling: '4:2:0' }).toBuffer();
+  const decoded = await sharp(jpeg).toColourspace('srgb').removeAlpha().raw().toBuffer({ resolveWithObject: true });
+  if (decoded.info.channels !== 3 || decoded.info.width !== width || decoded.info.height !== height) {
+    throw new Error('JPEG round trip did not give the same size in 3 channels');
+  }
+  return decoded.data;
 }
 
 /** The crop, augmented, as PNG bytes. Same code for both classes. */
 async function renderItem(original: { data: Buffer; width: number; height: number }, item: PlannedItem): Promise<Buffer> {
   const source = await withHistory(original, item.history);
-  let pixels = await sharp(source.data, rawOf(source.width, source.height))
+  let pixels: Buffer = await sharp(source.data, rawOf(source.width, source.height))
     .resize(item.resize.width, item.resize.height, { fit: 'fill', kernel: 'lanczos3' })
     .extract(item.crop)
     .raw()
@@ -481,12 +486,7 @@ async function renderItem(original: { data: Buffer; width: number; height: numbe
       pixels[i] = pixels[i + 1] = pixels[i + 2] = y;
     }
   }
-  if (a.jpegQuality !== null) {
-    const jpeg = await sharp(pixels, rawOf(ITEM_SIZE, ITEM_SIZE)).jpeg({ quality: a.jpegQuality, chromaSubsampling: '4:2:0' }).toBuffer();
-    const decoded = await sharp(jpeg).toColourspace('srgb').removeAlpha().raw().toBuffer({ resolveWithObject: true });
-    if (decoded.info.channels !== 3) throw new Error('JPEG round trip did not give 3 channels');
-    pixels = decoded.data;
-  }
+  if (a.jpegQuality !== null) pixels = await jpegRoundTrip(pixels, ITEM_SIZE, ITEM_SIZE, a.jpegQuality);
   return sharp(pixels, rawOf(ITEM_SIZE, ITEM_SIZE)).png({ compressionLevel: 6 }).toBuffer();
 }
 
