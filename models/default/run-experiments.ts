@@ -5,7 +5,10 @@
 //
 //   npx tsx models/default/run-experiments.ts --dataset <built dataset> --cache <dir> \
 //     --backbones mobilenet_v2,inception_v3 --layers last,mid,both --augment flip;flip,jpeg,blur,resize \
-//     [--logo] [--runner onnx|tfjs] [--out results.json]
+//     [--logo] [--runner onnx|tfjs] [--out results.json] [--train-only esrgan-twin]
+//
+// --train-only names synthetic generators that only ever train (e.g. the ESRGAN twins of
+// esrgan-twins.ts): they are never a held-out fold, and their modality is not one either.
 import fs from 'node:fs';
 import path from 'node:path';
 import { computeRocAuc } from '../../electron/services/evaluation/metrics';
@@ -16,7 +19,7 @@ import { loadDataset, splitWithHoldOut } from '../../electron/services/training/
 import type { BackboneSpec, LayerSpec } from '../../electron/services/training/feature-cache';
 import { buildFeatureTable, featureSetFor, gatherRows } from '../../electron/services/training/feature-table';
 import { scoreWithHead, trainHead, type HeadTrainingOptions } from '../../electron/services/training/head-trainer';
-import { runLeaveOneOut } from '../../electron/services/training/holdout-validation';
+import { runLeaveOneOut, syntheticGroups } from '../../electron/services/training/holdout-validation';
 import { parseViews } from '../../electron/services/training/image-views';
 
 const args = process.argv.slice(2);
@@ -36,6 +39,7 @@ const layerChoices = (opt('--layers', 'last') as string).split(',') as FeatureCh
 const augmentSets = (opt('--augment', 'flip') as string).split(';').map((s) => parseViews(s));
 const runner = opt('--runner', 'onnx');
 const logo = args.includes('--logo');
+const trainOnly = new Set((opt('--train-only', '') as string).split(',').filter(Boolean));
 const head: HeadTrainingOptions = {
   epochs: Number(opt('--epochs', '20')),
   hiddenUnits: Number(opt('--units', '256')),
@@ -76,8 +80,9 @@ for (const name of backbones) {
       const valScores = scoreWithHead(main.weights, gatherRows(table, split.val, 'plain'));
       const testAuc = computeRocAuc(split.test.map((i) => i.label), testScores, generatorBalancedWeights(split.test));
       const valAuc = computeRocAuc(split.val.map((i) => i.label), valScores, generatorBalancedWeights(split.val));
-      const lomo = await runLeaveOneOut(table, dataset.items, 'modality', views, head);
-      const logoSummary = logo ? await runLeaveOneOut(table, dataset.items, 'generator', views, head) : undefined;
+      const heldOutItems = dataset.items.filter((i) => !trainOnly.has(i.generator));
+      const lomo = await runLeaveOneOut(table, dataset.items, 'modality', views, head, { groups: syntheticGroups(heldOutItems, 'modality') });
+      const logoSummary = logo ? await runLeaveOneOut(table, dataset.items, 'generator', views, head, { groups: syntheticGroups(heldOutItems, 'generator') }) : undefined;
       const row = {
         backbone: name,
         runner,
