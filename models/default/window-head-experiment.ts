@@ -37,7 +37,11 @@ const items = [...new Map(loadDataset(datasetDir).items.map((i) => [i.id, i])).v
 const backbone = await buildExperimentBackbone('mobilenet_v2', `${cacheDir}/backbones`, layer);
 const extracted = await extractFeatures(items, {
   backbone,
-  layers: [{ key: 'map', output: layer, pooling: 'none' }],
+  // The pooled copy is only read for its length: the map's channel count.
+  layers: [
+    { key: 'map', output: layer, pooling: 'none' },
+    { key: 'gap', output: layer, pooling: 'mean' },
+  ],
   views: ['plain', 'flip'],
   cacheDir,
   onProgress: (p) => {
@@ -61,9 +65,9 @@ function windowMeans(map: Float32Array, side: number, c: number, g: number): Flo
 }
 
 const mapDim = extracted.dims.map;
-const C = Number(opt('--channels', layer === 'block_12_add' ? '96' : layer === 'block_8_add' ? '64' : layer === 'block_5_add' ? '32' : '0'));
+const C = extracted.dims.gap;
 const side = Math.round(Math.sqrt(mapDim / C));
-if (!C || side * side * C !== mapDim) throw new Error(`cannot read ${layer} (${mapDim} values) as a square map; pass --channels`);
+if (side * side * C !== mapDim) throw new Error(`${layer} (${mapDim} values of ${C} channels) is not a square map`);
 const windows = grid * grid;
 const perCrop = Math.min(Number(opt('--windows-per-crop', String(windows))), windows);
 const rowsOf = { plain: windowMeans(extracted.features.plain.map, side, C, grid), flip: windowMeans(extracted.features.flip.map, side, C, grid) };
