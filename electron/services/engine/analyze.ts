@@ -4,9 +4,11 @@
 // provider the decodes of the next batch run on libuv threads while a batch runs. On the CPU they do
 // not: the session's intra-op threads already use every core, and a decode that preempts one of them
 // stalls each parallel section until that thread runs again, so files are decoded in groups with all
-// cores between batches instead (MobileNetV2 on 2 cores, 256×256 PNGs: 81–83 → 90–108 images/s at
-// batch 8, 83–91 → 91–111 at batch 32). Batch 1 keeps the overlap, which measured faster there
-// (78–116 against 87–95 images/s).
+// cores between batches instead, at every batch size (MobileNetV2 on 2 cores, 256×256 PNGs, batch
+// 8: 81–83 → 90–108 images/s; batch 1, medians of four runs with 6 decodes at once: 92 → 97). One
+// sharp decode keeps only about half a core busy, because it hands the image back and forth between a
+// libuv thread and a libvips worker, so a group runs three decodes per core at once (decodes alone on
+// 2 cores: 2 at once kept the cores 74–81% busy, 6 at once 92–96%).
 import { webcrypto } from 'node:crypto';
 import type { Dirent } from 'node:fs';
 import fs from 'node:fs/promises';
@@ -74,7 +76,7 @@ export interface AnalyzeOptions extends DecodeLimits {
   /** Files read ahead of inference; memory is bounded by this and by maxInFlightBytes. */
   decodeConcurrency?: number;
   /**
-   * Images decoded at the same moment. Default: every core on the CPU provider (decoding happens
+   * Images decoded at the same moment. Default: three per core on the CPU provider (decoding happens
    * between batches), cores - 1 (at least 1) beside a GPU provider (decoding overlaps inference).
    */
   decodeThreads?: number;
@@ -96,6 +98,10 @@ export class AnalyzeError extends Error {
 }
 
 export const DEFAULT_BATCH_SIZE = 8;
+/** Decodes at once per core between CPU batches: one sharp decode leaves its core about half idle. */
+const DECODES_PER_CORE = 3;
+/** More would only queue behind libuv's four threads and hold more images in memory. */
+const MAX_DECODES_BETWEEN_BATCHES = 24;
 export const MAX_BATCH_SIZE = 256;
 
 type WalkEntry = { path: string } | { path: string; error: AnalyzeFailure['error'] };
@@ -265,8 +271,8 @@ export async function* analyzeFiles(inputs: readonly string[], options: AnalyzeO
   // Enough files in flight to fill the next batch while the current one runs. A file needs several
   // event-loop turns (open, stat, read, close, hash, decode) and a synchronous session.run allows one
   // turn per batch, so even batch 1 needs a deep queue to keep up.
-  const decodeBetweenBatches = session.provider === 'cpu' && batchSize > 1;
-  const threads = Math.max(1, options.decodeThreads ?? (decodeBetweenBatches ? defaultIntraOpThreads() : defaultIntraOpThreads() - 1));
+  const decodeBetweenBatches = session.provider === 'cpu';
+  const threads = Math.max(1, options.decodeThreads ?? (decodeBetweenBatches ? Math.min(MAX_DECODES_BETWEEN_BATCHES, DECODES_PER_CORE * defaultIntraOpThreads()) : defaultIntraOpThreads() - 1));
   // Between batches: a group of whole batches, decoded by every thread at once.
   const group = Math.ceil(Math.max(batchSize, 4 * threads) / batchSize) * batchSize;
   const concurrency = Math.max(1, options.decodeConcurrency ?? (decodeBetweenBatches ? group : Math.min(64, Math.max(16, 2 * batchSize))));
