@@ -25,12 +25,17 @@ export interface AnalyzeBenchRow {
   batch: number;
   format: 'png' | 'jpeg';
   images: number;
+  /** Paired repeats; every figure below is the median over them. */
+  repeats: number;
   pipelineImagesPerSecond: number;
   /** session.run of the same session on a ready batch of decoded 256×256 RGB bytes (what analyze runs). */
   rawImagesPerSecond: number;
   /** session.run of the model file alone on a ready batch of resized, normalised floats. */
   rawFloatImagesPerSecond: number;
+  /** Median of each repeat's pipeline / raw, timed back to back. */
   ratio: number;
+  /** Lowest and highest of those paired ratios. */
+  ratioRange: [number, number];
   /** pipeline / rawFloat: against the model without the in-graph resize and normalisation. */
   ratioToFloat: number;
   /** Process CPU time (all threads) per image: what the run costs, whatever else shares the machine. */
@@ -45,8 +50,12 @@ function rate(n: number, t0: number, c0: NodeJS.CpuUsage) {
   return { perSecond: n / seconds, cpuMs: (cpu.user + cpu.system) / 1000 / n, n };
 }
 
-function better(a: { perSecond: number; cpuMs: number; n: number }, b: { perSecond: number; cpuMs: number; n: number }) {
-  return b.perSecond > a.perSecond ? b : a;
+type Rate = ReturnType<typeof rate>;
+
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }
 
 const USAGE = 'Usage: npm run bench -- analyze [--backbones mobilenet_v2,inception_v3] [--batches 1,8,32] [--images <n>] [--repeats <n>] [--json]';
@@ -89,7 +98,7 @@ export async function runAnalyzeBench(argv: readonly string[], io: BenchIo): Pro
   const batches = parseList(opt('--batches'), [1, 8, 32]);
   const imagesArg = opt('--images');
   const images = imagesArg === undefined ? undefined : Number(imagesArg);
-  const repeats = Number(opt('--repeats') ?? 2);
+  const repeats = Number(opt('--repeats') ?? 3);
   if (!batches || (images !== undefined && !(Number.isInteger(images) && images > 0)) || !(Number.isInteger(repeats) && repeats > 0)) {
     io.printError(USAGE);
     return 2;
@@ -162,29 +171,36 @@ export async function runAnalyzeBench(argv: readonly string[], io: BenchIo): Pro
           }
           return rate(n, t0, c0);
         };
-        // Interleaved repeats, best of each: other processes on a shared machine only ever slow a run.
-        let raw = { perSecond: 0, cpuMs: Infinity, n: 0 };
-        let rawFloat = { ...raw };
-        const best = { png: { ...raw }, jpeg: { ...raw } };
+        // Each repeat's pipeline runs sit between two timings of raw session.run, and the ratio is the
+        // median of each repeat's pipeline / (mean of the raw timings around it): this machine's speed
+        // drifts by 15–20% over minutes (other tenants), which pairing cancels and comparing the best
+        // of each does not.
+        const samples = { raw: [] as Rate[], rawFloat: [] as Rate[], png: [] as Rate[], jpeg: [] as Rate[] };
+        samples.raw.push(await measureRaw(session, bytes));
         for (let rep = 0; rep < repeats; rep++) {
-          raw = better(raw, await measureRaw(session, bytes));
-          rawFloat = better(rawFloat, await measureRaw(floatSession, buffer));
-          for (const format of ['png', 'jpeg'] as const) best[format] = better(best[format], await measurePipeline(format));
+          for (const format of ['png', 'jpeg'] as const) samples[format].push(await measurePipeline(format));
+          samples.rawFloat.push(await measureRaw(floatSession, buffer));
+          samples.raw.push(await measureRaw(session, bytes));
         }
+        const rawAround = (rep: number) => (samples.raw[rep].perSecond + samples.raw[rep + 1].perSecond) / 2;
         for (const format of ['png', 'jpeg'] as const) {
-          const p = best[format];
+          const pipeline = samples[format];
+          const ratios = pipeline.map((p, rep) => p.perSecond / rawAround(rep));
+          const floatRatios = pipeline.map((p, rep) => p.perSecond / samples.rawFloat[rep].perSecond);
           const row: AnalyzeBenchRow = {
             backbone: b.name,
             batch,
             format,
-            images: p.n,
-            pipelineImagesPerSecond: round(p.perSecond),
-            rawImagesPerSecond: round(raw.perSecond),
-            rawFloatImagesPerSecond: round(rawFloat.perSecond),
-            ratio: Math.round((p.perSecond / raw.perSecond) * 100) / 100,
-            ratioToFloat: Math.round((p.perSecond / rawFloat.perSecond) * 100) / 100,
-            pipelineCpuMsPerImage: round(p.cpuMs),
-            rawCpuMsPerImage: round(raw.cpuMs),
+            images: pipeline[0].n,
+            repeats,
+            pipelineImagesPerSecond: round(median(pipeline.map((p) => p.perSecond))),
+            rawImagesPerSecond: round(median(samples.raw.map((r) => r.perSecond))),
+            rawFloatImagesPerSecond: round(median(samples.rawFloat.map((r) => r.perSecond))),
+            ratio: round2(median(ratios)),
+            ratioRange: [round2(Math.min(...ratios)), round2(Math.max(...ratios))],
+            ratioToFloat: round2(median(floatRatios)),
+            pipelineCpuMsPerImage: round(median(pipeline.map((p) => p.cpuMs))),
+            rawCpuMsPerImage: round(median(samples.raw.map((r) => r.cpuMs))),
             provider: session.provider,
           };
           rows.push(row);
@@ -205,21 +221,27 @@ function round(x: number): number {
   return Math.round(x * 10) / 10;
 }
 
+function round2(x: number): number {
+  return Math.round(x * 100) / 100;
+}
+
 export function formatBenchTable(rows: AnalyzeBenchRow[]): string {
   const cores = typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
   const lines = [
     `Analyze pipeline vs raw session.run (${rows[0]?.provider ?? 'cpu'}, ${cores} cores, ${os.cpus()[0]?.model ?? 'cpu'}, 256×256 inputs)`,
     '',
-    '| backbone | batch | input | pipeline img/s | raw session.run img/s | ratio | raw, float input img/s | ratio to float | pipeline CPU ms/img | raw CPU ms/img | CPU ratio |',
-    '| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    '| backbone | batch | input | pipeline img/s | raw session.run img/s | ratio | ratio range | raw, float input img/s | ratio to float | pipeline CPU ms/img | raw CPU ms/img | CPU ratio |',
+    '| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
     ...rows.map(
       (r) =>
-        `| ${r.backbone} | ${r.batch} | ${r.format.toUpperCase()} | ${r.pipelineImagesPerSecond} | ${r.rawImagesPerSecond} | ${r.ratio.toFixed(2)} | ${r.rawFloatImagesPerSecond} | ${r.ratioToFloat.toFixed(2)} | ${r.pipelineCpuMsPerImage} | ${r.rawCpuMsPerImage} | ${(r.rawCpuMsPerImage / r.pipelineCpuMsPerImage).toFixed(2)} |`,
+        `| ${r.backbone} | ${r.batch} | ${r.format.toUpperCase()} | ${r.pipelineImagesPerSecond} | ${r.rawImagesPerSecond} | ${r.ratio.toFixed(2)} | ${r.ratioRange.map((x) => x.toFixed(2)).join('–')} | ${r.rawFloatImagesPerSecond} | ${r.ratioToFloat.toFixed(2)} | ${r.pipelineCpuMsPerImage} | ${r.rawCpuMsPerImage} | ${(r.rawCpuMsPerImage / r.pipelineCpuMsPerImage).toFixed(2)} |`,
     ),
     '',
     'raw session.run = the session analyze uses, on a ready batch of decoded 256×256 RGB bytes (resize and ' +
       'normalisation run inside the graph); raw, float input = the model file alone on ready resized, normalised floats.',
-    `Best of interleaved repeats; load average at the end: ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}. ` +
+    `Medians of ${rows[0]?.repeats ?? 0} repeats; ratio = median of each repeat's pipeline / the raw session.run ` +
+      'timed just before and after it (ratio range: lowest and highest of those). ' +
+      `Load average at the end: ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}. ` +
       'CPU ratio = raw CPU time per image / pipeline CPU time per image (all threads of the process): ' +
       'the throughput ratio a machine with no other load would show once both runs keep every core busy.',
   ];
