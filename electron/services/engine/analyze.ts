@@ -76,8 +76,9 @@ export interface AnalyzeOptions extends DecodeLimits {
   /** Files read ahead of inference; memory is bounded by this and by maxInFlightBytes. */
   decodeConcurrency?: number;
   /**
-   * Images decoded at the same moment. Default: three per core on the CPU provider (decoding happens
-   * between batches), cores - 1 (at least 1) beside a GPU provider (decoding overlaps inference).
+   * Images decoded at the same moment. Default: three per core, on every core with the CPU provider
+   * (decoding happens between batches) and on all but one beside a GPU provider (decoding overlaps
+   * inference, and the main thread feeds the device).
    */
   decodeThreads?: number;
   maxInFlightBytes?: number;
@@ -98,10 +99,10 @@ export class AnalyzeError extends Error {
 }
 
 export const DEFAULT_BATCH_SIZE = 8;
-/** Decodes at once per core between CPU batches: one sharp decode leaves its core about half idle. */
+/** Decodes at once per core: one sharp decode leaves its core about half idle. */
 const DECODES_PER_CORE = 3;
 /** More would only queue behind libuv's four threads and hold more images in memory. */
-const MAX_DECODES_BETWEEN_BATCHES = 24;
+const MAX_DECODES = 24;
 export const MAX_BATCH_SIZE = 256;
 
 type WalkEntry = { path: string } | { path: string; error: AnalyzeFailure['error'] };
@@ -272,10 +273,11 @@ export async function* analyzeFiles(inputs: readonly string[], options: AnalyzeO
   // event-loop turns (open, stat, read, close, hash, decode) and a synchronous session.run allows one
   // turn per batch, so even batch 1 needs a deep queue to keep up.
   const decodeBetweenBatches = session.provider === 'cpu';
-  const threads = Math.max(1, options.decodeThreads ?? (decodeBetweenBatches ? Math.min(MAX_DECODES_BETWEEN_BATCHES, DECODES_PER_CORE * defaultIntraOpThreads()) : defaultIntraOpThreads() - 1));
+  const decodingCores = decodeBetweenBatches ? defaultIntraOpThreads() : Math.max(1, defaultIntraOpThreads() - 1);
+  const threads = Math.max(1, options.decodeThreads ?? Math.min(MAX_DECODES, DECODES_PER_CORE * decodingCores));
   // Between batches: a group of whole batches, decoded by every thread at once.
   const group = Math.ceil(Math.max(batchSize, 4 * threads) / batchSize) * batchSize;
-  const concurrency = Math.max(1, options.decodeConcurrency ?? (decodeBetweenBatches ? group : Math.min(64, Math.max(16, 2 * batchSize))));
+  const concurrency = Math.max(1, options.decodeConcurrency ?? (decodeBetweenBatches ? group : Math.min(64, Math.max(16, 2 * batchSize, 2 * threads))));
   const budget = new ByteBudget(options.maxInFlightBytes ?? 512 * 1024 * 1024);
   const decoders = new Semaphore(threads);
   const counts = { analysed: 0, failed: 0 };

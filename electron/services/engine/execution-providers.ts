@@ -53,9 +53,13 @@ export function providerLibrariesPresent(name: ProviderName, platform: NodeJS.Pl
   }
 }
 
-/** Dawn (WebGPU) runs on Vulkan on Linux; without the loader it only prints a warning and fails. */
-export function vulkanLoaderPresent(): boolean {
-  const dirs = ['/usr/lib/x86_64-linux-gnu', '/usr/lib/aarch64-linux-gnu', '/usr/lib64', '/usr/lib', '/usr/local/lib'];
+/**
+ * Dawn (WebGPU) runs on Vulkan on Linux; without the loader it only prints a warning and fails. The
+ * loader is looked for where dlopen looks: LD_LIBRARY_PATH first, then the system library folders.
+ */
+export function vulkanLoaderPresent(env: NodeJS.ProcessEnv = process.env): boolean {
+  const fromEnv = (env.LD_LIBRARY_PATH ?? '').split(':').filter((d) => d !== '');
+  const dirs = [...fromEnv, '/usr/lib/x86_64-linux-gnu', '/usr/lib/aarch64-linux-gnu', '/usr/lib64', '/usr/lib', '/usr/local/lib'];
   return dirs.some((d) => fs.existsSync(path.join(d, 'libvulkan.so.1')));
 }
 
