@@ -219,7 +219,9 @@ class Semaphore {
   }
 }
 
-async function decodeOne(filePath: string, limits: DecodeLimits, budget: ByteBudget, decoders: Semaphore): Promise<Decoded> {
+const cancelledBeforeDecode = new Error('The run was cancelled before this file was decoded');
+
+async function decodeOne(filePath: string, limits: DecodeLimits, budget: ByteBudget, decoders: Semaphore, signal?: AbortSignal): Promise<Decoded> {
   let reserved = 0;
   try {
     const buf = await readImageFile(filePath, limits, async (size) => {
@@ -228,10 +230,15 @@ async function decodeOne(filePath: string, limits: DecodeLimits, budget: ByteBud
     });
     const [sha256, rgb] = await Promise.all([
       sha256Async(buf),
-      decoders.run(() => decodeToPaperRgb(buf, { ...limits, sourceInfo: false })),
+      decoders.run(() => {
+        // A group queues many files behind a few decoders: once cancelled, only the running ones finish.
+        if (signal?.aborted) throw cancelledBeforeDecode;
+        return decodeToPaperRgb(buf, { ...limits, sourceInfo: false });
+      }),
     ]);
     return { path: filePath, ok: true, rgb, sha256 };
   } catch (e) {
+    if (e === cancelledBeforeDecode) return { path: filePath, ok: false, error: { code: 'CANCELLED', message: cancelledBeforeDecode.message } };
     const err = e instanceof ImageInputError ? e : (e as NodeJS.ErrnoException)?.code ? fileSystemError(e, filePath) : e;
     return { path: filePath, ok: false, error: toFailure(err) };
   } finally {
@@ -298,7 +305,7 @@ export async function* analyzeFiles(inputs: readonly string[], options: AnalyzeO
         break;
       }
       const entry = next.value;
-      inFlight.push('error' in entry ? Promise.resolve({ path: entry.path, ok: false, error: entry.error }) : decodeOne(entry.path, limits, budget, decoders));
+      inFlight.push('error' in entry ? Promise.resolve({ path: entry.path, ok: false, error: entry.error }) : decodeOne(entry.path, limits, budget, decoders, options.signal));
     }
   };
 
