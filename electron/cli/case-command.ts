@@ -1,6 +1,8 @@
 // `npm run cli -- case <subcommand>`: the case store from a shell, so the whole custody flow can be scripted.
 import os from 'node:os';
+import { readProviderPreference } from '../services/app/engine-settings';
 import { CaseStore, isCaseStoreError, type EvidenceRecord } from '../services/case-store';
+import { isProviderPreference, PROVIDER_NAMES, type ProviderPreference } from '../services/engine/execution-providers';
 
 export interface AnalyzeFileResult {
   pSynthetic: number;
@@ -17,7 +19,7 @@ export interface CaseCommandContext {
   print(obj: unknown): void;
   printError(obj: unknown): void;
   /** The detector; `case analyze` needs it and says so when the host did not provide one. */
-  analyzeFile?: (file: string) => Promise<AnalyzeFileResult>;
+  analyzeFile?: (file: string, provider: ProviderPreference) => Promise<AnalyzeFileResult>;
   /** Cancels a running import or verify (the CLI wires Ctrl-C to it). */
   signal?: AbortSignal;
 }
@@ -29,7 +31,8 @@ export const CASE_USAGE = [
   '  list                                                             all cases with evidence counts',
   '  show <case>                                                      one case, its evidence and analyses',
   '  import <case> <file|dir>...                                      copy evidence in (exit 1 if any file was refused)',
-  '  analyze <case> [--missing]                                       run the detector on every stored item',
+  '  analyze <case> [--missing] [--provider <p>]                      run the detector on every stored item',
+  '                                                                   (provider: the Settings choice unless given)',
   '  verify <case>                                                    re-hash files, walk the audit chain (exit 1 on any mismatch)',
   '  audit <case|global>                                              print the audit log',
   '  export <case> --out <file> [--force]                             write a portable case archive',
@@ -45,7 +48,7 @@ interface ParsedArgs {
   flags: Map<string, string | true>;
 }
 
-const VALUE_FLAGS = new Set(['number', 'title', 'examiner', 'agency', 'out', 'actor']);
+const VALUE_FLAGS = new Set(['number', 'title', 'examiner', 'agency', 'out', 'actor', 'provider']);
 const BOOLEAN_FLAGS = new Set(['missing', 'force', 'help']);
 
 function parseArgs(argv: readonly string[]): ParsedArgs {
@@ -207,12 +210,15 @@ export async function runCaseCommand(argv: string[], ctx: CaseCommandContext): P
         const s = open();
         const c = s.getCase(needCase());
         const onlyMissing = args.flags.has('missing');
+        const asked = flag(args, 'provider');
+        if (asked !== undefined && !isProviderPreference(asked)) throw new UsageError(`--provider must be one of auto, ${PROVIDER_NAMES.join(', ')}.`);
+        const provider = asked ?? readProviderPreference(s);
         const results: unknown[] = [];
         const failed: unknown[] = [];
         for (const e of s.listEvidence(c.id)) {
           if (onlyMissing && s.listAnalysesForEvidence(e.id).length) continue;
           try {
-            const r = await ctx.analyzeFile(s.evidenceFilePath(e));
+            const r = await ctx.analyzeFile(s.evidenceFilePath(e), provider);
             const a = s.recordAnalysis({
               evidenceId: e.id,
               model: r.model,

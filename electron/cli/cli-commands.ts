@@ -1,5 +1,6 @@
 // The command table. Each command is imported lazily so that `info` does not load tfjs or onnxruntime.
 import type { CliContext } from './cli-context';
+import type { ProviderPreference } from '../services/engine/execution-providers';
 import { createApiServices } from '../services/api-handlers';
 
 export type CliCommand = { summary: string; run(args: string[], ctx: CliContext): Promise<number> };
@@ -37,8 +38,8 @@ export const cliCommands: Record<string, CliCommand> = {
     async run(args, ctx) {
       const { runCaseCommand } = await import('./case-command');
       const { analyzeFiles, isAnalyzeFailure } = await import('../services/engine/analyze');
-      const analyzeFile = async (file: string) => {
-        for await (const result of analyzeFiles([file], { dataDir: ctx.dataDir })) {
+      const analyzeFile = async (file: string, provider: ProviderPreference) => {
+        for await (const result of analyzeFiles([file], { dataDir: ctx.dataDir, provider })) {
           if (isAnalyzeFailure(result)) throw Object.assign(new Error(result.error.message), { code: result.error.code });
           return result;
         }

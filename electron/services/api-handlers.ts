@@ -7,6 +7,7 @@ import { ensureDataDir } from './app/data-dir';
 import { JobManager } from './jobs/job-manager';
 import { CaseStore } from './case-store';
 import { listEvidenceExplanations } from './case-explanation';
+import { readProviderPreference, readSettings, updateSettings } from './app/engine-settings';
 
 export type ApiHandlers = { [M in ApiMethod]: (request: ApiRequest<M>) => Promise<ApiResponse<M>> };
 
@@ -42,6 +43,12 @@ export function createApiServices(options: { dataDir: string }): ApiServices {
     async 'engine.providers'() {
       return listExecutionProviders();
     },
+    async 'settings.get'() {
+      return readSettings(caseStore());
+    },
+    async 'settings.update'(request) {
+      return updateSettings(caseStore(), request, actor);
+    },
     async 'cases.list'() {
       return caseStore().listCases();
     },
@@ -63,8 +70,10 @@ export function createApiServices(options: { dataDir: string }): ApiServices {
       // Fail fast on an unknown case or evidence rather than inside the worker.
       if ('caseId' in request) caseStore().getCase(request.caseId);
       if ('evidenceId' in request) caseStore().getEvidence(request.evidenceId);
-      // Workers open their own connections; they need to know where the data lives and who acts.
-      return { jobId: jobs.start(request.kind, { ...request, dataDir, actor }) };
+      // Workers open their own connections; they need to know where the data lives and who acts, and
+      // the detector jobs which execution provider the examiner asked for.
+      const provider = request.kind === 'analysis.run' || request.kind === 'explanation.run' ? { provider: readProviderPreference(caseStore()) } : {};
+      return { jobId: jobs.start(request.kind, { ...request, ...provider, dataDir, actor }) };
     },
     async 'jobs.get'({ jobId }) {
       const job = jobs.get(jobId);

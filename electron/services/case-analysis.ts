@@ -2,6 +2,7 @@
 // records each verdict with the exact model and provider that produced it.
 import type { CaseStore } from './case-store';
 import { analyzeFiles, isAnalyzeFailure } from './engine/analyze';
+import type { ProviderName, ProviderPreference } from './engine/execution-providers';
 
 export interface CaseAnalysisOptions {
   dataDir: string;
@@ -9,6 +10,8 @@ export interface CaseAnalysisOptions {
   /** Skip evidence that already has an analysis. */
   onlyMissing?: boolean;
   modelId?: string;
+  /** The execution provider asked for (the examiner's setting); cpu when it cannot be used. */
+  provider?: ProviderPreference;
   signal?: AbortSignal;
   onProgress?(done: number, total: number, name?: string): void;
 }
@@ -22,9 +25,18 @@ export async function analyzeCaseEvidence(store: CaseStore, caseId: string, opti
   const recorded: Array<{ evidenceId: string; originalName: string; pSynthetic: number; verdict: string }> = [];
   const failed: Array<{ evidenceId: string; originalName: string; code: string; message: string }> = [];
   let done = 0;
+  // Which provider ran, and why not the one asked for: the examiner sees it with the job's result.
+  let engine: { provider: ProviderName; providerNote?: string } | undefined;
   options.onProgress?.(0, pending.length);
   if (pending.length === 0) return { caseId: c.id, recorded, failed };
-  for await (const result of analyzeFiles([...byPath.keys()], { dataDir: options.dataDir, modelId: options.modelId, signal: options.signal })) {
+  const analysis = analyzeFiles([...byPath.keys()], {
+    dataDir: options.dataDir,
+    modelId: options.modelId,
+    provider: options.provider,
+    signal: options.signal,
+    onReady: ({ session }) => (engine = { provider: session.provider, ...(session.providerNote ? { providerNote: session.providerNote } : {}) }),
+  });
+  for await (const result of analysis) {
     const evidence = byPath.get(result.path);
     if (!evidence) continue;
     done++;
@@ -45,5 +57,5 @@ export async function analyzeCaseEvidence(store: CaseStore, caseId: string, opti
     }
     options.onProgress?.(done, pending.length, evidence.originalName);
   }
-  return { caseId: c.id, recorded, failed };
+  return { caseId: c.id, recorded, failed, ...engine };
 }

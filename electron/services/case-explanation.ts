@@ -9,6 +9,7 @@ import { casePaths } from './case-store/evidence-files';
 import { explainImage } from './explainers/explain-image';
 import { EXPLAIN_METHODS, type ExplainMethod } from './explainers/explain-types';
 import { openRegisteredModel, releaseExplainerSessions } from './explainers/registered-model';
+import type { ProviderPreference } from './engine/execution-providers';
 
 
 
@@ -24,13 +25,21 @@ export class CaseExplanationError extends Error {
 export async function explainEvidence(
   store: CaseStore,
   evidenceId: string,
-  options: { dataDir: string; actor: string; methods?: ExplainMethod[]; signal?: AbortSignal; onProgress?(done: number, total: number, method?: string): void },
+  options: {
+    dataDir: string;
+    actor: string;
+    methods?: ExplainMethod[];
+    /** The execution provider the detector's session asks for (the examiner's setting). */
+    provider?: ProviderPreference;
+    signal?: AbortSignal;
+    onProgress?(done: number, total: number, method?: string): void;
+  },
 ) {
   const evidence = store.getEvidence(evidenceId);
   const analysis = store.listAnalysesForEvidence(evidence.id).at(-1);
   if (!analysis) throw new CaseExplanationError('NO_ANALYSIS', `Evidence ${evidence.originalName} has not been analysed yet; analyse it first.`);
   const methods = options.methods ?? [...EXPLAIN_METHODS];
-  const opened = await openRegisteredModel({ dataDir: options.dataDir, modelId: analysis.model.id });
+  const opened = await openRegisteredModel({ dataDir: options.dataDir, modelId: analysis.model.id, session: { preference: options.provider } });
   const outDir = fs.mkdtempSync(path.join(os.tmpdir(), 'forensics-explain-'));
   try {
     if (opened.model.sha256 !== analysis.model.sha256) {

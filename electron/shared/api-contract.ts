@@ -10,6 +10,11 @@ export const executionProviderSchema = z.object({
   reason: z.string().optional(),
 });
 
+/** Which execution provider analyses and explanations ask for first; cpu is always the fallback. */
+export const providerPreferenceSchema = z.enum(['auto', 'cuda', 'dml', 'coreml', 'webgpu', 'cpu']);
+
+export const settingsSchema = z.object({ providerPreference: providerPreferenceSchema });
+
 export const jobKindSchema = z.enum(['files.hash', 'evidence.import', 'analysis.run', 'explanation.run', 'training.run']);
 export const explainMethodSchema = z.enum(['gradcam', 'ablationcam', 'layercam', 'scorecam', 'lime']);
 
@@ -84,6 +89,15 @@ export const apiContract = {
   'engine.providers': {
     request: empty,
     response: z.array(executionProviderSchema),
+  },
+  'settings.get': {
+    request: empty,
+    response: settingsSchema,
+  },
+  /** Stored in the case store; every change is an entry of its global audit chain. */
+  'settings.update': {
+    request: settingsSchema.strict(),
+    response: settingsSchema,
   },
   'jobs.start': {
     request: z.discriminatedUnion('kind', [
@@ -178,6 +192,7 @@ export type ApiRequest<M extends ApiMethod> = z.input<ApiContract[M]['request']>
 export type ApiResponse<M extends ApiMethod> = z.output<ApiContract[M]['response']>;
 export type JobState = z.infer<typeof jobStateSchema>;
 export type ExecutionProviderInfo = z.infer<typeof executionProviderSchema>;
+export type AppSettings = z.infer<typeof settingsSchema>;
 export type CaseInfo = z.infer<typeof caseSchema>;
 export type EvidenceInfo = z.infer<typeof evidenceSchema>;
 export type AnalysisInfo = z.infer<typeof analysisSchema>;

@@ -47,6 +47,23 @@ describe('renderer in Chromium over the browser transport', () => {
     expect(cspViolations.filter((t) => /Content Security Policy/i.test(t))).toEqual([]);
   });
 
+  it('chooses the execution provider in Settings and keeps the choice across a reload', async () => {
+    const page = await browser.newPage();
+    await page.goto(serve.launchUrl);
+    await page.getByRole('button', { name: 'Settings' }).click();
+    const select = page.getByLabel('Execution provider', { exact: true });
+    await expect.poll(() => select.inputValue()).toBe('auto');
+    // DirectML exists only on Windows: the list says so next to it.
+    expect(await select.locator('option[value="dml"]').textContent()).toContain('falls back to CPU');
+    await select.selectOption('cpu');
+    await expect.poll(() => page.getByTestId('provider-preference-status').textContent()).toBe('Saved: new analyses ask for cpu.');
+    await page.reload();
+    await page.getByRole('button', { name: 'Settings' }).click();
+    await expect.poll(() => page.getByLabel('Execution provider', { exact: true }).inputValue()).toBe('cpu');
+    await page.getByLabel('Execution provider', { exact: true }).selectOption('auto');
+    await expect.poll(() => page.getByTestId('provider-preference-status').textContent()).toBe('Saved: new analyses ask for auto.');
+  });
+
   it('creates a case and ingests a real photograph through a background job', async () => {
     const sharedReal = path.resolve(process.cwd(), '..', 'shared', 'datasets', 'real');
     const photo = path.join(sharedReal, fs.readdirSync(sharedReal).find((f) => f.endsWith('.png'))!);

@@ -100,6 +100,27 @@ describe('API workflow: train, ingest, analyse, explain', () => {
     for (const o of originals) expect(crypto.createHash('sha256').update(fs.readFileSync(o.file)).digest('hex')).toBe(o.sha256);
   });
 
+  it('asks for the execution provider chosen in Settings, audits the choice, and says why it fell back', async () => {
+    expect(await services.handlers['settings.get']({})).toEqual({ providerPreference: 'auto' });
+    // CoreML exists only on macOS: the analysis runs on the CPU and the job's result says why.
+    expect(await services.handlers['settings.update']({ providerPreference: 'coreml' })).toEqual({ providerPreference: 'coreml' });
+    const analysis = await runJob({ kind: 'analysis.run', caseId, modelId });
+    expect(analysis.status).toBe('done');
+    expect(analysis.result).toMatchObject({ provider: 'cpu', providerNote: expect.stringContaining('CoreML exists only on macOS') });
+    expect((await services.handlers['analyses.list']({ caseId })).slice(-originals.length).every((a) => a.provider === 'cpu')).toBe(true);
+
+    // Saving the same choice again is not a change; going back to auto is, and both changes are audited.
+    await services.handlers['settings.update']({ providerPreference: 'coreml' });
+    expect(await services.handlers['settings.update']({ providerPreference: 'auto' })).toEqual({ providerPreference: 'auto' });
+    const store = CaseStore.open(path.join(work, 'data'));
+    try {
+      const changes = store.auditLog('global').filter((e) => e.action === 'setting.changed');
+      expect(changes.map((e) => (e.details as { value: unknown }).value)).toEqual(['coreml', 'auto']);
+    } finally {
+      store.close();
+    }
+  });
+
   it('explains one evidence file with all five methods and keeps the overlays in the case', async () => {
     const [evidence] = await services.handlers['evidence.list']({ caseId });
     const job = await runJob({ kind: 'explanation.run', evidenceId: evidence.id });

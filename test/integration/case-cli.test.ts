@@ -4,6 +4,9 @@ import path from 'node:path';
 import { analyzeFiles, isAnalyzeFailure } from '../../electron/services/engine/analyze';
 import { runCaseCommand, type AnalyzeFileResult, type CaseCommandContext } from '../../electron/cli/case-command';
 import { datasetImages, sha256OfFile, stageImages, tempDir } from '../fixtures/case-store/case-fixtures';
+import { updateSettings } from '../../electron/services/app/engine-settings';
+import { CaseStore } from '../../electron/services/case-store';
+import type { ProviderPreference } from '../../electron/services/engine/execution-providers';
 
 interface Captured {
   out: unknown[];
@@ -16,9 +19,12 @@ function context(dataDir: string, extra: Partial<CaseCommandContext> = {}): Case
   return { dataDir, json: true, out, err, print: (o) => out.push(o), printError: (o) => err.push(o), ...extra };
 }
 
-// The real engine with the shipped default detector (fused at install), on the stored copies.
-async function realDetector(file: string): Promise<AnalyzeFileResult> {
-  for await (const r of analyzeFiles([file], { dataDir: tempDir('case-cli-models') })) {
+// The real engine with the shipped default detector (fused at install), on the stored copies; it
+// remembers which execution provider each call asked for.
+const providersAsked: ProviderPreference[] = [];
+async function realDetector(file: string, provider: ProviderPreference): Promise<AnalyzeFileResult> {
+  providersAsked.push(provider);
+  for await (const r of analyzeFiles([file], { dataDir: tempDir('case-cli-models'), provider })) {
     if (isAnalyzeFailure(r)) throw new Error(r.error.message);
     return r;
   }
@@ -81,6 +87,33 @@ describe('case CLI', () => {
     const actions = (ctx.out[0] as { entries: { action: string }[] }).entries.map((e) => e.action);
     expect(actions[0]).toBe('case.created');
     expect(actions.at(-1)).toBe('case.imported');
+  });
+
+  it('analyses with the provider chosen in Settings unless --provider says otherwise', async () => {
+    const dataDir = tempDir('case-cli');
+    let ctx = context(dataDir);
+    await runCaseCommand(['create', '--number', 'P-1', '--title', 't', '--examiner', 'ann'], ctx);
+    const id = (ctx.out[0] as { id: string }).id;
+    await runCaseCommand(['import', id, stageImages(datasetImages(1)), '--actor', 'ann'], context(dataDir));
+    const store = CaseStore.open(dataDir);
+    try {
+      updateSettings(store, { providerPreference: 'cpu' }, 'ann');
+    } finally {
+      store.close();
+    }
+
+    providersAsked.length = 0;
+    ctx = context(dataDir, { analyzeFile: realDetector });
+    expect(await runCaseCommand(['analyze', id], ctx)).toBe(0);
+    // CoreML exists only on macOS: the real engine falls back to the CPU and records that.
+    ctx = context(dataDir, { analyzeFile: realDetector });
+    expect(await runCaseCommand(['analyze', id, '--provider', 'coreml'], ctx)).toBe(0);
+    expect(providersAsked).toEqual(['cpu', 'coreml']);
+    expect((ctx.out[0] as { analyses: { provider: string }[] }).analyses).toEqual([expect.objectContaining({ provider: 'cpu' })]);
+
+    ctx = context(dataDir, { analyzeFile: realDetector });
+    expect(await runCaseCommand(['analyze', id, '--provider', 'tpu'], ctx)).toBe(2);
+    expect(JSON.stringify(ctx.err)).toContain('--provider must be one of auto, cuda, dml, coreml, webgpu, cpu');
   });
 
   it('verify exits 1 and names the changed file', async () => {

@@ -87,6 +87,12 @@ describe('HTTP transport', () => {
     expect(r.json.error.code).toBe('INVALID_REQUEST');
     const notJson = await request('/api/call/jobs.get', { headers: authed(), body: '{nope' });
     expect(notJson.json.error.code).toBe('INVALID_REQUEST');
+    // A provider the engine does not know is refused, and the stored choice stays as it was.
+    const bad = await request('/api/call/settings.update', { headers: authed(), body: JSON.stringify({ providerPreference: 'tpu' }) });
+    expect(bad.status).toBe(400);
+    expect(bad.json.error.code).toBe('INVALID_REQUEST');
+    const current = await request('/api/call/settings.get', { headers: authed(), body: '{}' });
+    expect(current.json.value).toEqual({ providerPreference: 'auto' });
   });
 
   it('refuses an unknown method', async () => {

@@ -1,4 +1,5 @@
 import { useApiCall } from '../../api/use-api';
+import { ProviderPreferencePanel } from './ProviderPreferencePanel';
 import { RetrainPanel } from './RetrainPanel';
 
 export function SettingsView() {
@@ -36,6 +37,7 @@ export function SettingsView() {
           ))}
         </tbody>
       </table>
+      <ProviderPreferencePanel providers={value.providers} />
       <RetrainPanel />
     </section>
   );
