@@ -14,6 +14,8 @@ export function EvidenceView({ caseId }: { caseId: string | null }) {
   const analyses = useApiCall('analyses.list', { caseId: caseId ?? '' }, [caseId, finished]);
   // The newest analysis of each evidence file (the list comes oldest first).
   const latest = new Map((analyses.state === 'ready' ? analyses.value : []).map((a) => [a.evidenceId, a]));
+  // Why the analysis did not run on the provider asked for in Settings (or that none was there).
+  const providerNote = job?.kind === 'analysis.run' && job.status === 'done' ? (job.result as { providerNote?: string } | undefined)?.providerNote : undefined;
 
   if (!caseId)
     return (
@@ -70,6 +72,7 @@ export function EvidenceView({ caseId }: { caseId: string | null }) {
           {job.error ? ` · ${job.error.message}` : ''}
         </p>
       )}
+      {providerNote && <p data-testid="provider-note">Execution provider: {providerNote}</p>}
       {error && <p role="alert">{error}</p>}
       {evidence.state === 'error' && <p role="alert">{evidence.message}</p>}
       {evidence.state === 'ready' && (
