@@ -1,5 +1,5 @@
 // `npm run cli -- explain <image> [--methods gradcam,ablationcam,layercam,scorecam,lime] --out <dir>
-//   [--model <id>] [--target decision|synthetic|real] [--json] ...`
+//   [--model <id>] [--provider <p>] [--target decision|synthetic|real] [--json] ...`
 // Writes <dir>/<method>.png (overlay) and <dir>/<method>.heatmap.json (the float map) and prints one
 // line per method: {"method","ms","peak":{"x","y"},"map"}, peak in the image's own pixels.
 import path from 'node:path';
@@ -12,6 +12,7 @@ import { EXPLAIN_METHODS, type ExplainMethod, type ExplainTarget } from '../serv
 import { ExplanationCache } from '../services/explainers/explanation-cache';
 import type { ColormapName } from '../services/explainers/colormap';
 import { openRegisteredModel, releaseExplainerSessions } from '../services/explainers/registered-model';
+import { isProviderPreference, PROVIDER_NAMES, type ProviderPreference } from '../services/engine/execution-providers';
 
 export interface ExplainCommandContext {
   dataDir: string;
@@ -27,6 +28,7 @@ export const EXPLAIN_USAGE = [
   `  --methods <list>    comma-separated, from ${EXPLAIN_METHODS.join(', ')} (default: all)`,
   '  --out <dir>         where <method>.png and <method>.heatmap.json are written (required)',
   '  --model <id>        the detector (default: the default model)',
+  `  --provider <p>      execution provider of the detector: auto (default), ${PROVIDER_NAMES.join(', ')}`,
   '  --target <t>        decision (default: the class the detector chose), synthetic or real',
   '  --opacity <a>       heatmap opacity in [0,1] (default 0.5)',
   '  --colormap <name>   jet or turbo (default jet)',
@@ -38,7 +40,8 @@ export const EXPLAIN_USAGE = [
   '  --no-cache          recompute even when a cached explanation exists',
   '  --json              one JSON object per line',
   '',
-  'Each line: {"method","ms","peak":{"x","y"},"map"} plus target, pSynthetic, flat, forwardPasses, cached.',
+  'Each line: {"method","ms","peak":{"x","y"},"map"} plus target, pSynthetic, flat, forwardPasses, cached,',
+  'and provider (and providerNote) when the map was computed in this run.',
   'Exit status: 0 when every method succeeded, 1 on a failure, 2 for a usage error.',
 ].join('\n');
 
@@ -47,6 +50,7 @@ interface ParsedExplainArgs {
   outDir?: string;
   methods: ExplainMethod[];
   modelId?: string;
+  provider?: ProviderPreference;
   target: ExplainTarget | 'decision';
   opacity?: number;
   colormap?: ColormapName;
@@ -98,6 +102,10 @@ export function parseExplainArgs(argv: readonly string[]): ParsedExplainArgs | {
         break;
       case '--model':
         out.modelId = v;
+        break;
+      case '--provider':
+        if (!isProviderPreference(v)) return { error: `--provider must be one of auto, ${PROVIDER_NAMES.join(', ')}, got "${v}"` };
+        out.provider = v;
         break;
       case '--methods':
         try {
@@ -170,7 +178,9 @@ export async function runExplainCommand(argv: string[], ctx: ExplainCommandConte
   let failed = false;
   let opened: Awaited<ReturnType<typeof openRegisteredModel>> | undefined;
   try {
-    opened = await openRegisteredModel({ dataDir: ctx.dataDir, modelId: parsed.modelId });
+    opened = await openRegisteredModel({ dataDir: ctx.dataDir, modelId: parsed.modelId, session: { preference: parsed.provider } });
+    const engine = { provider: opened.provider, ...(opened.providerNote ? { providerNote: opened.providerNote } : {}) };
+    if (!ctx.json && opened.providerNote) ctx.printError(`note: ${opened.providerNote}`);
     const model = opened.model;
     const result = await explainImage(path.resolve(parsed.image!), {
       model: opened.model,
@@ -197,6 +207,8 @@ export async function runExplainCommand(argv: string[], ctx: ExplainCommandConte
                 forwardPasses: r.forwardPasses,
                 cached: r.cached,
                 model: { id: model.id, sha256: model.sha256 },
+                // A cached map was computed by an earlier run, on whatever provider that run had.
+                ...(r.cached ? {} : engine),
               }
             : `${r.method.padEnd(12)} ${r.cached ? 'cached' : `${Math.round(r.ms)} ms`.padStart(9)}  p(${r.target.class}) explained, p(synthetic) = ${r.pSynthetic.toFixed(3)}  peak (${r.peak.x}, ${r.peak.y})${r.flat ? ' [flat: no evidence]' : ''}  ${r.forwardPasses} passes  → ${r.map}`,
         ),

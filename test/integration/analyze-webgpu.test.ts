@@ -2,8 +2,8 @@
 // SwiftShader (Vulkan on the CPU) with its own Vulkan loader; pointing Dawn at them (LD_LIBRARY_PATH,
 // VK_ICD_FILENAMES) gives onnxruntime a WebGPU adapter. The CLI then analyses real evidence with the
 // shipped detector on the webgpu provider, which takes analyze's other path (decodes overlap
-// inference, as beside any GPU), and every verdict is compared with the CPU's. SwiftShader is slow
-// (seconds per image), so the set is small.
+// inference, as beside any GPU), and explains one image with GradCAM; every verdict and the map are
+// compared with the CPU's. SwiftShader is slow (seconds per image), so the set is small.
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -34,8 +34,8 @@ interface Line {
 let work: string;
 let inputs: string;
 
-/** The CLI's JSON lines: one per file on stdout, and the summary on stderr. */
-function analyze(provider: 'cpu' | 'webgpu'): { files: Line[]; summary: NonNullable<Line['summary']> } {
+/** The CLI as a user runs it, with SwiftShader in reach for the webgpu runs. */
+function cli(provider: 'cpu' | 'webgpu', args: string[]) {
   const env = { ...process.env };
   if (provider === 'webgpu') {
     env.LD_LIBRARY_PATH = [chromiumLibs, process.env.LD_LIBRARY_PATH].filter(Boolean).join(':');
@@ -43,18 +43,25 @@ function analyze(provider: 'cpu' | 'webgpu'): { files: Line[]; summary: NonNulla
   }
   const run = spawnSync(
     process.execPath,
-    ['--import', 'tsx', path.join(repoRoot, 'electron/cli/cli-main.ts'), 'analyze', inputs, '--provider', provider, '--batch', '2', '--json', '--data-dir', path.join(work, `data-${provider}`)],
+    ['--import', 'tsx', path.join(repoRoot, 'electron/cli/cli-main.ts'), ...args, '--provider', provider, '--json', '--data-dir', path.join(work, `data-${provider}`)],
     { cwd: repoRoot, env, encoding: 'utf8', timeout: 240_000 },
   );
   expect(run.status, run.stderr).toBe(0);
-  const jsonLines = (text: string) =>
-    text
-      .split('\n')
-      .filter((l) => l.startsWith('{'))
-      .map((l) => JSON.parse(l) as Line);
-  const summary = jsonLines(run.stderr).find((l) => l.summary)?.summary;
+  return run;
+}
+
+const jsonLines = <T>(text: string) =>
+  text
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as T);
+
+/** analyze's JSON lines: one per file on stdout, and the summary on stderr. */
+function analyze(provider: 'cpu' | 'webgpu'): { files: Line[]; summary: NonNullable<Line['summary']> } {
+  const run = cli(provider, ['analyze', inputs, '--batch', '2']);
+  const summary = jsonLines<Line>(run.stderr).find((l) => l.summary)?.summary;
   expect(summary, run.stderr).toBeDefined();
-  return { files: jsonLines(run.stdout), summary: summary! };
+  return { files: jsonLines<Line>(run.stdout), summary: summary! };
 }
 
 beforeAll(() => {
@@ -93,5 +100,23 @@ describe.runIf(process.platform === 'linux')('analyze on the WebGPU provider (Sw
     expect(cpu.summary).toMatchObject({ analysed: evidence.length, failed: 1, provider: 'cpu' });
     expect(gpu.summary).toMatchObject({ analysed: evidence.length, failed: 1, provider: 'webgpu' });
     expect(gpu.summary.providerNote).toBeUndefined();
+  }, 300_000);
+
+  it('explains on webgpu too: the GradCAM map matches the CPU one', () => {
+    interface ExplainLine { method: string; provider?: string; providerNote?: string; pSynthetic: number; peak: { x: number; y: number }; heatmap: string }
+    const image = path.join(datasets, evidence[0]);
+    const explain = (provider: 'cpu' | 'webgpu') => {
+      const out = path.join(work, `explain-${provider}`);
+      const [line] = jsonLines<ExplainLine>(cli(provider, ['explain', image, '--methods', 'gradcam', '--no-cache', '--out', out]).stdout);
+      return { line, values: (JSON.parse(fs.readFileSync(line.heatmap, 'utf8')) as { values: number[] }).values };
+    };
+    const cpu = explain('cpu');
+    const gpu = explain('webgpu');
+    expect(cpu.line.provider).toBe('cpu');
+    expect(gpu.line).toMatchObject({ method: 'gradcam', provider: 'webgpu', peak: cpu.line.peak });
+    expect(gpu.line.providerNote).toBeUndefined();
+    expect(Math.abs(gpu.line.pSynthetic - cpu.line.pSynthetic)).toBeLessThan(1e-4);
+    expect(gpu.values).toHaveLength(cpu.values.length);
+    expect(Math.max(...gpu.values.map((v, i) => Math.abs(v - cpu.values[i])))).toBeLessThan(1e-3);
   }, 300_000);
 });

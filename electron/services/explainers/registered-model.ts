@@ -7,7 +7,7 @@ import ort from 'onnxruntime-node';
 import { findRepoRoot } from '../app/app-info';
 import { findBackbone, type BackboneEntry } from '../engine/backbones';
 import { getDetectorSession, type SessionOptionsInput } from '../engine/detector-session';
-import { defaultIntraOpThreads } from '../engine/execution-providers';
+import { defaultIntraOpThreads, type ProviderName } from '../engine/execution-providers';
 import { ModelRegistry, readHeadWeightsFile, type RegisteredModel } from '../engine/model-registry';
 import type { Normalisation } from '../engine/preprocess';
 import { ExplainError } from './explain-errors';
@@ -24,6 +24,9 @@ export interface ExplainableRegisteredModel {
   normalisation: Normalisation;
   /** The card's decision threshold. */
   threshold: number;
+  /** The execution provider of the detector's session, and why not the one asked for. */
+  provider: ProviderName;
+  providerNote?: string;
 }
 
 export function headWeightsPath(registered: RegisteredModel): string {
@@ -128,5 +131,12 @@ export async function openRegisteredModel(options: { dataDir: string; modelId?: 
           }
         : undefined,
   });
-  return { model, registered, normalisation: registered.normalisation, threshold: card.threshold };
+  return {
+    model,
+    registered,
+    normalisation: registered.normalisation,
+    threshold: card.threshold,
+    provider: detector.provider,
+    ...(detector.providerNote ? { providerNote: detector.providerNote } : {}),
+  };
 }
