@@ -65,7 +65,7 @@ export async function explainEvidence(
         await store.recordExplanation({
           analysisId: analysis.id,
           method: r.method,
-          parameters: { ...r.params, target: r.target.class, peak: r.peak, forwardPasses: r.forwardPasses, ms: Math.round(r.ms) },
+          parameters: { ...r.params, target: r.target.class, peak: r.peak, forwardPasses: r.forwardPasses, ms: Math.round(r.ms), provider: opened.provider },
           heatmap: { path: r.map! },
           actor: options.actor,
         }),

@@ -139,6 +139,10 @@ describe('API workflow: train, ingest, analyse, explain', () => {
     try {
       const report = await store.verifyCase(caseId);
       expect(report.ok).toBe(true);
+      // Each explanation records the execution provider that computed it.
+      const recorded = store.listExplanations(caseId).filter((x) => explanations.some((e) => e.id === x.id));
+      expect(recorded).toHaveLength(5);
+      expect(recorded.every((x) => (x.parameters as { provider?: string }).provider === 'cpu')).toBe(true);
     } finally {
       store.close();
     }
