@@ -32,6 +32,23 @@ describe('explain with the shipped default detector', () => {
       expect(l.peak.y).toBeLessThan(height!);
       const overlay = await sharp(l.map).metadata();
       expect(Math.abs(overlay.width! / overlay.height! - width! / height!)).toBeLessThan(0.02);
+      // Computed in this run (a fresh data dir has no cache), so each line names its provider.
+      expect(l).toMatchObject({ cached: false, provider: 'cpu' });
     }
+  });
+
+  it('refuses an execution provider it does not know, before any work', async () => {
+    const errors: unknown[] = [];
+    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'explain-default-'));
+    const out = path.join(dataDir, 'out');
+    const code = await runExplainCommand([photo, '--out', out, '--provider', 'tpu'], {
+      dataDir,
+      json: true,
+      print: () => undefined,
+      printError: (o) => errors.push(o),
+    });
+    expect(code).toBe(2);
+    expect(errors).toEqual([{ error: { code: 'USAGE', message: '--provider must be one of auto, cuda, dml, coreml, webgpu, cpu, got "tpu"' } }]);
+    expect(fs.existsSync(out)).toBe(false);
   });
 });
