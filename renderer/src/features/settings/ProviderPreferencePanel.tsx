@@ -46,7 +46,7 @@ export function ProviderPreferencePanel({ providers }: { providers: ExecutionPro
   };
   return (
     <section aria-labelledby="provider-title">
-      <h3 id="provider-title">Execution provider for analyses</h3>
+      <h3 id="provider-title">Execution provider for analyses and explanations</h3>
       {current === null ? (
         status ? null : <p>Loading…</p>
       ) : (
