@@ -6,7 +6,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import ort from 'onnxruntime-node';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import sharp from 'sharp';
 import { runAnalyzeCommand } from '../../electron/cli/analyze-command';
 import { analyzeFiles, isAnalyzeFailure, walkInputs, type AnalyzeResult, type AnalyzeSuccess } from '../../electron/services/engine/analyze';
 import { findBackbone } from '../../electron/services/engine/backbones';
@@ -195,6 +196,25 @@ describe('analyzeFiles with a detector trained on real data', () => {
     expect(results.length).toBeGreaterThanOrEqual(1);
     expect(results.length).toBeLessThan(files.length);
     expect(summary.analysed + summary.failed).toBe(results.length);
+  });
+
+  it('once cancelled, decodes only the files already in a decoder, not the rest of the group', async () => {
+    // Two decoders read a group of 8 files (four per decoder). An empty file first fails at once, and
+    // cancelling on its error line leaves the other 7 waiting for a decoder, or at most two of them in
+    // one. Counting the real decoder's calls shows which ran: all 7 did before queued ones were skipped.
+    const folder = path.join(work, 'cancel-group');
+    fs.mkdirSync(folder);
+    fs.writeFileSync(path.join(folder, '00-empty.png'), '');
+    for (let i = 1; i < 8; i++) fs.copyFileSync(heldOut[i % heldOut.length].path, path.join(folder, `${String(i).padStart(2, '0')}-${path.basename(heldOut[i % heldOut.length].path)}`));
+    const decodes = vi.spyOn(sharp.prototype, 'toBuffer');
+    try {
+      const controller = new AbortController();
+      const { results } = await collect([folder], { batchSize: 1, decodeThreads: 2, signal: controller.signal, onResult: () => controller.abort() });
+      expect(results).toEqual([{ path: path.join(folder, '00-empty.png'), error: expect.objectContaining({ code: 'EMPTY_FILE' }) }]);
+      expect(decodes.mock.calls.length).toBeLessThanOrEqual(2);
+    } finally {
+      decodes.mockRestore();
+    }
   });
 
   it('uses the threshold given instead of the card one', async () => {
