@@ -2,7 +2,7 @@
 // One line per file. Exit 0 when at least one file was analysed, 1 when none could be, 2 for usage errors.
 import { analyzeFiles, AnalyzeError, isAnalyzeFailure, type AnalyzeResult, type AnalyzeSummary } from '../services/engine/analyze';
 import { DetectorSessionError } from '../services/engine/detector-session';
-import { isProviderPreference, type ProviderPreference } from '../services/engine/execution-providers';
+import { isProviderPreference, unknownProviderMessage, type ProviderPreference } from '../services/engine/execution-providers';
 import { ModelRegistryError } from '../services/engine/model-registry';
 
 export interface AnalyzeCommandContext {
@@ -81,7 +81,7 @@ export function parseAnalyzeArgs(argv: readonly string[]): ParsedArgs | { error:
         if (!/^\d+$/.test(value) || n < 1 || n > 256) return { error: `--batch must be an integer from 1 to 256, got "${value}"` };
         out.batchSize = n;
       } else {
-        if (!isProviderPreference(value)) return { error: `--provider must be auto, cpu, cuda, dml, coreml or webgpu, got "${value}"` };
+        if (!isProviderPreference(value)) return { error: unknownProviderMessage(value) };
         out.provider = value;
       }
     } else return { error: `Unknown option ${arg}` };

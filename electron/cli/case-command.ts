@@ -2,7 +2,7 @@
 import os from 'node:os';
 import { readProviderPreference } from '../services/app/engine-settings';
 import { CaseStore, isCaseStoreError, type EvidenceRecord } from '../services/case-store';
-import { isProviderPreference, PROVIDER_NAMES, type ProviderPreference } from '../services/engine/execution-providers';
+import { isProviderPreference, unknownProviderMessage, type ProviderPreference } from '../services/engine/execution-providers';
 
 export interface AnalyzeFileResult {
   pSynthetic: number;
@@ -211,7 +211,7 @@ export async function runCaseCommand(argv: string[], ctx: CaseCommandContext): P
         const c = s.getCase(needCase());
         const onlyMissing = args.flags.has('missing');
         const asked = flag(args, 'provider');
-        if (asked !== undefined && !isProviderPreference(asked)) throw new UsageError(`--provider must be one of auto, ${PROVIDER_NAMES.join(', ')}.`);
+        if (asked !== undefined && !isProviderPreference(asked)) throw new UsageError(`${unknownProviderMessage(asked)}.`);
         const provider = asked ?? readProviderPreference(s);
         const results: unknown[] = [];
         const failed: unknown[] = [];

@@ -5,14 +5,14 @@
 import path from 'node:path';
 import { ImageInputError } from '../services/engine/preprocess';
 import { ModelRegistryError } from '../services/engine/model-registry';
-import { DetectorSessionError } from '../services/engine/detector-session';
+import { DetectorSessionError, providerReport } from '../services/engine/detector-session';
 import { ExplainError } from '../services/explainers/explain-errors';
 import { explainImage, parseMethods, type MethodOptions } from '../services/explainers/explain-image';
 import { EXPLAIN_METHODS, type ExplainMethod, type ExplainTarget } from '../services/explainers/explain-types';
 import { ExplanationCache } from '../services/explainers/explanation-cache';
 import type { ColormapName } from '../services/explainers/colormap';
 import { openRegisteredModel, releaseExplainerSessions } from '../services/explainers/registered-model';
-import { isProviderPreference, PROVIDER_NAMES, type ProviderPreference } from '../services/engine/execution-providers';
+import { isProviderPreference, PROVIDER_NAMES, unknownProviderMessage, type ProviderPreference } from '../services/engine/execution-providers';
 
 export interface ExplainCommandContext {
   dataDir: string;
@@ -104,7 +104,7 @@ export function parseExplainArgs(argv: readonly string[]): ParsedExplainArgs | {
         out.modelId = v;
         break;
       case '--provider':
-        if (!isProviderPreference(v)) return { error: `--provider must be one of auto, ${PROVIDER_NAMES.join(', ')}, got "${v}"` };
+        if (!isProviderPreference(v)) return { error: unknownProviderMessage(v) };
         out.provider = v;
         break;
       case '--methods':
@@ -179,7 +179,7 @@ export async function runExplainCommand(argv: string[], ctx: ExplainCommandConte
   let opened: Awaited<ReturnType<typeof openRegisteredModel>> | undefined;
   try {
     opened = await openRegisteredModel({ dataDir: ctx.dataDir, modelId: parsed.modelId, session: { preference: parsed.provider } });
-    const engine = { provider: opened.provider, ...(opened.providerNote ? { providerNote: opened.providerNote } : {}) };
+    const engine = providerReport(opened);
     if (!ctx.json && opened.providerNote) ctx.printError(`note: ${opened.providerNote}`);
     const model = opened.model;
     const result = await explainImage(path.resolve(parsed.image!), {

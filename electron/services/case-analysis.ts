@@ -2,6 +2,7 @@
 // records each verdict with the exact model and provider that produced it.
 import type { CaseStore } from './case-store';
 import { analyzeFiles, isAnalyzeFailure } from './engine/analyze';
+import { providerReport } from './engine/detector-session';
 import type { ProviderName, ProviderPreference } from './engine/execution-providers';
 
 export interface CaseAnalysisOptions {
@@ -34,7 +35,7 @@ export async function analyzeCaseEvidence(store: CaseStore, caseId: string, opti
     modelId: options.modelId,
     provider: options.provider,
     signal: options.signal,
-    onReady: ({ session }) => (engine = { provider: session.provider, ...(session.providerNote ? { providerNote: session.providerNote } : {}) }),
+    onReady: ({ session }) => (engine = providerReport(session)),
   });
   for await (const result of analysis) {
     const evidence = byPath.get(result.path);

@@ -1,11 +1,16 @@
 import { describe, it, expect } from 'vitest';
 import { validateApiRequest } from '../../electron/shared/validate-request';
-import { apiMethods } from '../../electron/shared/api-contract';
+import { apiMethods, providerPreferenceSchema } from '../../electron/shared/api-contract';
+import { PROVIDER_NAMES } from '../../electron/services/engine/execution-providers';
 import { isTrustedSenderUrl } from '../../electron/ipc/trusted-sender';
 import { parseGlobalOptions } from '../../electron/cli/cli-context';
 import { defaultDataDir } from '../../electron/services/app/data-dir';
 
 describe('API request validation', () => {
+  it('offers the renderer exactly the providers the engine knows, plus auto', () => {
+    expect(providerPreferenceSchema.options).toEqual(['auto', ...PROVIDER_NAMES]);
+  });
+
   it('accepts a well-formed request', () => {
     const r = validateApiRequest('jobs.get', { jobId: 'abc' });
     expect(r.ok).toBe(true);

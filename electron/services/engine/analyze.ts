@@ -13,7 +13,7 @@ import { webcrypto } from 'node:crypto';
 import type { Dirent } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { getDetectorSession, type DetectorSession } from './detector-session';
+import { getDetectorSession, providerReport, type DetectorSession } from './detector-session';
 import { defaultIntraOpThreads, type ProviderName, type ProviderPreference } from './execution-providers';
 import { ModelRegistry, type RegisteredModel } from './model-registry';
 import {
@@ -393,8 +393,7 @@ export async function* analyzeFiles(inputs: readonly string[], options: AnalyzeO
   return {
     ...counts,
     model: modelRef,
-    provider: session.provider,
-    ...(session.providerNote ? { providerNote: session.providerNote } : {}),
+    ...providerReport(session),
     seconds: (performance.now() - started) / 1000,
   };
 }

@@ -58,6 +58,11 @@ export interface DetectorSession {
   runOutputs(batch: ImageBatch, n: number, outputs?: readonly string[]): Promise<Record<string, ort.Tensor>>;
 }
 
+/** Which provider a session runs on, and why not the one asked for (only when it is not). */
+export function providerReport(session: Pick<DetectorSession, 'provider' | 'providerNote'>): { provider: ProviderName; providerNote?: string } {
+  return { provider: session.provider, ...(session.providerNote ? { providerNote: session.providerNote } : {}) };
+}
+
 export const P_SYNTHETIC_OUTPUT = 'p_synthetic';
 export const FEATURES_OUTPUT = 'features';
 

@@ -15,6 +15,11 @@ export function isProviderPreference(value: string): value is ProviderPreference
   return value === 'auto' || (PROVIDER_NAMES as readonly string[]).includes(value);
 }
 
+/** What every command says about a --provider value it does not know. */
+export function unknownProviderMessage(value: string): string {
+  return `--provider must be one of auto, ${PROVIDER_NAMES.join(', ')}, got "${value}"`;
+}
+
 export interface ProviderAvailability {
   name: ProviderName;
   /** onnxruntime-node lists it for this platform. */
@@ -57,8 +62,8 @@ export function providerLibrariesPresent(name: ProviderName, platform: NodeJS.Pl
  * Dawn (WebGPU) runs on Vulkan on Linux; without the loader it only prints a warning and fails. The
  * loader is looked for where dlopen looks: LD_LIBRARY_PATH first, then the system library folders.
  */
-export function vulkanLoaderPresent(env: NodeJS.ProcessEnv = process.env): boolean {
-  const fromEnv = (env.LD_LIBRARY_PATH ?? '').split(':').filter((d) => d !== '');
+export function vulkanLoaderPresent(): boolean {
+  const fromEnv = (process.env.LD_LIBRARY_PATH ?? '').split(':').filter((d) => d !== '');
   const dirs = [...fromEnv, '/usr/lib/x86_64-linux-gnu', '/usr/lib/aarch64-linux-gnu', '/usr/lib64', '/usr/lib', '/usr/local/lib'];
   return dirs.some((d) => fs.existsSync(path.join(d, 'libvulkan.so.1')));
 }

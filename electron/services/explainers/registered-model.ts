@@ -6,7 +6,7 @@ import path from 'node:path';
 import ort from 'onnxruntime-node';
 import { findRepoRoot } from '../app/app-info';
 import { findBackbone, type BackboneEntry } from '../engine/backbones';
-import { getDetectorSession, type SessionOptionsInput } from '../engine/detector-session';
+import { getDetectorSession, providerReport, type SessionOptionsInput } from '../engine/detector-session';
 import { defaultIntraOpThreads, type ProviderName } from '../engine/execution-providers';
 import { ModelRegistry, readHeadWeightsFile, type RegisteredModel } from '../engine/model-registry';
 import type { Normalisation } from '../engine/preprocess';
@@ -136,7 +136,6 @@ export async function openRegisteredModel(options: { dataDir: string; modelId?: 
     registered,
     normalisation: registered.normalisation,
     threshold: card.threshold,
-    provider: detector.provider,
-    ...(detector.providerNote ? { providerNote: detector.providerNote } : {}),
+    ...providerReport(detector),
   };
 }
