@@ -8,6 +8,7 @@ import path from 'node:path';
 import type { ApiErrorPayload } from '../shared/api-contract';
 import { validateApiRequest } from '../shared/validate-request';
 import { invokeHandler, type ApiServices } from '../services/api-handlers';
+import { DEFAULT_MAX_UPLOAD_BYTES, stageUpload, UploadError } from '../services/upload-staging';
 
 export const CONTENT_SECURITY_POLICY =
   "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'none'";
@@ -48,6 +49,8 @@ export async function startHttpServer(options: {
   port?: number;
   host?: '127.0.0.1' | '::1';
   token?: string;
+  /** The largest single upload accepted (default 2 GiB). */
+  maxUploadBytes?: number;
 }): Promise<RunningServer> {
   const host = options.host ?? '127.0.0.1';
   const token = options.token ?? crypto.randomBytes(32).toString('base64url');
@@ -90,6 +93,7 @@ export async function startHttpServer(options: {
           return refuse(res, 401, { code: 'UNAUTHORIZED', message: 'Missing or wrong API token.' });
         }
         if (url.pathname === '/api/events' && req.method === 'GET') return streamEvents(req, res, options.services);
+        if (url.pathname === '/api/upload' && req.method === 'POST') return receiveUpload(req, res, url, options.services.dataDir, options.maxUploadBytes);
         const match = /^\/api\/call\/([A-Za-z0-9_.-]+)$/.exec(url.pathname);
         if (!match || req.method !== 'POST') {
           return refuse(res, 404, { code: 'NOT_FOUND', message: `No API endpoint ${req.method} ${url.pathname}.` });
@@ -160,6 +164,31 @@ function readBody(req: http.IncomingMessage): Promise<string | null> {
     req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
     req.on('error', reject);
   });
+}
+
+/**
+ * POST /api/upload?name=<file name>: the raw bytes of one file, streamed to the staging folder (never
+ * held in memory), refused past the size limit. The answer's uploadId goes into an evidence.import job.
+ */
+async function receiveUpload(req: http.IncomingMessage, res: http.ServerResponse, url: URL, dataDir: string, maxBytes = DEFAULT_MAX_UPLOAD_BYTES) {
+  const reply = (status: number, body: unknown) => {
+    res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', 'x-content-type-options': 'nosniff', connection: 'close' });
+    res.end(JSON.stringify(body));
+  };
+  const name = url.searchParams.get('name') ?? '';
+  const declared = Number(req.headers['content-length'] ?? NaN);
+  if (Number.isFinite(declared) && declared > maxBytes) {
+    req.resume();
+    return reply(413, { ok: false, error: { code: 'UPLOAD_TOO_LARGE', message: `${name || 'The file'} is ${declared} bytes; the upload limit is ${maxBytes} bytes.` } });
+  }
+  try {
+    const staged = await stageUpload(dataDir, name, req, maxBytes);
+    reply(200, { ok: true, value: staged });
+  } catch (e) {
+    const code = e instanceof UploadError ? e.code : 'INTERNAL';
+    if (!res.headersSent) reply(code === 'UPLOAD_TOO_LARGE' ? 413 : code === 'INVALID_REQUEST' ? 400 : 500, { ok: false, error: { code, message: (e as Error).message } });
+    req.resume();
+  }
 }
 
 function streamEvents(req: http.IncomingMessage, res: http.ServerResponse, services: ApiServices) {

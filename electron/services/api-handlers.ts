@@ -1,5 +1,6 @@
 // The service side of the API contract: one handler per method, shared by both transports.
 import os from 'node:os';
+import path from 'node:path';
 import type { ApiEvent, ApiMethod, ApiRequest, ApiResponse } from '../shared/api-contract';
 import { ApiCallError } from '../shared/api-contract';
 import { listExecutionProviders, readPackageInfo } from './app/app-info';
@@ -8,6 +9,7 @@ import { JobManager } from './jobs/job-manager';
 import { CaseStore } from './case-store';
 import { listEvidenceExplanations } from './case-explanation';
 import { readProviderPreference, readSettings, updateSettings } from './app/engine-settings';
+import { evidenceOriginal, evidenceThumbnail } from './evidence-images';
 
 export type ApiHandlers = { [M in ApiMethod]: (request: ApiRequest<M>) => Promise<ApiResponse<M>> };
 
@@ -18,13 +20,41 @@ export interface ApiServices {
   dispose(): Promise<void>;
 }
 
-export function createApiServices(options: { dataDir: string }): ApiServices {
+/** What only the desktop shell can do (native dialogs); absent under the browser transport. */
+export interface NativeShell {
+  openEvidenceDialog(): Promise<string[]>;
+}
+
+/** The audit entries of a case that concern one evidence file: its own, its analyses' and their explanations'. */
+function evidenceHistory(store: CaseStore, evidenceId: string) {
+  const evidence = store.getEvidence(evidenceId);
+  const analysisIds = new Set(store.listAnalysesForEvidence(evidence.id).map((a) => a.id));
+  return store.auditLog(evidence.caseId).filter((e) => {
+    const d = e.details;
+    return d.evidenceId === evidence.id || (typeof d.analysisId === 'string' && analysisIds.has(d.analysisId)) || (e.action === 'evidence.duplicate' && d.sha256 === evidence.sha256);
+  });
+}
+
+const auditEntryOut = (e: { index: number; at: string; actor: string; action: string; details: Record<string, unknown>; prevHash: string; hash: string }) => ({
+  index: e.index,
+  at: e.at,
+  actor: e.actor,
+  action: e.action,
+  details: e.details,
+  prevHash: e.prevHash,
+  hash: e.hash,
+});
+
+export function createApiServices(options: { dataDir: string; nativeShell?: NativeShell }): ApiServices {
   const dataDir = ensureDataDir(options.dataDir);
   const jobs = new JobManager();
   // Opened on first use so that `info` and the shell work even before any case exists.
   let store: CaseStore | undefined;
   const caseStore = () => (store ??= CaseStore.open(dataDir));
+  // Who acts on the machine as a whole (settings, models); a case's own actions are its examiner's.
   const actor = os.userInfo().username;
+  const caseActor = (caseId: string) => caseStore().getCase(caseId).examiner;
+  const evidenceActor = (evidenceId: string) => caseActor(caseStore().getEvidence(evidenceId).caseId);
   const listeners = new Set<(event: ApiEvent) => void>();
   jobs.onUpdate((job) => listeners.forEach((l) => l({ type: 'job', job })));
 
@@ -53,7 +83,74 @@ export function createApiServices(options: { dataDir: string }): ApiServices {
       return caseStore().listCases();
     },
     async 'cases.create'(request) {
-      return caseStore().createCase(request, actor);
+      // The examiner named on the case is who created it, not the account the server runs under.
+      return caseStore().createCase(request, request.examiner);
+    },
+    async 'cases.update'({ caseId, ...edit }) {
+      const c = caseStore().getCase(caseId);
+      // Recorded as the examiner the case had when the edit was made.
+      return caseStore().updateCase(c.id, edit, c.examiner);
+    },
+    async 'cases.close'({ caseId }) {
+      return caseStore().closeCase(caseId, caseActor(caseId));
+    },
+    async 'cases.reopen'({ caseId }) {
+      return caseStore().reopenCase(caseId, caseActor(caseId));
+    },
+    async 'evidence.thumbnail'({ evidenceId }) {
+      return evidenceThumbnail(caseStore(), dataDir, evidenceId);
+    },
+    async 'evidence.original'({ evidenceId }) {
+      return evidenceOriginal(caseStore(), evidenceId);
+    },
+    async 'evidence.history'({ evidenceId }) {
+      return evidenceHistory(caseStore(), evidenceId).map(auditEntryOut);
+    },
+    async 'notes.list'({ evidenceId }) {
+      const s = caseStore();
+      const e = s.getEvidence(evidenceId);
+      return s
+        .listNotes(e.caseId)
+        .filter((n) => n.evidenceId === e.id)
+        .map((n) => ({ id: n.id, body: n.body, author: n.author, createdAt: n.createdAt }));
+    },
+    async 'notes.add'({ evidenceId, body }) {
+      const s = caseStore();
+      const e = s.getEvidence(evidenceId);
+      const n = s.addNote({ caseId: e.caseId, evidenceId: e.id, body, author: caseActor(e.caseId) });
+      return { id: n.id, body: n.body, author: n.author, createdAt: n.createdAt };
+    },
+    async 'tags.list'({ caseId }) {
+      return caseStore()
+        .listTags(caseId)
+        .map((t) => ({ evidenceId: t.evidenceId, tag: t.tag }));
+    },
+    async 'tags.add'({ evidenceId, tag }) {
+      caseStore().tagEvidence(evidenceId, tag, evidenceActor(evidenceId));
+      return { ok: true };
+    },
+    async 'tags.remove'({ evidenceId, tag }) {
+      return { ok: caseStore().untagEvidence(evidenceId, tag, evidenceActor(evidenceId)) };
+    },
+    async 'audit.list'({ caseId }) {
+      return caseStore().auditLog(caseId).map(auditEntryOut);
+    },
+    async 'audit.verify'({ caseId }) {
+      const r = await caseStore().verifyCase(caseId);
+      return {
+        ok: r.ok,
+        verifiedAt: r.verifiedAt,
+        evidenceChecked: r.evidenceChecked,
+        auditEntriesChecked: r.auditEntriesChecked,
+        auditHead: r.auditHead,
+        issues: r.issues.map((i) => ({ ...i }) as Record<string, unknown>),
+      };
+    },
+    async 'dialog.openEvidence'() {
+      if (!options.nativeShell) {
+        throw new ApiCallError('NOT_AVAILABLE', 'The native open dialog exists only in the desktop app; choose files with the file picker or drop them on the grid.');
+      }
+      return { paths: await options.nativeShell.openEvidenceDialog() };
     },
     async 'evidence.list'({ caseId }) {
       const s = caseStore();
@@ -70,10 +167,24 @@ export function createApiServices(options: { dataDir: string }): ApiServices {
       // Fail fast on an unknown case or evidence rather than inside the worker.
       if ('caseId' in request) caseStore().getCase(request.caseId);
       if ('evidenceId' in request) caseStore().getEvidence(request.evidenceId);
+      if (request.kind === 'evidence.import') {
+        if (!request.paths?.length && !request.uploadIds?.length) throw new ApiCallError('INVALID_REQUEST', 'Choose at least one file or folder to import.');
+        // A relative path would silently mean "relative to wherever the server was started".
+        const relative = (request.paths ?? []).filter((p) => !path.isAbsolute(p));
+        if (relative.length) {
+          throw new ApiCallError(
+            'RELATIVE_PATH',
+            `${relative.length === 1 ? `"${relative[0]}" is` : `${relative.length} paths are`} not a full path; give the full path from the root (for example /home/examiner/evidence/photo.jpg).`,
+            { relative },
+          );
+        }
+      }
       // Workers open their own connections; they need to know where the data lives and who acts, and
       // the detector jobs which execution provider the examiner asked for.
       const provider = request.kind === 'analysis.run' || request.kind === 'explanation.run' ? { provider: readProviderPreference(caseStore()) } : {};
-      return { jobId: jobs.start(request.kind, { ...request, ...provider, dataDir, actor }) };
+      // Case work is done in the name of the case's examiner; machine-wide work (training) in the account's.
+      const who = 'caseId' in request ? caseActor(request.caseId) : 'evidenceId' in request ? evidenceActor(request.evidenceId) : actor;
+      return { jobId: jobs.start(request.kind, { ...request, ...provider, dataDir, actor: who }) };
     },
     async 'jobs.get'({ jobId }) {
       const job = jobs.get(jobId);
@@ -111,6 +222,7 @@ export async function invokeHandler(services: ApiServices, method: ApiMethod, re
     const err = e as Error & { code?: string };
     const code = e instanceof ApiCallError ? e.code : (err.code ?? 'INTERNAL');
     // Store and engine errors carry their own codes (CASE_NOT_FOUND, DUPLICATE_CASE_NUMBER, ...).
-    return { ok: false as const, error: { code, message: err.message } };
+    const details = e instanceof ApiCallError ? e.details : undefined;
+    return { ok: false as const, error: { code, message: err.message, ...(details !== undefined ? { details } : {}) } };
   }
 }

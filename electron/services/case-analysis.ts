@@ -10,6 +10,8 @@ export interface CaseAnalysisOptions {
   actor: string;
   /** Skip evidence that already has an analysis. */
   onlyMissing?: boolean;
+  /** Only these evidence files (the examiner's selection). */
+  evidenceIds?: readonly string[];
   modelId?: string;
   /** The execution provider asked for (the examiner's setting); cpu when it cannot be used. */
   provider?: ProviderPreference;
@@ -19,8 +21,10 @@ export interface CaseAnalysisOptions {
 
 export async function analyzeCaseEvidence(store: CaseStore, caseId: string, options: CaseAnalysisOptions) {
   const c = store.getCase(caseId);
+  const wanted = options.evidenceIds && new Set(options.evidenceIds);
   const pending = store
     .listEvidence(c.id)
+    .filter((e) => !wanted || wanted.has(e.id))
     .filter((e) => !options.onlyMissing || store.listAnalysesForEvidence(e.id).length === 0);
   const byPath = new Map(pending.map((e) => [store.evidenceFilePath(e), e]));
   const recorded: Array<{ evidenceId: string; originalName: string; pSynthetic: number; verdict: string }> = [];
@@ -42,7 +46,10 @@ export async function analyzeCaseEvidence(store: CaseStore, caseId: string, opti
     if (!evidence) continue;
     done++;
     if (isAnalyzeFailure(result)) {
+      if (result.error.code === 'CANCELLED') continue;
       failed.push({ evidenceId: evidence.id, originalName: evidence.originalName, ...result.error });
+      // A failure is a fact of the case as much as a verdict: the audit chain keeps it.
+      store.recordAnalysisFailure({ evidenceId: evidence.id, code: result.error.code, message: result.error.message, actor: options.actor });
     } else {
       store.recordAnalysis({
         evidenceId: evidence.id,

@@ -43,6 +43,8 @@ export const caseSchema = z.object({
   agency: z.string().nullable(),
   createdAt: z.string(),
   closedAt: z.string().nullable(),
+  description: z.string().nullable().optional(),
+  updatedAt: z.string().nullable().optional(),
 });
 
 export const evidenceSchema = z.object({
@@ -57,7 +59,38 @@ export const evidenceSchema = z.object({
   height: z.number().nullable(),
   ingestedAt: z.string(),
   ingestedBy: z.string(),
+  /** Set at ingest when the pixels do not decode (e.g. a truncated file); the file is kept as evidence. */
+  unreadableReason: z.string().nullable().optional(),
 });
+
+export const auditEntrySchema = z.object({
+  index: z.number(),
+  at: z.string(),
+  actor: z.string(),
+  action: z.string(),
+  details: z.record(z.unknown()),
+  prevHash: z.string(),
+  hash: z.string(),
+});
+
+const imageOrProblemSchema = z.union([
+  z.object({ dataUrl: z.string(), width: z.number(), height: z.number() }),
+  z.object({ dataUrl: z.null(), problem: z.string() }),
+]);
+
+/** Per-method parameters the examiner may set in the viewer; left out, each takes its default. */
+export const explainParametersSchema = z
+  .object({
+    target: z.enum(['synthetic', 'real']).optional(),
+    gradcam: z.object({ layer: z.string().min(1).max(200).optional() }).strict().optional(),
+    layercam: z.object({ layer: z.string().min(1).max(200).optional() }).strict().optional(),
+    scorecam: z.object({ topK: z.number().int().min(1).max(2048).optional() }).strict().optional(),
+    lime: z
+      .object({ samples: z.number().int().min(10).max(20_000).optional(), segments: z.number().int().min(4).max(500).optional() })
+      .strict()
+      .optional(),
+  })
+  .strict();
 
 export const analysisSchema = z.object({
   id: z.string(),
@@ -103,13 +136,23 @@ export const apiContract = {
     request: z.discriminatedUnion('kind', [
       z.object({ kind: z.literal('files.hash'), paths: z.array(z.string().min(1)).min(1).max(100_000) }).strict(),
       z
-        .object({ kind: z.literal('evidence.import'), caseId: z.string().min(1), paths: z.array(z.string().min(1)).min(1).max(100_000) })
+        .object({
+          kind: z.literal('evidence.import'),
+          caseId: z.string().min(1),
+          /** Absolute paths on the machine running the services (the native dialog's, or typed). */
+          paths: z.array(z.string().min(1)).max(100_000).optional(),
+          /** Files uploaded through POST /api/upload (the browser's picker and drag and drop). */
+          uploadIds: z.array(z.string().min(1)).max(100_000).optional(),
+        })
         .strict(),
       z
         .object({
           kind: z.literal('explanation.run'),
           evidenceId: z.string().min(1),
           methods: z.array(explainMethodSchema).min(1).max(5).optional(),
+          parameters: explainParametersSchema.optional(),
+          /** Compute again although the same request is on record (otherwise the record is reused). */
+          force: z.boolean().optional(),
         })
         .strict(),
       z
@@ -133,6 +176,7 @@ export const apiContract = {
           kind: z.literal('analysis.run'),
           caseId: z.string().min(1),
           onlyMissing: z.boolean().optional(),
+          evidenceIds: z.array(z.string().min(1)).min(1).max(100_000).optional(),
           modelId: z.string().min(1).optional(),
         })
         .strict(),
@@ -145,10 +189,68 @@ export const apiContract = {
   },
   'cases.create': {
     request: z
-      .object({ caseNumber: text(100), title: text(300), examiner: text(200), agency: text(200).optional() })
+      .object({
+        caseNumber: text(100),
+        title: text(300),
+        examiner: text(200),
+        agency: text(200).optional(),
+        description: z.string().max(20_000).optional(),
+      })
       .strict(),
     response: caseSchema,
   },
+  /** Edits a case's descriptive fields; each change is an audit entry of the case with old and new values. */
+  'cases.update': {
+    request: z
+      .object({
+        caseId: z.string().min(1),
+        caseNumber: text(100).optional(),
+        title: text(300).optional(),
+        examiner: text(200).optional(),
+        agency: z.string().max(200).nullable().optional(),
+        description: z.string().max(20_000).nullable().optional(),
+      })
+      .strict(),
+    response: caseSchema,
+  },
+  'cases.close': { request: z.object({ caseId: z.string().min(1) }).strict(), response: caseSchema },
+  'cases.reopen': { request: z.object({ caseId: z.string().min(1) }).strict(), response: caseSchema },
+  /** A small picture of the evidence, generated once by the services and cached under the data folder. */
+  'evidence.thumbnail': { request: z.object({ evidenceId: z.string().min(1) }).strict(), response: imageOrProblemSchema },
+  /** The stored copy at full resolution, for the viewer. */
+  'evidence.original': { request: z.object({ evidenceId: z.string().min(1) }).strict(), response: imageOrProblemSchema },
+  /** The audit entries of the case that concern one evidence file, oldest first. */
+  'evidence.history': { request: z.object({ evidenceId: z.string().min(1) }).strict(), response: z.array(auditEntrySchema) },
+  'notes.list': {
+    request: z.object({ evidenceId: z.string().min(1) }).strict(),
+    response: z.array(z.object({ id: z.string(), body: z.string(), author: z.string(), createdAt: z.string() })),
+  },
+  /** Saved as a new note (notes are never rewritten), audited with the case's examiner as author. */
+  'notes.add': {
+    request: z.object({ evidenceId: z.string().min(1), body: z.string().trim().min(1).max(100_000) }).strict(),
+    response: z.object({ id: z.string(), body: z.string(), author: z.string(), createdAt: z.string() }),
+  },
+  'tags.list': {
+    request: z.object({ caseId: z.string().min(1) }).strict(),
+    response: z.array(z.object({ evidenceId: z.string(), tag: z.string() })),
+  },
+  'tags.add': { request: z.object({ evidenceId: z.string().min(1), tag: text(100) }).strict(), response: z.object({ ok: z.boolean() }) },
+  'tags.remove': { request: z.object({ evidenceId: z.string().min(1), tag: text(100) }).strict(), response: z.object({ ok: z.boolean() }) },
+  'audit.list': { request: z.object({ caseId: z.string().min(1) }).strict(), response: z.array(auditEntrySchema) },
+  /** Re-hashes every stored file and walks the case's audit chain. */
+  'audit.verify': {
+    request: z.object({ caseId: z.string().min(1) }).strict(),
+    response: z.object({
+      ok: z.boolean(),
+      verifiedAt: z.string(),
+      evidenceChecked: z.number(),
+      auditEntriesChecked: z.number(),
+      auditHead: z.object({ index: z.number(), hash: z.string() }).nullable(),
+      issues: z.array(z.record(z.unknown())),
+    }),
+  },
+  /** The native open dialog (files and folders); only the desktop app has one. */
+  'dialog.openEvidence': { request: empty, response: z.object({ paths: z.array(z.string()) }) },
   'evidence.list': {
     request: z.object({ caseId: z.string().min(1) }).strict(),
     response: z.array(evidenceSchema),
@@ -196,6 +298,16 @@ export type AppSettings = z.infer<typeof settingsSchema>;
 export type CaseInfo = z.infer<typeof caseSchema>;
 export type EvidenceInfo = z.infer<typeof evidenceSchema>;
 export type AnalysisInfo = z.infer<typeof analysisSchema>;
+export type AuditEntryInfo = z.infer<typeof auditEntrySchema>;
+export type ExplainParameters = z.infer<typeof explainParametersSchema>;
+
+/** What the HTTP transport's POST /api/upload answers for one staged file. */
+export interface UploadedFile {
+  uploadId: string;
+  name: string;
+  sizeBytes: number;
+  sha256: string;
+}
 
 /** Events pushed from the services to the renderer (SSE in the browser, webContents.send in Electron). */
 export type ApiEvent = { type: 'job'; job: JobState };
@@ -229,6 +341,8 @@ export interface ForensicApiClient {
   call<M extends ApiMethod>(method: M, request: ApiRequest<M>): Promise<ApiResponse<M>>;
   onEvent(listener: (event: ApiEvent) => void): () => void;
   readonly transport: 'electron' | 'http';
+  /** Sends one file's bytes to the services (browser transport only: Electron imports by path). */
+  upload?(file: Blob, name: string, signal?: AbortSignal): Promise<UploadedFile>;
 }
 
 export class ApiCallError extends Error {

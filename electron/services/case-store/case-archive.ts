@@ -103,6 +103,8 @@ const caseDataSchema = z.object({
     agency: text.nullable(),
     createdAt: iso,
     closedAt: iso.nullable(),
+    description: text.nullable().optional(),
+    updatedAt: iso.nullable().optional(),
   }),
   evidence: z.array(
     z.object({
@@ -119,6 +121,7 @@ const caseDataSchema = z.object({
       ingestedAt: iso,
       ingestedBy: text,
       sourceModifiedAt: iso.nullable(),
+      unreadableReason: text.nullable().optional(),
     }),
   ),
   analyses: z.array(

@@ -11,6 +11,9 @@ export interface CaseRecord {
   agency: string | null;
   createdAt: string;
   closedAt: string | null;
+  /** Free text about the case (schema 3); null for cases created before it. */
+  description?: string | null;
+  updatedAt?: string | null;
 }
 
 export interface EvidenceRecord {
@@ -28,6 +31,8 @@ export interface EvidenceRecord {
   ingestedAt: string;
   ingestedBy: string;
   sourceModifiedAt: string | null;
+  /** Why the pixels could not be decoded at ingest (the file is kept as evidence); null when they could. */
+  unreadableReason?: string | null;
 }
 
 export interface ModelRef {
@@ -94,6 +99,8 @@ interface CaseRow {
   agency: string | null;
   created_at: string;
   closed_at: string | null;
+  description?: string | null;
+  updated_at?: string | null;
 }
 
 const toCase = (r: CaseRow): CaseRecord => ({
@@ -104,13 +111,30 @@ const toCase = (r: CaseRow): CaseRecord => ({
   agency: r.agency,
   createdAt: r.created_at,
   closedAt: r.closed_at,
+  description: r.description ?? null,
+  updatedAt: r.updated_at ?? null,
 });
 
 export function insertCase(db: WritableDB, c: CaseRecord): void {
   db.prepare(
-    `INSERT INTO cases (id, case_number, title, examiner, agency, created_at, closed_at)
-     VALUES (@id, @caseNumber, @title, @examiner, @agency, @createdAt, @closedAt)`,
-  ).run(c);
+    `INSERT INTO cases (id, case_number, title, examiner, agency, created_at, closed_at, description, updated_at)
+     VALUES (@id, @caseNumber, @title, @examiner, @agency, @createdAt, @closedAt, @description, @updatedAt)`,
+  ).run({ ...c, description: c.description ?? null, updatedAt: c.updatedAt ?? null });
+}
+
+export function updateCaseFields(
+  db: WritableDB,
+  id: string,
+  fields: { caseNumber: string; title: string; examiner: string; agency: string | null; description: string | null; updatedAt: string },
+): void {
+  db.prepare(
+    `UPDATE cases SET case_number = @caseNumber, title = @title, examiner = @examiner, agency = @agency,
+       description = @description, updated_at = @updatedAt WHERE id = @id`,
+  ).run({ ...fields, id });
+}
+
+export function setCaseReopened(db: WritableDB, id: string): void {
+  db.prepare('UPDATE cases SET closed_at = NULL WHERE id = ?').run(id);
 }
 
 export function getCase(db: ReadableDB, id: string): CaseRecord | undefined {
@@ -147,6 +171,7 @@ interface EvidenceRow {
   ingested_at: string;
   ingested_by: string;
   source_modified_at: string | null;
+  unreadable_reason?: string | null;
 }
 
 const toEvidence = (r: EvidenceRow): EvidenceRecord => ({
@@ -163,15 +188,16 @@ const toEvidence = (r: EvidenceRow): EvidenceRecord => ({
   ingestedAt: r.ingested_at,
   ingestedBy: r.ingested_by,
   sourceModifiedAt: r.source_modified_at ?? null,
+  unreadableReason: r.unreadable_reason ?? null,
 });
 
 export function insertEvidence(db: WritableDB, e: EvidenceRecord): void {
   db.prepare(
     `INSERT INTO evidence (id, case_id, original_path, original_name, stored_path, sha256, size_bytes, mime_type,
-       width, height, ingested_at, ingested_by, source_modified_at)
+       width, height, ingested_at, ingested_by, source_modified_at, unreadable_reason)
      VALUES (@id, @caseId, @originalPath, @originalName, @storedPath, @sha256, @sizeBytes, @mimeType,
-       @width, @height, @ingestedAt, @ingestedBy, @sourceModifiedAt)`,
-  ).run(e);
+       @width, @height, @ingestedAt, @ingestedBy, @sourceModifiedAt, @unreadableReason)`,
+  ).run({ ...e, unreadableReason: e.unreadableReason ?? null });
 }
 
 export function getEvidence(db: ReadableDB, id: string): EvidenceRecord | undefined {

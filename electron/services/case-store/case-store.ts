@@ -42,8 +42,18 @@ const newCaseSchema = z.object({
   title: nonEmpty(1000),
   examiner: nonEmpty(200),
   agency: nonEmpty(200).optional(),
+  description: z.string().trim().max(20_000).optional(),
 });
 export type NewCase = z.input<typeof newCaseSchema>;
+
+const caseEditSchema = z.object({
+  caseNumber: nonEmpty(200).optional(),
+  title: nonEmpty(1000).optional(),
+  examiner: nonEmpty(200).optional(),
+  agency: z.string().trim().max(200).nullable().optional(),
+  description: z.string().trim().max(20_000).nullable().optional(),
+});
+export type CaseEdit = z.input<typeof caseEditSchema>;
 
 const modelRefSchema = z.object({ id: nonEmpty(200), sha256: z.string().regex(SHA256_PATTERN, 'a lowercase hex sha256') });
 
@@ -135,6 +145,8 @@ export class CaseStore {
       agency: c.agency ?? null,
       createdAt: new Date().toISOString(),
       closedAt: null,
+      description: c.description ? c.description : null,
+      updatedAt: null,
     };
     this.write(() => {
       if (q.getCaseByNumber(this.writer, record.caseNumber)) {
@@ -178,6 +190,48 @@ export class CaseStore {
       appendAuditEntry(this.writer, { chain: c.id, actor, action: 'case.closed', at: closedAt, details: { caseId: c.id } });
     });
     return { ...c, closedAt };
+  }
+
+  /** Changes a case's descriptive fields; the audit entry records each field's old and new value. */
+  updateCase(caseId: string, edit: CaseEdit, actor: string): CaseRecord {
+    const c = this.getCase(caseId);
+    const e = parseInput(caseEditSchema, edit, 'case edit');
+    const blankToNull = (v: string | null | undefined, old: string | null) => (v === undefined ? old : v === null || v === '' ? null : v);
+    const next = {
+      caseNumber: e.caseNumber ?? c.caseNumber,
+      title: e.title ?? c.title,
+      examiner: e.examiner ?? c.examiner,
+      agency: blankToNull(e.agency, c.agency),
+      description: blankToNull(e.description, c.description ?? null),
+      updatedAt: new Date().toISOString(),
+    };
+    const changes: Record<string, { from: unknown; to: unknown }> = {};
+    for (const k of ['caseNumber', 'title', 'examiner', 'agency', 'description'] as const) {
+      const before = k === 'description' ? (c.description ?? null) : c[k];
+      if (before !== next[k]) changes[k] = { from: before, to: next[k] };
+    }
+    if (Object.keys(changes).length === 0) return c;
+    this.write(() => {
+      if (changes.caseNumber) {
+        const other = q.getCaseByNumber(this.writer, next.caseNumber);
+        if (other && other.id !== c.id) {
+          throw new CaseStoreError('CASE_EXISTS', `Case number ${next.caseNumber} is already in use.`, { caseNumber: next.caseNumber });
+        }
+      }
+      q.updateCaseFields(this.writer, c.id, next);
+      appendAuditEntry(this.writer, { chain: c.id, actor, action: 'case.updated', at: next.updatedAt, details: { caseId: c.id, changes } });
+    });
+    return { ...c, ...next };
+  }
+
+  reopenCase(caseId: string, actor: string): CaseRecord {
+    const c = this.getCase(caseId);
+    if (!c.closedAt) return c;
+    this.write(() => {
+      q.setCaseReopened(this.writer, c.id);
+      appendAuditEntry(this.writer, { chain: c.id, actor, action: 'case.reopened', details: { caseId: c.id, closedAt: c.closedAt } });
+    });
+    return { ...c, closedAt: null };
   }
 
   private getOpenCase(idOrNumber: string): CaseRecord {
@@ -240,6 +294,21 @@ export class CaseStore {
       });
     });
     return record;
+  }
+
+  /** An analysis that could not run is on the record too: the examiner and a later reader see why. */
+  recordAnalysisFailure(input: { evidenceId: string; code: string; message: string; actor: string; model?: { id: string; sha256: string } }): void {
+    const evidence = this.getEvidence(input.evidenceId);
+    this.getOpenCase(evidence.caseId);
+    const actor = parseInput(nonEmpty(200), input.actor, 'actor');
+    this.write(() => {
+      appendAuditEntry(this.writer, {
+        chain: evidence.caseId,
+        actor,
+        action: 'analysis.failed',
+        details: { evidenceId: evidence.id, sha256: evidence.sha256, code: input.code, message: input.message, ...(input.model ? { model: input.model } : {}) },
+      });
+    });
   }
 
   listAnalyses(caseId: string): AnalysisRecord[] {

@@ -8,6 +8,7 @@ import type { WritableDB } from './case-db';
 import { CaseStoreError, isCaseStoreError, type CaseStoreErrorCode } from './case-store-error';
 import { appendAuditEntry } from './audit-log';
 import { findEvidenceBySha256, insertEvidence, listEvidence, type EvidenceRecord } from './case-queries';
+import { decodeToPaperRgb } from '../engine/preprocess';
 import {
   casePaths,
   copyToTemp,
@@ -34,6 +35,11 @@ export interface IngestOptions {
   actor: string;
   signal?: AbortSignal;
   onProgress?: (progress: IngestProgress) => void;
+  /**
+   * Files that came by upload, keyed by their staged path: the name the browser gave. Their original
+   * path is unknown, and the evidence row and audit entry say so instead of naming the staging folder.
+   */
+  uploads?: ReadonlyMap<string, { originalName: string }>;
 }
 
 export interface IngestFailure {
@@ -45,7 +51,7 @@ export interface IngestFailure {
 export interface IngestResult {
   caseId: string;
   added: EvidenceRecord[];
-  duplicates: { path: string; sha256: string; evidenceId: string }[];
+  duplicates: { path: string; sha256: string; evidenceId: string; existingName?: string }[];
   failed: IngestFailure[];
   /** Copies from an interrupted run that never got a database row; they were deleted. */
   orphansRemoved: string[];
@@ -206,6 +212,11 @@ export async function ingestIntoCase(
   for (const dir of [paths.evidenceDir, paths.partialDir]) await fs.promises.mkdir(dir, { recursive: true });
   const result: IngestResult = { caseId, added: [], duplicates: [], failed: [], orphansRemoved: [], cancelled: false };
 
+  // An uploaded file is named by what the examiner chose, never by the server's staging folder.
+  const shownPath = (p: string) => {
+    const upload = options.uploads?.get(p);
+    return upload ? uploadedPath(upload.originalName) : p;
+  };
   const release = await acquireIngestLock(paths);
   try {
     result.orphansRemoved = await removeLeftovers(db, caseId, paths, actor);
@@ -233,17 +244,19 @@ export async function ingestIntoCase(
       try {
         const outcome = await ingestOneFile(db, caseId, paths, source.path, actor, signal, (n) => {
           progress.bytesDone += n;
-        });
+        }, options.uploads?.get(source.path));
         if (outcome.kind === 'added') result.added.push(outcome.evidence);
-        else result.duplicates.push({ path: source.path, sha256: outcome.sha256, evidenceId: outcome.evidenceId });
+        else result.duplicates.push({ path: shownPath(source.path), sha256: outcome.sha256, evidenceId: outcome.evidenceId, existingName: outcome.existingName });
       } catch (e) {
         if (isCaseStoreError(e, 'CANCELLED')) {
           result.cancelled = true;
           break;
         }
+        const shown = shownPath(source.path);
+        const message = (m: string) => (shown === source.path ? m : m.split(source.path).join(shown));
         const failure: IngestFailure = isCaseStoreError(e)
-          ? { path: source.path, code: e.code, message: e.message }
-          : { path: source.path, code: 'IO_ERROR', message: `${source.path}: ${(e as Error).message}` };
+          ? { path: shown, code: e.code, message: message(e.message) }
+          : { path: shown, code: 'IO_ERROR', message: message(`${source.path}: ${(e as Error).message}`) };
         result.failed.push(failure);
         db.transaction(() => {
           appendAuditEntry(db, { chain: caseId, actor, action: 'evidence.refused', details: { ...failure } });
@@ -258,34 +271,52 @@ export async function ingestIntoCase(
   }
 }
 
+/** How an uploaded file's origin is recorded: the browser never tells the server where a file lived. */
+export function uploadedPath(originalName: string): string {
+  return `(uploaded) ${originalName}`;
+}
+
 type FileOutcome =
   | { kind: 'added'; evidence: EvidenceRecord }
-  | { kind: 'duplicate'; sha256: string; evidenceId: string };
+  | { kind: 'duplicate'; sha256: string; evidenceId: string; existingName: string };
 
 async function ingestOneFile(
   db: WritableDB,
   caseId: string,
   paths: CasePaths,
-  source: string,
+  staged: string,
   actor: string,
   signal: AbortSignal | undefined,
   onBytes: (n: number) => void,
+  upload?: { originalName: string },
 ): Promise<FileOutcome> {
-  const copy = await copyToTemp(source, paths.partialDir, signal, onBytes);
+  const source = upload ? uploadedPath(upload.originalName) : staged;
+  const origin = upload ? { origin: 'upload', originalPathKnown: false } : {};
+  const copy = await copyToTemp(staged, paths.partialDir, signal, onBytes);
   try {
     const recordDuplicate = (existing: EvidenceRecord): FileOutcome => {
       appendAuditEntry(db, {
         chain: caseId,
         actor,
         action: 'evidence.duplicate',
-        details: { originalPath: source, sha256: copy.sha256, evidenceId: existing.id },
+        details: { originalPath: source, sha256: copy.sha256, evidenceId: existing.id, ...origin },
       });
-      return { kind: 'duplicate', sha256: copy.sha256, evidenceId: existing.id };
+      return { kind: 'duplicate', sha256: copy.sha256, evidenceId: existing.id, existingName: existing.originalName };
     };
+    if (copy.size === 0) throw new CaseStoreError('EMPTY_FILE', `${source} is empty (0 bytes); there is nothing to keep as evidence.`, { path: source });
     const known = findEvidenceBySha256(db, caseId, copy.sha256);
     if (known) return db.transaction(() => recordDuplicate(known)).immediate();
 
     const image = await identifyImage(copy.tempPath, source);
+    // The header parsing is not enough: a truncated file has a good header. Decode the pixels the way
+    // analysis will; a file that fails is still evidence, kept and marked unreadable with the reason.
+    let unreadableReason: string | null = null;
+    try {
+      await decodeToPaperRgb(copy.tempPath);
+    } catch (e) {
+      const err = e as Error & { code?: string };
+      unreadableReason = `${err.code ?? 'UNDECODABLE'}: ${err.message}`;
+    }
     // The copy is read back from disk, not from the page cache's view of what was written.
     const reread = await hashFile(copy.tempPath, signal);
     if (reread.sha256 !== copy.sha256 || reread.size !== copy.size) {
@@ -302,7 +333,7 @@ async function ingestOneFile(
       id: crypto.randomUUID(),
       caseId,
       originalPath: source,
-      originalName: path.basename(source),
+      originalName: upload ? upload.originalName : path.basename(source),
       storedPath,
       sha256: copy.sha256,
       sizeBytes: copy.size,
@@ -311,7 +342,9 @@ async function ingestOneFile(
       height: image.height,
       ingestedAt: new Date().toISOString(),
       ingestedBy: actor,
-      sourceModifiedAt: copy.sourceModifiedAt,
+      // An upload's staging file was written by the server: its time says nothing about the original.
+      sourceModifiedAt: upload ? null : copy.sourceModifiedAt,
+      unreadableReason,
     };
     return db
       .transaction((): FileOutcome => {
@@ -324,7 +357,7 @@ async function ingestOneFile(
           actor,
           action: 'evidence.ingested',
           at: evidence.ingestedAt,
-          details: evidenceAuditDetails(evidence),
+          details: { ...evidenceAuditDetails(evidence), ...origin },
         });
         return { kind: 'added', evidence };
       })
@@ -347,5 +380,6 @@ export function evidenceAuditDetails(e: EvidenceRecord): Record<string, unknown>
     width: e.width,
     height: e.height,
     sourceModifiedAt: e.sourceModifiedAt,
+    unreadableReason: e.unreadableReason ?? null,
   };
 }

@@ -5,6 +5,7 @@ import crypto from 'node:crypto';
 import { CaseStore } from '../case-store';
 import { analyzeCaseEvidence } from '../case-analysis';
 import { explainEvidence } from '../case-explanation';
+import { removeStagedUploads, resolveUploads } from '../upload-staging';
 
 export interface TaskContext {
   signal: AbortSignal;
@@ -36,21 +37,33 @@ export const jobTasks: Record<string, TaskFn> = {
     return { files: results };
   },
 
-  async 'evidence.import'(payload: { dataDir: string; caseId: string; paths: string[]; actor: string }, ctx) {
+  async 'evidence.import'(payload: { dataDir: string; caseId: string; paths?: string[]; uploadIds?: string[]; actor: string }, ctx) {
     const store = CaseStore.open(payload.dataDir);
+    const uploadIds = payload.uploadIds ?? [];
     try {
-      const result = await store.ingest(payload.caseId, payload.paths, {
+      const uploads = resolveUploads(payload.dataDir, uploadIds);
+      const result = await store.ingest(payload.caseId, [...(payload.paths ?? []), ...uploads.keys()], {
         actor: payload.actor,
         signal: ctx.signal,
-        onProgress: (p) => ctx.progress(p.filesDone, p.filesTotal, p.currentPath),
+        uploads,
+        onProgress: (p) => ctx.progress(p.filesDone, p.filesTotal, p.currentPath && (uploads.get(p.currentPath)?.originalName ?? p.currentPath)),
       });
-      return { added: result.added.length, duplicates: result.duplicates.length, failed: result.failed, cancelled: result.cancelled };
+      return {
+        added: result.added.length,
+        duplicates: result.duplicates.length,
+        failed: result.failed,
+        cancelled: result.cancelled,
+        addedItems: result.added.map((e) => ({ evidenceId: e.id, name: e.originalName, unreadableReason: e.unreadableReason ?? null })),
+        duplicateItems: result.duplicates.map((d) => ({ path: d.path, evidenceId: d.evidenceId, existingName: d.existingName ?? null })),
+      };
     } finally {
       store.close();
+      // Staged bytes are the server's temporary copies: the evidence is now the case's read-only copy.
+      await removeStagedUploads(payload.dataDir, uploadIds);
     }
   },
 
-  async 'analysis.run'(payload: { dataDir: string; caseId: string; actor: string; onlyMissing?: boolean; modelId?: string }, ctx) {
+  async 'analysis.run'(payload: { dataDir: string; caseId: string; actor: string; onlyMissing?: boolean; evidenceIds?: string[]; modelId?: string }, ctx) {
     const store = CaseStore.open(payload.dataDir);
     try {
       return await analyzeCaseEvidence(store, payload.caseId, { ...payload, signal: ctx.signal, onProgress: ctx.progress });
@@ -59,7 +72,7 @@ export const jobTasks: Record<string, TaskFn> = {
     }
   },
 
-  async 'explanation.run'(payload: { dataDir: string; evidenceId: string; actor: string; methods?: any[] }, ctx) {
+  async 'explanation.run'(payload: { dataDir: string; evidenceId: string; actor: string; methods?: any[]; parameters?: Record<string, any>; force?: boolean }, ctx) {
     const store = CaseStore.open(payload.dataDir);
     try {
       return await explainEvidence(store, payload.evidenceId, { ...payload, signal: ctx.signal, onProgress: ctx.progress });
