@@ -160,6 +160,17 @@ export function createApiServices(options: { dataDir: string; nativeShell?: Nati
       const s = caseStore();
       return s.listAnalyses(s.getCase(caseId).id);
     },
+    async 'analyses.failures'({ caseId }) {
+      const s = caseStore();
+      const latest = new Map<string, { evidenceId: string; code: string; message: string; at: string }>();
+      for (const e of s.auditLog(caseId)) {
+        const id = e.details.evidenceId;
+        if (typeof id !== 'string') continue;
+        if (e.action === 'analysis.failed') latest.set(id, { evidenceId: id, code: String(e.details.code), message: String(e.details.message), at: e.at });
+        else if (e.action === 'analysis.recorded') latest.delete(id);
+      }
+      return [...latest.values()];
+    },
     async 'explanations.list'({ evidenceId }) {
       return listEvidenceExplanations(caseStore(), dataDir, evidenceId);
     },

@@ -259,6 +259,11 @@ export const apiContract = {
     request: z.object({ caseId: z.string().min(1) }).strict(),
     response: z.array(analysisSchema),
   },
+  /** Analyses that could not run (from the audit chain), the latest per evidence file not analysed since. */
+  'analyses.failures': {
+    request: z.object({ caseId: z.string().min(1) }).strict(),
+    response: z.array(z.object({ evidenceId: z.string(), code: z.string(), message: z.string(), at: z.string() })),
+  },
   'explanations.list': {
     request: z.object({ evidenceId: z.string().min(1) }).strict(),
     response: z.array(

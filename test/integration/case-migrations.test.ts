@@ -129,9 +129,11 @@ describe('migration 0002-evidence-source-modified (from version 1 with data)', (
     const store = CaseStore.open(dataDir);
     try {
       expect(store.schemaVersion).toBe(LATEST_SCHEMA_VERSION);
-      expect(LATEST_SCHEMA_VERSION).toBe(2);
+      expect(LATEST_SCHEMA_VERSION).toBe(3);
       const [evidence] = store.listEvidence(caseId);
-      expect(evidence).toMatchObject({ id: evidenceId, sha256, sizeBytes: size, sourceModifiedAt: null });
+      // 0002 and 0003 invent nothing for old rows: no source time, no decode verdict, no description.
+      expect(evidence).toMatchObject({ id: evidenceId, sha256, sizeBytes: size, sourceModifiedAt: null, unreadableReason: null });
+      expect(store.getCase(caseId)).toMatchObject({ description: null, updatedAt: null });
       expect(store.listNotes(caseId).map((n) => n.body)).toEqual(['seized from laptop']);
       const report = await store.verifyCase(caseId);
       expect(report.issues).toEqual([]);

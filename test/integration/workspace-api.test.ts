@@ -46,7 +46,7 @@ async function upload(name: string, bytes: Buffer, token = server.token) {
   const res = await fetch(`${server.url}/api/upload?name=${encodeURIComponent(name)}`, {
     method: 'POST',
     headers: { 'content-type': 'application/octet-stream', authorization: `Bearer ${token}` },
-    body: bytes,
+    body: new Uint8Array(bytes),
   });
   return { status: res.status, json: (await res.json()) as any };
 }
