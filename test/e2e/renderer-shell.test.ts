@@ -77,9 +77,13 @@ describe('renderer in Chromium over the browser transport', () => {
     await page.getByRole('heading', { name: 'Evidence' }).waitFor();
     await page.getByLabel('Paths to ingest').fill(photo);
     await page.getByRole('button', { name: 'Ingest' }).click();
-    await expect.poll(() => page.getByTestId('job-status').textContent(), { timeout: 60_000 }).toMatch(/^done/);
+    await expect.poll(() => page.getByTestId('job-status').textContent(), { timeout: 60_000 }).toBe('Import finished: 1 file added.');
+    // The path box is cleared once the import is accepted, so a second click cannot re-submit it.
+    expect(await page.getByLabel('Paths to ingest').inputValue()).toBe('');
     const sha = (await import('node:crypto')).createHash('sha256').update(before).digest('hex');
-    await expect.poll(() => page.getByTestId('evidence').textContent()).toContain(sha);
+    await page.getByRole('button', { name: `Open ${path.basename(photo)}` }).click();
+    await expect.poll(() => page.getByTestId('image-facts').textContent()).toContain(sha);
+    await page.keyboard.press('Escape');
     expect(fs.readFileSync(photo).equals(before)).toBe(true);
     // The case list shows the count that the store recorded.
     await page.getByRole('button', { name: 'Cases' }).click();
@@ -117,17 +121,18 @@ describe('renderer in Chromium over the browser transport', () => {
     const files = ['real', 'synthetic'].map((label) => path.join(sources, manifest.filter((l) => l.split(',')[1] === label).at(-3)!.split(',')[0].split('#')[0]));
     await page.getByLabel('Paths to ingest').fill(files.join('\n'));
     await page.getByRole('button', { name: 'Ingest' }).click();
-    await expect.poll(() => page.getByTestId('job-status').textContent(), { timeout: 60_000 }).toMatch(/^done/);
+    await expect.poll(() => page.getByTestId('job-status').textContent(), { timeout: 60_000 }).toBe('Import finished: 2 files added.');
     await page.getByRole('button', { name: 'Analyze new evidence' }).click();
-    await expect.poll(async () => (await page.getByTestId('verdict').allTextContents()).join(','), { timeout: 120_000 }).toMatch(/^(real|synthetic),(real|synthetic)$/);
+    const verdicts = async () => (await page.locator('.tile-verdict [data-verdict]').evaluateAll((els) => els.map((e) => e.getAttribute('data-verdict')))).join(',');
+    await expect.poll(verdicts, { timeout: 120_000 }).toMatch(/^(real|synthetic|inconclusive),(real|synthetic|inconclusive)$/);
     // No accelerator on this machine: the view says the analysis ran on the CPU, and why.
     await expect.poll(() => page.getByTestId('provider-note').textContent()).toMatch(/^Execution provider: no accelerator available, using cpu \(/);
 
-    await page.getByRole('button', { name: 'Why?' }).first().click();
+    await page.getByRole('button', { name: `Open ${path.basename(files[0])}` }).click();
     await page.getByRole('button', { name: 'Explain with all five methods' }).click();
     await expect.poll(() => page.getByTestId('explain-status').textContent(), { timeout: 240_000, interval: 1000 }).toMatch(/^(done|failed)/);
     expect(await page.getByTestId('explain-status').textContent()).toMatch(/^done/);
-    const heatmaps = page.getByTestId('heatmaps').getByRole('img');
+    const heatmaps = page.getByTestId('heatmaps').getByRole('img', { name: /heatmap$/ });
     await expect.poll(() => heatmaps.count()).toBe(5);
     for (const name of ['GradCAM', 'AblationCAM', 'LayerCAM', 'Faster ScoreCAM', 'LIME']) {
       const img = page.getByRole('img', { name: `${name} heatmap` });

@@ -24,10 +24,20 @@ const TOKEN_KEY = 'forensic-api-token';
  * on every hashchange: opening the launch URL in a tab that already shows the app changes only the
  * fragment, and the new token must replace the old one.
  */
+const tokenListeners = new Set<() => void>();
+
+/** Called when a new token arrived by the fragment (the launch URL opened again in this tab). */
+export function onTokenChange(listener: () => void): () => void {
+  tokenListeners.add(listener);
+  return () => tokenListeners.delete(listener);
+}
+
 function takeToken(): string | null {
   const match = /(?:^|[#&])token=([A-Za-z0-9_-]+)/.exec(window.location.hash);
   if (match) {
+    const changed = sessionStorage.getItem(TOKEN_KEY) !== match[1];
     sessionStorage.setItem(TOKEN_KEY, match[1]);
+    if (changed) queueMicrotask(() => tokenListeners.forEach((l) => l()));
     history.replaceState(null, '', window.location.pathname + window.location.search);
   }
   return sessionStorage.getItem(TOKEN_KEY);

@@ -64,7 +64,7 @@ export function EvidenceView(props: {
 
   const verdicts = useMemo(() => [...new Set(items.flatMap((i) => (i.analysis ? [i.analysis.verdict] : [])))].sort(), [items]);
   const allTags = useMemo(() => [...new Set(items.flatMap((i) => i.tags))].sort(), [items]);
-  const thresholds = useMemo(() => [...new Set(items.flatMap((i) => (i.analysis ? [`${i.analysis.threshold} (${i.analysis.model.id})`] : [])))], [items]);
+  const thresholds = useMemo(() => [...new Set(items.flatMap((i) => (i.analysis ? [`${i.analysis.threshold.toFixed(3)} (${i.analysis.model.id})`] : [])))], [items]);
 
   const shown = useMemo(() => {
     const q = nameFilter.trim().toLowerCase();

@@ -313,8 +313,8 @@ export function EvidenceViewer(props: { item: GridItem; openCase: CaseInfo; onCl
                 <dt>p(synthetic)</dt>
                 <dd>{analysis.pSynthetic.toFixed(4)}</dd>
                 <dt>Threshold</dt>
-                <dd>
-                  {analysis.threshold} <span className="muted">(synthetic when p ≥ threshold)</span>
+                <dd title={String(analysis.threshold)}>
+                  {analysis.threshold.toFixed(4)} <span className="muted">(synthetic when p ≥ threshold)</span>
                 </dd>
                 <dt>Model</dt>
                 <dd>{analysis.model.id}</dd>
