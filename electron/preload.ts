@@ -7,7 +7,8 @@ const client: ForensicApiClient = {
   transport: 'electron',
   async call(method, request) {
     const result = (await ipcRenderer.invoke(IPC_CALL_CHANNEL, method, request)) as ApiResult<never>;
-    if (!result.ok) throw Object.assign(new Error(result.error.message), { code: result.error.code });
+    // Errors cross the context bridge as plain objects: code and details ride along as properties.
+    if (!result.ok) throw Object.assign(new Error(result.error.message), { code: result.error.code, details: result.error.details });
     return result.value;
   },
   onEvent(listener) {
@@ -18,3 +19,6 @@ const client: ForensicApiClient = {
 };
 
 contextBridge.exposeInMainWorld('forensicApi', client);
+
+// Menu commands (File → New case, Import…, Help → Keyboard shortcuts), re-dispatched as a DOM event.
+ipcRenderer.on('forensic-shell:command', (_e, name: string) => window.dispatchEvent(new CustomEvent('forensic-command', { detail: name })));

@@ -28,6 +28,18 @@ export function App() {
     window.addEventListener('keydown', onKey);
     return () => window.removeEventListener('keydown', onKey);
   }, [help]);
+  useEffect(() => {
+    // The desktop shell's menu commands (File → New case, Import…, Export report…, Help).
+    const onCommand = (e: Event) => {
+      const name = (e as CustomEvent<string>).detail;
+      if (name === 'new-case') setSection('cases');
+      else if (name === 'import') setSection('evidence');
+      else if (name === 'export-report') setSection('reports');
+      else if (name === 'shortcuts') setHelp(true);
+    };
+    window.addEventListener('forensic-command', onCommand);
+    return () => window.removeEventListener('forensic-command', onCommand);
+  }, []);
   const open = (c: CaseInfo) => {
     setOpenCase(c);
     setSection('evidence');

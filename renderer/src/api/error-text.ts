@@ -33,6 +33,11 @@ function validatorProblem(problem: string): string {
 }
 
 export function readableError(e: unknown): ReadableError {
+  // Under Electron the error crossed the context bridge and lost its class, not its code.
+  const bridged = e as { code?: unknown; message?: unknown; details?: unknown } | null;
+  if (!(e instanceof ApiCallError) && bridged && typeof bridged.code === 'string' && typeof bridged.message === 'string') {
+    return readableError(new ApiCallError(bridged.code, bridged.message, bridged.details));
+  }
   if (e instanceof ApiCallError) {
     const detail = `${e.code}: ${e.message}${e.details !== undefined ? `\n${JSON.stringify(e.details, null, 2)}` : ''}`;
     if (e.code === 'INVALID_REQUEST' && Array.isArray(e.details)) {
