@@ -48,27 +48,12 @@ if (!app.requestSingleInstanceLock()) {
   app.whenReady().then(() => {
     const stateFile = path.join(app.getPath('userData'), 'window-state.json');
     const state = readWindowState(stateFile);
-    let win: BrowserWindow | undefined;
-    const services = createApiServices({
-      dataDir: opts.dataDir ?? app.getPath('userData'),
-      nativeShell: {
-        async openEvidenceDialog() {
-          const options: Electron.OpenDialogOptions = {
-            title: 'Import evidence',
-            properties: ['openFile', 'openDirectory', 'multiSelections'],
-            filters: [{ name: 'Images', extensions: ['jpg', 'jpeg', 'png', 'webp', 'gif', 'tif', 'tiff', 'avif', 'heic', 'heif'] }],
-          };
-          const result = win ? await dialog.showOpenDialog(win, options) : await dialog.showOpenDialog(options);
-          return result.canceled ? [] : result.filePaths;
-        },
-      },
-    });
     session.defaultSession.webRequest.onHeadersReceived((details, callback) =>
       callback({ responseHeaders: { ...details.responseHeaders, 'Content-Security-Policy': [CONTENT_SECURITY_POLICY] } }),
     );
     session.defaultSession.setPermissionRequestHandler((_wc, _permission, callback) => callback(false));
 
-    win = new BrowserWindow({
+    const win = new BrowserWindow({
       x: state.x,
       y: state.y,
       width: state.width,
@@ -82,8 +67,23 @@ if (!app.requestSingleInstanceLock()) {
         webSecurity: true,
       },
     });
+    const services = createApiServices({
+      dataDir: opts.dataDir ?? app.getPath('userData'),
+      nativeShell: {
+        async openEvidenceDialog() {
+          // Linux and Windows cannot offer files and folders in one dialog; there it offers folders.
+          const options: Electron.OpenDialogOptions = {
+            title: 'Import evidence',
+            properties: ['openFile', 'openDirectory', 'multiSelections'],
+            filters: [{ name: 'Images', extensions: ['jpg', 'jpeg', 'png', 'webp', 'gif', 'tif', 'tiff', 'avif', 'heic', 'heif'] }],
+          };
+          const result = await dialog.showOpenDialog(win, options);
+          return result.canceled ? [] : result.filePaths;
+        },
+      },
+    });
     if (state.maximized) win.maximize();
-    win.on('close', () => win && writeWindowState(stateFile, win));
+    win.on('close', () => writeWindowState(stateFile, win));
     win.webContents.on('will-navigate', (e) => e.preventDefault());
     win.webContents.setWindowOpenHandler(({ url }) => {
       if (url.startsWith('https://')) void shell.openExternal(url);
@@ -93,7 +93,7 @@ if (!app.requestSingleInstanceLock()) {
     void win.loadURL(rendererIndexUrl);
 
     // Menu items the renderer acts on arrive as a keyboard-free command event.
-    const command = (name: string) => () => win?.webContents.send('forensic-shell:command', name);
+    const command = (name: string) => () => win.webContents.send('forensic-shell:command', name);
     const template: MenuItemConstructorOptions[] = [
       {
         label: 'File',
@@ -117,7 +117,6 @@ if (!app.requestSingleInstanceLock()) {
     Menu.setApplicationMenu(Menu.buildFromTemplate(template));
 
     app.on('second-instance', () => {
-      if (!win) return;
       if (win.isMinimized()) win.restore();
       win.focus();
     });
