@@ -140,7 +140,7 @@ describe('renderer in Chromium over the browser transport', () => {
       expect(await img.evaluate((el) => (el as HTMLImageElement).naturalWidth)).toBeGreaterThan(0);
     }
     if (process.env.E2E_SCREENSHOT) await page.screenshot({ path: process.env.E2E_SCREENSHOT, fullPage: true });
-  });
+  }, 900_000);
 
   it('shows a clear error, not data, when opened without the token', async () => {
     const page = await browser.newPage();

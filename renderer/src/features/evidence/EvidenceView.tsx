@@ -9,6 +9,9 @@ import { EvidenceGrid, type GridItem } from './EvidenceGrid';
 import { EvidenceViewer } from './EvidenceViewer';
 import { ImportPanel } from './ImportPanel';
 
+// The running analysis of each case outlives this screen: coming back shows its progress again.
+const analysisJobs = new Map<string, string>();
+
 type VerdictFilter = 'all' | 'not-analysed' | 'failed' | string;
 type SortKey = 'ingested' | 'name' | 'p-desc' | 'p-asc';
 
@@ -30,7 +33,11 @@ export function EvidenceView(props: {
   const [selected, setSelected] = useState<Set<string>>(new Set());
   const [lastToggled, setLastToggled] = useState<string | null>(null);
   const [dropped, setDropped] = useState<File[] | null>(null);
-  const [analysisJobId, setAnalysisJobId] = useState<string | null>(null);
+  const [analysisJobId, setJobIdState] = useState<string | null>(() => (props.openCase ? (analysisJobs.get(props.openCase.id) ?? null) : null));
+  const setAnalysisJobId = (id: string) => {
+    if (props.openCase) analysisJobs.set(props.openCase.id, id);
+    setJobIdState(id);
+  };
   const [error, setError] = useState<unknown>(null);
   const [verdictFilter, setVerdictFilter] = useState<VerdictFilter>('all');
   const [tagFilter, setTagFilter] = useState('');
