@@ -198,4 +198,32 @@ describe('workspace API over the browser transport', () => {
     const listed = await ok('explanations.list', { evidenceId: goodId });
     expect(listed.map((e: any) => [e.method, e.parameters.target])).toEqual([['gradcam', 'real']]);
   });
+
+  it('records each method as soon as it is done, and a cancel keeps only the finished ones', async () => {
+    const before = (await ok('audit.list', { caseId })).filter((e: any) => e.action === 'explanation.recorded').length;
+    const { jobId } = await ok('jobs.start', { kind: 'explanation.run', evidenceId: goodId, parameters: { target: 'synthetic' } });
+    // Wait for the first method's record while the job still runs.
+    let first: any;
+    for (;;) {
+      const state = await ok('jobs.get', { jobId });
+      if (state.status !== 'running') throw new Error(`the job ended (${state.status}) before it could be watched`);
+      if (state.progress.detail?.recordedId) {
+        first = state;
+        break;
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const listed = await ok('explanations.list', { evidenceId: goodId });
+    expect(listed.map((e: any) => e.id)).toContain(first.progress.detail.recordedId);
+    expect((await ok('jobs.cancel', { jobId })).cancelled).toBe(true);
+    let state: any;
+    do {
+      await new Promise((r) => setTimeout(r, 100));
+      state = await ok('jobs.get', { jobId });
+    } while (state.status === 'running');
+    expect(state.status).toBe('cancelled');
+    const after = (await ok('audit.list', { caseId })).filter((e: any) => e.action === 'explanation.recorded').length;
+    expect(after - before).toBeGreaterThanOrEqual(1);
+    expect(after - before).toBeLessThan(5);
+  });
 });
