@@ -243,9 +243,25 @@ describe('the examiner’s workspace in Chromium', () => {
     expect(messages.length).toBe(3);
     await expect.poll(() => page.getByTestId('evidence-tile').count()).toBe(4);
     await screenshot('5-import-messages');
+  });
+
+  it('moves in the grid with the arrows, opens with Enter, closes with Esc, and lists the shortcuts', async () => {
+    await page.getByTestId('evidence-tile').first().focus();
+    await page.keyboard.press('ArrowRight');
+    await page.keyboard.press('Enter');
+    await expect.poll(() => page.getByTestId('viewer').getAttribute('aria-label')).toBe(`Viewer: ${path.basename(IMAGES[1])}`);
+    await page.keyboard.press('Escape');
+    await expect.poll(() => page.getByTestId('viewer').count()).toBe(0);
+    await page.keyboard.press('?');
+    await expect.poll(() => page.getByRole('dialog', { name: 'Keyboard shortcuts' }).textContent()).toContain('Focus a viewer panel');
+    await page.keyboard.press('Escape');
+    await expect.poll(() => page.getByRole('dialog').count()).toBe(0);
     await page.getByRole('button', { name: 'Cases', exact: true }).click();
     await expect.poll(() => page.getByTestId('cases').textContent()).toContain('WS-2026-001');
     await screenshot('0-cases');
+    await page.getByRole('button', { name: 'Switch to the light theme' }).click();
+    expect(await page.evaluate(() => document.documentElement.dataset.theme)).toBe('light');
+    await screenshot('0-cases-light');
   });
 
   it('says the services cannot be reached, in a sentence, when the server is gone', async () => {
