@@ -190,6 +190,16 @@ describe('the examiner’s workspace in Chromium', () => {
     await expect.poll(() => page.getByTestId('explain-status').textContent(), { timeout: 60_000 }).toBe('done: 0 computed, 5 reused from the record');
   });
 
+  it('recomputes one method with new parameters and leaves the others alone', async () => {
+    await page.getByText('Per-method parameters').click();
+    await page.getByLabel('ScoreCAM k').fill('8');
+    await page.getByRole('button', { name: 'Recompute Faster ScoreCAM' }).click();
+    await expect.poll(() => page.getByTestId('explain-status').textContent(), { timeout: 120_000, interval: 500 }).toBe('done: 1 computed, 0 reused from the record');
+    await expect.poll(() => page.getByRole('group', { name: 'Faster ScoreCAM parameters' }).textContent()).toContain('topK 8');
+    expect(await imageSpread('img[alt="Faster ScoreCAM heatmap"]')).toBeGreaterThan(5);
+    await page.getByText('Per-method parameters').click();
+  }, 180_000);
+
   it('saves a note in the examiner’s name and shows it in the item’s history', async () => {
     await page.getByLabel('New note').fill('Ear outline looks smeared;\ncompare with the seized original.');
     await page.getByRole('button', { name: 'Save note' }).click();
@@ -211,7 +221,8 @@ describe('the examiner’s workspace in Chromium', () => {
     const table = page.getByTestId('audit-table');
     await expect.poll(() => table.locator('tbody tr').count()).toBeGreaterThan(10);
     const actions = await table.locator('tbody tr td:nth-child(4)').allTextContents();
-    expect(actions.filter((a) => a === 'explanation.recorded').length).toBe(5);
+    // Five, plus the one ScoreCAM recomputed with k = 8; asking again added none.
+    expect(actions.filter((a) => a === 'explanation.recorded').length).toBe(6);
     expect(actions).toContain('note.added');
     expect(new Set(await table.locator('tbody tr td:nth-child(3)').allTextContents())).toEqual(new Set([EXAMINER]));
     await page.getByRole('button', { name: 'Verify now' }).click();
@@ -243,6 +254,23 @@ describe('the examiner’s workspace in Chromium', () => {
     expect(messages.length).toBe(3);
     await expect.poll(() => page.getByTestId('evidence-tile').count()).toBe(4);
     await screenshot('5-import-messages');
+  });
+
+  it('imports a file dropped on the grid', async () => {
+    const file = path.join(datasets, 'real', 'DFDNet__TestWhole__test5.jpg');
+    const b64 = fs.readFileSync(file).toString('base64');
+    await page.getByTestId('evidence-grid').evaluate(
+      (grid, { b64, name }) => {
+        const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+        const dt = new DataTransfer();
+        dt.items.add(new File([bytes], name, { type: 'image/jpeg' }));
+        grid.dispatchEvent(new DragEvent('dragover', { dataTransfer: dt, bubbles: true, cancelable: true }));
+        grid.dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
+      },
+      { b64, name: path.basename(file) },
+    );
+    await expect.poll(() => page.getByTestId('job-status').textContent(), { timeout: 60_000 }).toBe('Import finished: 1 file added.');
+    await expect.poll(() => page.getByTestId('evidence-tile').count()).toBe(5);
   });
 
   it('moves in the grid with the arrows, opens with Enter, closes with Esc, and lists the shortcuts', async () => {

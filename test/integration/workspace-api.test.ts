@@ -142,6 +142,10 @@ describe('workspace API over the browser transport', () => {
     expect(rel.json.error.message).toContain('"photos/a.jpg" is not a full path');
     const none = await call('jobs.start', { kind: 'evidence.import', caseId });
     expect(none.json.error.message).toBe('Choose at least one file or folder to import.');
+    // The browser transport has no native dialog, and says what to use instead.
+    const dialog = await call('dialog.openEvidence', {});
+    expect(dialog.json.error.code).toBe('NOT_AVAILABLE');
+    expect(dialog.json.error.message).toContain('file picker');
   });
 
   it('serves a thumbnail generated once and cached under the data folder, and the original at full size', async () => {
