@@ -239,10 +239,12 @@ describe('the examiner’s workspace in Chromium', () => {
     const bad = fs.mkdtempSync(path.join(os.tmpdir(), 'forensics-bad-upload-'));
     fs.writeFileSync(path.join(bad, 'corrupt.jpg'), Buffer.from('not a jpeg at all\n'.repeat(40)));
     fs.writeFileSync(path.join(bad, 'empty.png'), Buffer.alloc(0));
+    // A PNG cut after 500 bytes: its header parses, its pixels do not. It is evidence all the same.
+    fs.writeFileSync(path.join(bad, 'cut.png'), fs.readFileSync(IMAGES[0]).subarray(0, 500));
     const good = path.join(datasets, 'real', 'ResShift__RealSet65__dog1.jpeg');
     await page.getByRole('button', { name: 'Evidence', exact: true }).click();
-    await page.getByLabel('Choose evidence files').setInputFiles([path.join(bad, 'corrupt.jpg'), path.join(bad, 'empty.png'), IMAGES[1], good]);
-    await expect.poll(() => page.getByTestId('job-status').textContent(), { timeout: 60_000 }).toBe('Import finished: 1 file added, 3 to look at below.');
+    await page.getByLabel('Choose evidence files').setInputFiles([path.join(bad, 'corrupt.jpg'), path.join(bad, 'empty.png'), IMAGES[1], good, path.join(bad, 'cut.png')]);
+    await expect.poll(() => page.getByTestId('job-status').textContent(), { timeout: 60_000 }).toBe('Import finished: 2 files added, 4 to look at below.');
     const messages = await page.getByTestId('import-messages').locator('li').allTextContents();
     expect(messages).toEqual(
       expect.arrayContaining([
@@ -251,10 +253,17 @@ describe('the examiner’s workspace in Chromium', () => {
         `${path.basename(IMAGES[1])} is a duplicate of ${path.basename(IMAGES[1])} already in this case; it was not added again.`,
       ]),
     );
-    expect(messages.length).toBe(3);
-    await expect.poll(() => page.getByTestId('evidence-tile').count()).toBe(4);
+    expect(messages.find((m) => m.startsWith('cut.png'))).toMatch(/^cut\.png was kept as evidence but its pixels cannot be decoded \((TRUNCATED|CORRUPT): .+\); it cannot be analysed\.$/);
+    expect(messages.length).toBe(4);
+    await expect.poll(() => page.getByTestId('evidence-tile').count()).toBe(5);
+    await expect.poll(() => page.getByRole('gridcell', { name: /^cut\.png/ }).textContent()).toContain('unreadable');
+    // Its analysis fails, and says so, in the list and on its tile (and in the audit chain: see the API test).
+    await page.getByRole('button', { name: 'Analyze new evidence' }).click();
+    await expect.poll(() => page.getByTestId('analysis-status').textContent(), { timeout: 120_000, interval: 500 }).toBe('Analysis finished: 1 verdict recorded, 1 could not be analysed.');
+    expect(await page.getByTestId('analysis-messages').textContent()).toMatch(/^cut\.png could not be analysed: .*truncated/i);
+    await expect.poll(() => page.getByRole('gridcell', { name: /^cut\.png/ }).textContent()).toContain('analysis failed');
     await screenshot('5-import-messages');
-  });
+  }, 180_000);
 
   it('imports a file dropped on the grid', async () => {
     const file = path.join(datasets, 'real', 'DFDNet__TestWhole__test5.jpg');
@@ -270,7 +279,7 @@ describe('the examiner’s workspace in Chromium', () => {
       { b64, name: path.basename(file) },
     );
     await expect.poll(() => page.getByTestId('job-status').textContent(), { timeout: 60_000 }).toBe('Import finished: 1 file added.');
-    await expect.poll(() => page.getByTestId('evidence-tile').count()).toBe(5);
+    await expect.poll(() => page.getByTestId('evidence-tile').count()).toBe(6);
   });
 
   it('moves in the grid with the arrows, opens with Enter, closes with Esc, and lists the shortcuts', async () => {
