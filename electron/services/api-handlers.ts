@@ -10,6 +10,7 @@ import { CaseStore } from './case-store';
 import { listEvidenceExplanations } from './case-explanation';
 import { readProviderPreference, readSettings, updateSettings } from './app/engine-settings';
 import { evidenceOriginal, evidenceThumbnail } from './evidence-images';
+import { removeStaleUploads } from './upload-staging';
 
 export type ApiHandlers = { [M in ApiMethod]: (request: ApiRequest<M>) => Promise<ApiResponse<M>> };
 
@@ -47,6 +48,7 @@ const auditEntryOut = (e: { index: number; at: string; actor: string; action: st
 
 export function createApiServices(options: { dataDir: string; nativeShell?: NativeShell }): ApiServices {
   const dataDir = ensureDataDir(options.dataDir);
+  removeStaleUploads(dataDir);
   const jobs = new JobManager();
   // Opened on first use so that `info` and the shell work even before any case exists.
   let store: CaseStore | undefined;

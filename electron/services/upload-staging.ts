@@ -95,3 +95,27 @@ export async function removeStagedUploads(dataDir: string, uploadIds: readonly s
     await fs.promises.rm(path.join(dir, `${id}.json`), { force: true });
   }
 }
+
+/** Staged files an interrupted session never imported: removed when the services start, after a day. */
+export function removeStaleUploads(dataDir: string, olderThanMs = 24 * 3600 * 1000, now = Date.now()): string[] {
+  const dir = uploadsDir(dataDir);
+  const removed: string[] = [];
+  let names: string[];
+  try {
+    names = fs.readdirSync(dir);
+  } catch {
+    return removed;
+  }
+  for (const name of names) {
+    const file = path.join(dir, name);
+    try {
+      if (now - fs.statSync(file).mtimeMs > olderThanMs) {
+        fs.rmSync(file, { force: true });
+        removed.push(name);
+      }
+    } catch {
+      // Removed meanwhile by an import that finished.
+    }
+  }
+  return removed;
+}

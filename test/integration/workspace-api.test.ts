@@ -10,6 +10,7 @@ import crypto from 'node:crypto';
 import { createApiServices, type ApiServices } from '../../electron/services/api-handlers';
 import { startHttpServer, type RunningServer } from '../../electron/server/http-server';
 import { thumbnailCachePath } from '../../electron/services/evidence-images';
+import { removeStaleUploads, uploadsDir } from '../../electron/services/upload-staging';
 import type { JobState } from '../../electron/shared/api-contract';
 
 const sources = path.resolve(import.meta.dirname, '../../../shared/datasets');
@@ -133,6 +134,27 @@ describe('workspace API over the browser transport', () => {
     const verified = await ok('audit.verify', { caseId });
     expect(verified.issues).toEqual([]);
     expect(verified.ok).toBe(true);
+  });
+
+  it('removes staged uploads that an interrupted session never imported, after a day', async () => {
+    const fresh = (await upload('fresh.png', Buffer.from('x'))).json.value.uploadId;
+    const old = (await upload('old.png', Buffer.from('y'))).json.value.uploadId;
+    const dayAgo = new Date(Date.now() - 25 * 3600 * 1000);
+    for (const f of [old, `${old}.json`]) fs.utimesSync(path.join(uploadsDir(dataDir), f), dayAgo, dayAgo);
+    expect(removeStaleUploads(dataDir).sort()).toEqual([old, `${old}.json`].sort());
+    expect(fs.readdirSync(uploadsDir(dataDir)).sort()).toEqual([fresh, `${fresh}.json`].sort());
+    const gone = await call('jobs.start', { kind: 'evidence.import', caseId, uploadIds: [old] });
+    expect(gone.status).toBe(200);
+    const { jobId } = gone.json.value;
+    let state: any;
+    do {
+      await new Promise((r) => setTimeout(r, 100));
+      state = await ok('jobs.get', { jobId });
+    } while (state.status === 'running');
+    expect(state.status).toBe('failed');
+    expect(state.error.message).toContain('upload the file again');
+    fs.rmSync(path.join(uploadsDir(dataDir), fresh));
+    fs.rmSync(path.join(uploadsDir(dataDir), `${fresh}.json`));
   });
 
   it('refuses a relative path and an import with nothing in it, in words', async () => {
