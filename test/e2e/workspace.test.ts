@@ -177,6 +177,15 @@ describe('the examiner’s workspace in Chromium', () => {
     expect(scale(panned[0])).toBeGreaterThan(scale(before[0]));
     await page.getByRole('button', { name: 'Fit' }).click();
     expect((await transforms())[0]).toBe(before[0]);
+    // 1–6 focus a panel; + and − zoom from the keyboard.
+    await page.keyboard.press('4');
+    expect(await page.evaluate(() => document.activeElement?.closest('figure')?.getAttribute('data-testid'))).toBe('panel-4');
+    await page.keyboard.press('+');
+    const keyed = await transforms();
+    expect(new Set(keyed).size).toBe(1);
+    expect(scale(keyed[0])).toBeGreaterThan(scale(before[0]));
+    await page.keyboard.press('0');
+    expect((await transforms())[0]).toBe(before[0]);
   });
 
   it('changes the heatmap opacity in every panel', async () => {
