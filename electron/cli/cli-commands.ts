@@ -48,6 +48,13 @@ export const cliCommands: Record<string, CliCommand> = {
       return runCaseCommand(args, { ...ctx, analyzeFile, signal: interruptSignal() });
     },
   },
+  report: {
+    summary: 'report <case> --out <file.pdf> [--evidence <id>...] | report verify <file.pdf>: PDF case reports',
+    async run(args, ctx) {
+      const { runReportCommand } = await import('./report-command');
+      return runReportCommand(args, { ...ctx, signal: interruptSignal() });
+    },
+  },
   dataset: {
     summary: 'dataset --sources <dir> --out <dir> [--seed n]: build the 256x256 train/val/test set',
     async run(args, ctx) {

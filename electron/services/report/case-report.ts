@@ -176,10 +176,17 @@ export type ReportVerdict =
   | { status: 'changed'; ok: false; sha256: string; reportId: string; report: ReportRecord; caseNumber: string; message: string }
   | { status: 'unknown'; ok: false; sha256: string; reportId: string | null; message: string };
 
-/** Reads the report id pdfkit wrote into the Info dictionary (`/ReportId (…)`), if there is one. */
+const REPORT_ID = '([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})';
+
+/** Reads the report id written into the Info dictionary (pdfkit puts the string in its own object). */
 export function readReportId(bytes: Buffer): string | null {
-  const m = /\/ReportId \(([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\)/.exec(bytes.toString('latin1'));
-  return m ? m[1] : null;
+  const text = bytes.toString('latin1');
+  const direct = new RegExp(`/ReportId \\(${REPORT_ID}\\)`).exec(text);
+  if (direct) return direct[1];
+  const ref = /\/ReportId (\d+) 0 R/.exec(text);
+  if (!ref) return null;
+  const obj = new RegExp(`(?:^|[\\r\\n])${ref[1]} 0 obj\\s*\\(${REPORT_ID}\\)`).exec(text);
+  return obj ? obj[1] : null;
 }
 
 export async function verifyReportFile(store: CaseStore, file: string): Promise<ReportVerdict> {
