@@ -140,6 +140,7 @@ export async function renderReportPdf(snapshot: ReportSnapshot, options: RenderO
   writeCover(w, snapshot);
   w.newPage();
   writeSummary(w, snapshot);
+  writeCaseNotes(w, snapshot);
   const total = snapshot.items.length;
   options.onProgress?.(0, total);
   for (const [i, item] of snapshot.items.entries()) {
@@ -416,6 +417,15 @@ function writeSummary(w: ReportWriter, s: ReportSnapshot): void {
   }
   doc.y += 6;
   w.text('Verdicts are those of each item\'s latest analysis. Times are in ' + s.timeZone + '.', { size: 8, colour: COLOURS.muted });
+}
+
+function writeCaseNotes(w: ReportWriter, s: ReportSnapshot): void {
+  if (!s.caseNotes.length) return;
+  w.heading("Examiner's notes on the case", 12);
+  for (const n of s.caseNotes) {
+    w.text(`${n.author}, ${formatTime(n.createdAt, s.timeZone)}`, { font: 'bold', size: 8.5, colour: COLOURS.muted, user: true });
+    w.text(n.body, { size: 9, user: true, gap: 6 });
+  }
 }
 
 function writeItem(
