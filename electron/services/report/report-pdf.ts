@@ -59,6 +59,12 @@ const JET_STOPS: Array<[number, string]> = [
 ];
 
 type Font = 'sans' | 'bold' | 'mono' | 'cjk';
+const NEUTRAL = /[\s\d\p{P}\p{S}]/u;
+
+/** Hebrew, Arabic, Syriac, Thaana, NKo, Samaritan and their presentation forms. */
+function isRightToLeft(cp: number): boolean {
+  return (cp >= 0x0590 && cp <= 0x08ff) || (cp >= 0xfb1d && cp <= 0xfdff) || (cp >= 0xfe70 && cp <= 0xfeff);
+}
 interface FontkitLike {
   hasGlyphForCodePoint(cp: number): boolean;
 }
@@ -199,20 +205,62 @@ class ReportWriter {
   }
 
   /**
-   * The font for a user-supplied string: the one asked for when it has every glyph, else a CJK font that
-   * has them, else the one asked for with the uncovered characters spelled as code points.
+   * A user-supplied string with a note appended for characters that no embedded font has (so the text
+   * stays recoverable from the report); which font draws which run is decided by draw().
    */
   fit(text: string, font: Font): { font: Font; text: string } {
-    const missing = (f: Font) => [...new Set([...text].filter((ch) => ch.trim() !== '' && !this.fontkit(f).hasGlyphForCodePoint(ch.codePointAt(0)!)))];
-    const lacking = missing(font);
-    if (lacking.length === 0) return { font, text };
-    if (this.hasCjk && missing('cjk').length === 0) return { font: 'cjk', text };
-    const cps = [...text].filter((ch) => lacking.includes(ch));
+    const shown = (ch: string) => {
+      const cp = ch.codePointAt(0)!;
+      return ch.trim() === '' || this.fontkit(font).hasGlyphForCodePoint(cp) || (this.hasCjk && this.fontkit('cjk').hasGlyphForCodePoint(cp));
+    };
+    const cps = [...text].filter((ch) => !shown(ch));
+    if (!cps.length) return { font, text };
     const note =
       text.length <= SPELL_OUT_LIMIT
         ? ` [not in the embedded fonts: ${cps.map((ch) => `U+${ch.codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}`).join(' ')}]`
         : ` [${cps.length} characters are not in the embedded fonts]`;
     return { font, text: text + note };
+  }
+
+  /** Runs of one direction and one font; spaces, digits and punctuation join the run before them. */
+  private runs(text: string, font: Font): Array<{ text: string; font: Font; rtl: boolean }> {
+    const out: Array<{ text: string; font: Font; rtl: boolean }> = [];
+    for (const ch of text) {
+      const cp = ch.codePointAt(0)!;
+      const neutral = NEUTRAL.test(ch);
+      const rtl = isRightToLeft(cp);
+      const f: Font = neutral || this.fontkit(font).hasGlyphForCodePoint(cp) || !this.hasCjk || !this.fontkit('cjk').hasGlyphForCodePoint(cp) ? font : 'cjk';
+      const last = out.at(-1);
+      if (last && (neutral || (last.rtl === rtl && last.font === f))) last.text += ch;
+      else {
+        // Spaces after a right-to-left run belong between it and the next, not at its visual start.
+        const trailing = last?.rtl ? (/\s+$/.exec(last.text)?.[0] ?? '') : '';
+        if (last && trailing) last.text = last.text.slice(0, -trailing.length);
+        out.push({ text: trailing + ch, font: f, rtl });
+      }
+    }
+    return out.length ? out : [{ text, font, rtl: false }];
+  }
+
+  /**
+   * Draws a string whose runs may differ in direction or font. pdfkit lays text out word by word and
+   * left to right; a right-to-left run is handed to fontkit whole (features: []), which shapes it and
+   * puts its glyphs in visual order. A short string that starts right-to-left also has its runs reversed.
+   */
+  draw(value: string, font: Font, x: number, y: number, options: PDFKit.Mixins.TextOptions): void {
+    const runs = this.runs(value, font);
+    if (runs.length === 1 && !runs[0].rtl) {
+      this.doc.font(runs[0].font).text(runs[0].text, x, y, options);
+      return;
+    }
+    const firstStrong = runs.find((r) => !/^[\s\d\p{P}\p{S}]*$/u.test(r.text));
+    const ordered = firstStrong?.rtl && value.length <= 80 ? [...runs].reverse() : runs;
+    ordered.forEach((r, i) => {
+      this.doc.font(r.font);
+      const opts = { ...options, continued: i < ordered.length - 1, features: r.rtl ? [] : undefined } as PDFKit.Mixins.TextOptions;
+      if (i === 0) this.doc.text(r.text, x, y, opts);
+      else this.doc.text(r.text, opts);
+    });
   }
 
   text(value: string, options: { font?: Font; size?: number; colour?: string; x?: number; width?: number; align?: 'left' | 'center' | 'right'; gap?: number; user?: boolean } = {}): void {
@@ -223,7 +271,8 @@ class ReportWriter {
     const x = options.x ?? MARGIN.left;
     const width = options.width ?? CONTENT_WIDTH - (x - MARGIN.left);
     this.ensure(this.doc.currentLineHeight(true) + 1);
-    this.doc.text(fitted.text, x, this.doc.y, { width, align: options.align ?? 'left', lineGap: 1.5 });
+    if (options.user) this.draw(fitted.text, fitted.font, x, this.doc.y, { width, align: options.align ?? 'left', lineGap: 1.5 });
+    else this.doc.text(fitted.text, x, this.doc.y, { width, align: options.align ?? 'left', lineGap: 1.5 });
     if (options.gap) this.doc.y += options.gap;
   }
 
@@ -245,7 +294,7 @@ class ReportWriter {
       this.doc.font('bold').fontSize(8.5).fillColor(COLOURS.muted).text(label, MARGIN.left, y, { width: labelWidth - 6, lineGap: 1.5 });
       const afterLabel = this.doc.y;
       this.doc.font(f.font).fontSize(font === 'mono' ? 8 : 9).fillColor(colour ?? COLOURS.text);
-      this.doc.text(f.text, MARGIN.left + labelWidth, y, { width: valueWidth, lineGap: 1.5 });
+      this.draw(f.text, f.font, MARGIN.left + labelWidth, y, { width: valueWidth, lineGap: 1.5 });
       // A value that flowed onto a new page ends where it ends; otherwise below the taller of the two.
       if (this.doc.y >= y) this.doc.y = Math.max(this.doc.y, afterLabel) + 2;
       else this.doc.y += 2;
@@ -268,7 +317,8 @@ class ReportWriter {
     this.ensure(Math.min(h, 200) + 6);
     const y = this.doc.y;
     if (y + h <= BOTTOM) this.doc.rect(MARGIN.left, y, CONTENT_WIDTH, h).lineWidth(1).strokeColor(colour).stroke();
-    this.doc.fillColor(colour).text(f.text, MARGIN.left + 8, y + 5, { width: CONTENT_WIDTH - 16, lineGap: 1.5 });
+    this.doc.fillColor(colour);
+    this.draw(f.text, f.font, MARGIN.left + 8, y + 5, { width: CONTENT_WIDTH - 16, lineGap: 1.5 });
     this.doc.y = Math.max(this.doc.y, y + h) + 6;
   }
 
@@ -279,7 +329,8 @@ class ReportWriter {
     // Writing into the bottom margin must not make pdfkit start another page.
     doc.page.margins.bottom = 0;
     const header = this.fit(`Case ${s.case.caseNumber}`, 'sans');
-    doc.font(header.font).fontSize(7.5).fillColor(COLOURS.muted).text(header.text, MARGIN.left, 26, { width: CONTENT_WIDTH / 2, lineBreak: false, ellipsis: true });
+    doc.fontSize(7.5).fillColor(COLOURS.muted);
+    this.draw(header.text, header.font, MARGIN.left, 26, { width: CONTENT_WIDTH / 2, lineBreak: false, ellipsis: true });
     doc.font('sans').fontSize(7.5).text(`Report ${s.reportId}`, MARGIN.left + CONTENT_WIDTH / 2, 26, { width: CONTENT_WIDTH / 2, align: 'right', lineBreak: false });
     doc.moveTo(MARGIN.left, 40).lineTo(PAGE.width - MARGIN.right, 40).lineWidth(0.5).strokeColor(COLOURS.rule).stroke();
     doc.moveTo(MARGIN.left, PAGE.height - 40).lineTo(PAGE.width - MARGIN.right, PAGE.height - 40).lineWidth(0.5).strokeColor(COLOURS.rule).stroke();
@@ -386,9 +437,9 @@ function writeSummary(w: ReportWriter, s: ReportSnapshot): void {
   for (const [i, item] of s.items.entries()) {
     const a = item.analysis;
     const sha = item.evidence.sha256;
-    const cells: Array<{ text: string; font: Font; colour?: string }> = [
+    const cells: Array<{ text: string; font: Font; colour?: string; user?: boolean }> = [
       { text: String(i + 1), font: 'sans' },
-      { ...w.fit(item.evidence.originalName + (item.check.ok ? '' : '\nFAILS HASH CHECK'), 'sans'), colour: item.check.ok ? undefined : COLOURS.bad },
+      { ...w.fit(item.evidence.originalName + (item.check.ok ? '' : '\nFAILS HASH CHECK'), 'sans'), colour: item.check.ok ? undefined : COLOURS.bad, user: true },
       // Two halves of 32 hex digits: the break is always in the same place, never inside a group.
       { text: `${sha.slice(0, 32)}\n${sha.slice(32)}`, font: 'mono' },
       { text: a ? a.verdict : 'not analysed', font: a ? 'bold' : 'sans', colour: a ? verdictColour(a.verdict) : COLOURS.muted },
@@ -409,7 +460,9 @@ function writeSummary(w: ReportWriter, s: ReportSnapshot): void {
     const y = doc.y;
     let x = MARGIN.left;
     for (const [k, c] of cells.entries()) {
-      doc.font(c.font).fontSize(c.font === 'mono' ? 6.2 : 7).fillColor(c.colour ?? COLOURS.text).text(c.text, x + 2, y + 3, { width: cols[k].width - 4, lineGap: 1 });
+      doc.font(c.font).fontSize(c.font === 'mono' ? 6.2 : 7).fillColor(c.colour ?? COLOURS.text);
+      if (c.user) w.draw(c.text, c.font, x + 2, y + 3, { width: cols[k].width - 4, lineGap: 1 });
+      else doc.text(c.text, x + 2, y + 3, { width: cols[k].width - 4, lineGap: 1 });
       x += cols[k].width;
     }
     doc.moveTo(MARGIN.left, y + h).lineTo(PAGE.width - MARGIN.right, y + h).lineWidth(0.3).strokeColor(COLOURS.rule).stroke();
