@@ -15,7 +15,7 @@ export const providerPreferenceSchema = z.enum(['auto', 'cuda', 'dml', 'coreml',
 
 export const settingsSchema = z.object({ providerPreference: providerPreferenceSchema });
 
-export const jobKindSchema = z.enum(['files.hash', 'evidence.import', 'analysis.run', 'explanation.run', 'training.run']);
+export const jobKindSchema = z.enum(['files.hash', 'evidence.import', 'analysis.run', 'explanation.run', 'training.run', 'report.export']);
 export const explainMethodSchema = z.enum(['gradcam', 'ablationcam', 'layercam', 'scorecam', 'lime']);
 
 export const jobStateSchema = z.object({
@@ -70,6 +70,22 @@ export const analysisSchema = z.object({
   durationMs: z.number(),
   createdAt: z.string(),
   createdBy: z.string(),
+});
+
+/** A PDF case report this store issued; its sha256 is in the case's audit chain. */
+export const reportSchema = z.object({
+  id: z.string(),
+  caseId: z.string(),
+  fileName: z.string(),
+  sha256: z.string(),
+  sizeBytes: z.number(),
+  pageCount: z.number(),
+  evidenceIds: z.array(z.string()),
+  exportedAt: z.string(),
+  exportedBy: z.string(),
+  auditHead: z.object({ index: z.number(), hash: z.string() }).nullable(),
+  verifyOk: z.boolean(),
+  signed: z.boolean(),
 });
 
 const text = (max: number) => z.string().trim().min(1).max(max);
@@ -130,6 +146,14 @@ export const apiContract = {
         .strict(),
       z
         .object({
+          kind: z.literal('report.export'),
+          caseId: z.string().min(1),
+          /** Only these evidence items; all of the case when absent. */
+          evidenceIds: z.array(z.string().min(1)).min(1).max(100_000).optional(),
+        })
+        .strict(),
+      z
+        .object({
           kind: z.literal('analysis.run'),
           caseId: z.string().min(1),
           onlyMissing: z.boolean().optional(),
@@ -172,6 +196,15 @@ export const apiContract = {
       }),
     ),
   },
+  'reports.list': {
+    request: z.object({ caseId: z.string().min(1) }).strict(),
+    response: z.array(reportSchema),
+  },
+  /** The issued PDF, checked against its recorded sha256 before it is handed out. */
+  'reports.file': {
+    request: z.object({ reportId: z.string().min(1) }).strict(),
+    response: z.object({ fileName: z.string(), sha256: z.string(), sizeBytes: z.number(), pdfBase64: z.string() }),
+  },
   'jobs.get': {
     request: z.object({ jobId: z.string().min(1) }).strict(),
     response: jobStateSchema,
@@ -196,6 +229,7 @@ export type AppSettings = z.infer<typeof settingsSchema>;
 export type CaseInfo = z.infer<typeof caseSchema>;
 export type EvidenceInfo = z.infer<typeof evidenceSchema>;
 export type AnalysisInfo = z.infer<typeof analysisSchema>;
+export type ReportInfo = z.infer<typeof reportSchema>;
 
 /** Events pushed from the services to the renderer (SSE in the browser, webContents.send in Electron). */
 export type ApiEvent = { type: 'job'; job: JobState };
