@@ -19,7 +19,7 @@ export function App() {
       ) : section === 'evidence' ? (
         <EvidenceView caseId={caseId} />
       ) : section === 'reports' ? (
-        <ReportsView />
+        <ReportsView caseId={caseId} />
       ) : (
         <SettingsView />
       )}
