@@ -1,4 +1,5 @@
 // `npm run cli -- report <case> --out <file.pdf> [--evidence <id>...]` and `report verify <file.pdf>`.
+import fs from 'node:fs';
 import os from 'node:os';
 import { CaseStore, isCaseStoreError } from '../services/case-store';
 import { exportCaseReport, verifyReportFile } from '../services/report/case-report';
@@ -6,11 +7,14 @@ import type { CliContext } from './cli-context';
 
 export const REPORT_USAGE = [
   'Usage: npm run cli -- report <case> --out <file.pdf> [--evidence <id>...] [--at <iso time>] [--time-zone <IANA zone>] [--actor <name>]',
+  '                     [--sign <cert.p12> [--passphrase-env <VAR>] [--reason <text>] [--location <text>]]',
   '       npm run cli -- report verify <file.pdf>',
   '',
   '  report <case>    writes the PDF case report (all evidence, or the --evidence ids), keeps a copy in the',
   '                   case folder and records its sha256 in the case\'s audit chain; --at fixes the export',
   '                   time the report states (same case state + same time = same bytes)',
+  '  --sign           signs the PDF with a PKCS#12 certificate; its passphrase is read from the environment',
+  '                   variable named by --passphrase-env (never from the command line)',
   '  report verify    exit 0 when the file is a report this store issued, unchanged; 1 otherwise',
 ].join('\n');
 
@@ -31,7 +35,7 @@ function parse(argv: readonly string[]) {
       }
       if (!took) throw new UsageError('--evidence needs at least one evidence id.');
     } else if (a.startsWith('--evidence=')) evidence.push(...a.slice('--evidence='.length).split(',').filter(Boolean));
-    else if (['--out', '--at', '--time-zone', '--actor'].includes(a)) {
+    else if (['--out', '--at', '--time-zone', '--actor', '--sign', '--passphrase-env', '--reason', '--location'].includes(a)) {
       const v = argv[++i];
       if (v === undefined) throw new UsageError(`${a} needs a value.`);
       flags.set(a.slice(2), v);
@@ -71,6 +75,20 @@ export async function runReportCommand(argv: string[], ctx: CliContext & { signa
     if (positional.length > 1) throw new UsageError(`Unexpected argument ${JSON.stringify(positional[1])}.`);
     const out = flags.get('out');
     if (!out) throw new UsageError('--out <file.pdf> is required.');
+    const p12File = flags.get('sign');
+    let sign: Parameters<typeof exportCaseReport>[2]['sign'];
+    if (p12File) {
+      let p12: Buffer;
+      try {
+        p12 = fs.readFileSync(p12File);
+      } catch (e) {
+        throw new UsageError(`Cannot read the certificate ${p12File}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}.`);
+      }
+      const envName = flags.get('passphrase-env');
+      if (envName && process.env[envName] === undefined) throw new UsageError(`The environment variable ${envName} (--passphrase-env) is not set.`);
+      const actor = flags.get('actor') ?? defaultActor();
+      sign = { p12, passphrase: envName ? process.env[envName] : '', name: actor, reason: flags.get('reason') ?? 'Forensic case report', location: flags.get('location') ?? os.hostname(), contactInfo: actor };
+    } else if (flags.has('passphrase-env')) throw new UsageError('--passphrase-env goes with --sign <cert.p12>.');
     store = CaseStore.open(ctx.dataDir);
     let lastShown = -1;
     const result = await exportCaseReport(store, positional[0], {
@@ -80,6 +98,7 @@ export async function runReportCommand(argv: string[], ctx: CliContext & { signa
       exportedAt: flags.get('at'),
       timeZone: flags.get('time-zone'),
       evidenceIds: evidence.length ? evidence : undefined,
+      sign,
       signal: ctx.signal,
       onProgress: (done, total) => {
         if (ctx.json || !total) return;
@@ -101,6 +120,7 @@ export async function runReportCommand(argv: string[], ctx: CliContext & { signa
       evidence: result.report.evidenceIds.length,
       auditHead: result.report.auditHead,
       verifyOk: result.report.verifyOk,
+      signed: result.report.signed,
       failedHashCheck: result.failedHashCheck,
     });
     return 0;

@@ -9,6 +9,7 @@ import { CaseStoreError, type CaseStore, type ReportRecord } from '../case-store
 import { fsyncDir } from '../case-store/evidence-files';
 import { collectReportSnapshot, type ReportExtras, type ReportSnapshot } from './report-data';
 import { renderReportPdf, type ReportLayout } from './report-pdf';
+import { signReportPdf, type ReportSigningOptions } from './report-signing';
 
 export interface ExportReportOptions {
   dataDir: string;
@@ -21,6 +22,8 @@ export interface ExportReportOptions {
   /** A file to write besides the store's copy (the CLI's --out); refused if it exists. */
   outFile?: string;
   extras?: ReportExtras;
+  /** Sign with the examiner's PKCS#12 certificate; an unsigned report is just as valid. */
+  sign?: ReportSigningOptions;
   signal?: AbortSignal;
   onProgress?(done: number, total: number, name?: string): void;
 }
@@ -135,11 +138,14 @@ export async function buildCaseReport(
 export async function exportCaseReport(store: CaseStore, caseRef: string, options: ExportReportOptions): Promise<ExportReportResult> {
   const kase = store.getCase(caseRef);
   const outFile = options.outFile !== undefined ? checkOutputPath(options.outFile) : null;
-  const { snapshot, bytes, layout } = await buildCaseReport(store, kase.id, {
+  const built = await buildCaseReport(store, kase.id, {
     ...options,
     exportedAt: options.exportedAt ?? new Date().toISOString(),
     timeZone: options.timeZone ?? localTimeZone(),
   });
+  const { snapshot, layout } = built;
+  // Signed before it is hashed: the sha256 in the audit chain is that of the file the reviewer gets.
+  const bytes = options.sign ? await signReportPdf(built.bytes, new Date(snapshot.exportedAt), options.sign) : built.bytes;
   if (options.signal?.aborted) throw new CaseStoreError('CANCELLED', 'The report export was cancelled.');
   if (outFile) await writeFileAtomically(outFile, bytes);
   let report: ReportRecord;
@@ -154,7 +160,7 @@ export async function exportCaseReport(store: CaseStore, caseRef: string, option
       exportedBy: options.actor,
       auditHead: snapshot.verify.auditHead,
       verifyOk: snapshot.verify.ok,
-      signed: false,
+      signed: Boolean(options.sign),
       bytes,
     });
   } catch (e) {
