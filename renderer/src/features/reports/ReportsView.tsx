@@ -54,6 +54,8 @@ export function ReportsView({ caseId: openCaseId }: { caseId: string | null }) {
   }
 
   async function open(report: ReportInfo) {
+    // Electron's window refuses new windows (main.ts); there the PDF is saved and the system viewer opens it.
+    if (getApiClient().transport === 'electron') return download(report);
     try {
       const { url } = await reportBlobUrl(report);
       window.open(url, '_blank', 'noopener');
