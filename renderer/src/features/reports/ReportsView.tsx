@@ -54,7 +54,7 @@ export function ReportsView({ caseId: openCaseId }: { caseId: string | null }) {
   }
 
   async function open(report: ReportInfo) {
-    // Electron's window refuses new windows (main.ts); there the PDF is saved and the system viewer opens it.
+    // Electron's window refuses new windows (main.ts); there the PDF goes through the save dialog instead.
     if (getApiClient().transport === 'electron') return download(report);
     try {
       const { url } = await reportBlobUrl(report);
