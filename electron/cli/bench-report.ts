@@ -32,17 +32,22 @@ function datasetFiles(count: number): string[] {
 }
 
 async function prepareCase(store: CaseStore, dataDir: string, count: number, limeSamples: number, io: Pick<CliContext, 'printError'>): Promise<string> {
-  const existing = store.findCase(CASE_NUMBER);
-  if (existing && store.listEvidence(existing.id).length >= count && store.listExplanations(existing.id).length >= count * 5) return existing.id;
-  if (existing) throw new Error(`${store.dataDir} holds an unfinished ${CASE_NUMBER} case; use a fresh --store folder.`);
-  const c = store.createCase({ caseNumber: CASE_NUMBER, title: 'Report benchmark', examiner: 'bench' });
-  await store.ingest(c.id, datasetFiles(count), { actor: 'bench' });
-  await analyzeCaseEvidence(store, c.id, { dataDir, actor: 'bench' });
+  // A --store from an earlier run is reused, and an interrupted set-up resumes where it stopped.
+  const c = store.findCase(CASE_NUMBER) ?? store.createCase({ caseNumber: CASE_NUMBER, title: 'Report benchmark', examiner: 'bench' });
+  const have = store.listEvidence(c.id).length;
+  if (have < count) await store.ingest(c.id, datasetFiles(count), { actor: 'bench' });
+  await analyzeCaseEvidence(store, c.id, { dataDir, actor: 'bench', onlyMissing: true });
+  const methodsDone = new Map<string, number>();
+  for (const x of store.listExplanations(c.id)) methodsDone.set(x.analysisId, (methodsDone.get(x.analysisId) ?? 0) + 1);
+  const pending = store.listEvidence(c.id).filter((e) => {
+    const a = store.listAnalysesForEvidence(e.id).at(-1);
+    return a && (methodsDone.get(a.id) ?? 0) < 5;
+  });
+  if (!pending.length) return c.id;
   const opened = await openRegisteredModel({ dataDir });
   const outDir = fs.mkdtempSync(path.join(os.tmpdir(), 'forensics-bench-report-maps-'));
   try {
-    const evidence = store.listEvidence(c.id);
-    for (const [i, e] of evidence.entries()) {
+    for (const [i, e] of pending.entries()) {
       const analysis = store.listAnalysesForEvidence(e.id).at(-1);
       if (!analysis) continue;
       // Real explanations of every item; LIME with fewer samples than the app's 1000 to bound set-up time.
@@ -62,7 +67,7 @@ async function prepareCase(store: CaseStore, dataDir: string, count: number, lim
           actor: 'bench',
         });
       }
-      if ((i + 1) % 10 === 0) io.printError(`  set-up: ${i + 1}/${evidence.length} items explained`);
+      if ((i + 1) % 10 === 0) io.printError(`  set-up: ${i + 1}/${pending.length} remaining items explained`);
     }
   } finally {
     fs.rmSync(outDir, { recursive: true, force: true });

@@ -207,4 +207,21 @@ describe('PDF case report', () => {
     expect(bad.lines[0]).toMatchObject({ error: 'EVIDENCE_NOT_FOUND' });
     expect(fs.existsSync(path.join(path.dirname(out), 'x.pdf'))).toBe(false);
   });
+
+  it('an overlay file altered on disk: its panel says so, the other panels and items are still drawn', async () => {
+    const [first] = store.listEvidence(caseId);
+    const analysis = store.listAnalysesForEvidence(first.id).at(-1)!;
+    const lime = store.listExplanations(caseId).filter((x) => x.analysisId === analysis.id && x.method === 'lime').at(-1)!;
+    const file = path.join(dataDir, 'cases', caseId, ...lime.heatmapPath!.split('/'));
+    fs.chmodSync(file, 0o644);
+    fs.appendFileSync(file, Buffer.from([0]));
+    const r = await buildCaseReport(store, caseId, { dataDir, actor: 'José Müller', exportedAt: EXPORTED_AT, timeZone: TIME_ZONE });
+    expect(r.layout.panels).toHaveLength(9);
+    expect(r.layout.panels.some((p) => p.evidenceId === first.id && p.method === 'lime')).toBe(false);
+    const pdf = path.join(path.dirname(out), 'altered-overlay.pdf');
+    fs.writeFileSync(pdf, r.bytes);
+    const text = pdfText(pdf).replace(/\s+/g, ' ');
+    expect(text).toContain('the overlay file no longer matches its recorded sha256');
+    expect(text).toContain('FAILED:');
+  });
 });

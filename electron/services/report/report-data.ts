@@ -40,16 +40,16 @@ export interface ReportPanel {
   method: string;
   caption: string;
   explanation: ExplanationRecord | null;
-  /** The overlay image bytes, only when present and matching its recorded hash. */
-  overlay: Buffer | null;
+  /** The overlay file, when verify found it intact; its bytes are read (and hashed again) when laid out. */
+  overlayFile: string | null;
   problem?: string;
 }
 
 export interface ReportItem {
   evidence: EvidenceRecord;
   check: StoredFileCheck;
-  /** The stored copy's bytes when it passes its hash check; never used otherwise. */
-  image: Buffer | null;
+  /** The stored copy when it passed its hash check; its bytes are read and hashed again when laid out. */
+  imageFile: string | null;
   analysis: AnalysisRecord | null;
   /** Explained target class of the latest analysis, from its explanations' parameters. */
   target: string | null;
@@ -137,30 +137,21 @@ export async function collectReportSnapshot(store: CaseStore, caseRef: string, o
     if (options.signal?.aborted) throw new CaseStoreError('CANCELLED', 'The report export was cancelled.');
     const analysis = analyses.filter((a) => a.evidenceId === e.id).at(-1) ?? null;
     const check = badEvidence.get(e.id) ?? { ok: true };
-    // Read and hash again here: the bytes embedded are the bytes that match the record, or none.
-    let image: Buffer | null = null;
-    if (check.ok) {
-      const bytes = readIfPresent(store.evidenceFilePath(e));
-      if (bytes && sha256(bytes) === e.sha256) image = bytes;
-    }
-    const itemCheck: StoredFileCheck = check.ok && !image ? { ok: false, problem: 'missing' } : check;
     const newestByMethod = new Map<string, ExplanationRecord>();
     if (analysis) for (const x of explanations) if (x.analysisId === analysis.id) newestByMethod.set(x.method, x);
     const panels: ReportPanel[] = REPORT_PANELS.map(({ method, caption }) => {
       const x = newestByMethod.get(method) ?? null;
-      if (!x) return { method, caption, explanation: null, overlay: null };
-      if (!x.heatmapPath || !x.heatmapSha256) return { method, caption, explanation: x, overlay: null, problem: 'no overlay was recorded' };
+      if (!x) return { method, caption, explanation: null, overlayFile: null };
+      if (!x.heatmapPath || !x.heatmapSha256) return { method, caption, explanation: x, overlayFile: null, problem: 'no overlay was recorded' };
       const known = badHeatmaps.get(x.id);
-      if (known) return { method, caption, explanation: x, overlay: null, problem: known };
-      const bytes = readIfPresent(path.join(caseRoot, ...x.heatmapPath.split('/')));
-      if (!bytes || sha256(bytes) !== x.heatmapSha256) return { method, caption, explanation: x, overlay: null, problem: 'the overlay file no longer matches its recorded sha256' };
-      return { method, caption, explanation: x, overlay: bytes };
+      if (known) return { method, caption, explanation: x, overlayFile: null, problem: known };
+      return { method, caption, explanation: x, overlayFile: path.join(caseRoot, ...x.heatmapPath.split('/')) };
     });
     const targets = [...newestByMethod.values()].map((x) => x.parameters.target).filter((t): t is string => typeof t === 'string');
     items.push({
       evidence: e,
-      check: itemCheck,
-      image,
+      check,
+      imageFile: check.ok ? store.evidenceFilePath(e) : null,
       analysis,
       target: targets[0] ?? null,
       panels,
@@ -202,16 +193,15 @@ export async function collectReportSnapshot(store: CaseStore, caseRef: string, o
 
 const noteView = (n: NoteRecord) => ({ author: n.author, createdAt: n.createdAt, body: n.body });
 
-function sha256(bytes: Buffer): string {
-  return crypto.createHash('sha256').update(bytes).digest('hex');
-}
-
-function readIfPresent(file: string): Buffer | null {
+/** A file's bytes only if they still hash to what the record says: what the report embeds, or nothing. */
+export async function readVerified(file: string, sha256: string): Promise<Buffer | null> {
+  let bytes: Buffer;
   try {
-    return fs.readFileSync(file);
+    bytes = await fs.promises.readFile(file);
   } catch {
     return null;
   }
+  return crypto.createHash('sha256').update(bytes).digest('hex') === sha256 ? bytes : null;
 }
 
 /** The card of each model at export time: as registered in the store, else as the registry has it now. */

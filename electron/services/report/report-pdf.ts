@@ -6,7 +6,7 @@ import PDFDocument from 'pdfkit';
 import sharp from 'sharp';
 import { CaseStoreError } from '../case-store';
 import { loadReportFonts } from './report-fonts';
-import { REPORT_PANELS, type ReportItem, type ReportModel, type ReportSnapshot } from './report-data';
+import { readVerified, REPORT_PANELS, type ReportItem, type ReportModel, type ReportSnapshot } from './report-data';
 
 export interface PanelRect {
   evidenceId: string;
@@ -34,8 +34,14 @@ export interface RenderOptions {
   prepared?: PreparedImages;
 }
 
-/** Print-ready JPEGs by evidence id: the evidence image and the overlays by method. */
-export type PreparedImages = Map<string, { image: Buffer | null; overlays: Map<string, Buffer> }>;
+/** Print-ready JPEGs of one item: the evidence image and the overlays by method, or why one is missing. */
+export interface ItemImages {
+  image: Buffer | null;
+  imageProblem?: string;
+  overlays: Map<string, Buffer>;
+  overlayProblems: Map<string, string>;
+}
+export type PreparedImages = Map<string, ItemImages>;
 
 const PAGE = { width: 595.28, height: 841.89 };
 const MARGIN = { top: 58, bottom: 54, left: 42, right: 42 };
@@ -88,16 +94,25 @@ export async function prepareImages(items: readonly ReportItem[], signal?: Abort
   return out;
 }
 
-async function prepareItemImages(item: ReportItem): Promise<{ image: Buffer | null; overlays: Map<string, Buffer> }> {
-  let image: Buffer | null = null;
-  if (item.image) image = await printImage(item.image, EVIDENCE_IMAGE_MAX_SIDE).catch(() => null);
-  const overlays = new Map<string, Buffer>();
-  for (const p of item.panels) {
-    if (!p.overlay) continue;
-    const jpeg = await printImage(p.overlay, PANEL_IMAGE_MAX_SIDE).catch(() => null);
-    if (jpeg) overlays.set(p.method, jpeg);
+/** Reads each file when its item is laid out (one item's images in memory at a time) and hashes it again. */
+async function prepareItemImages(item: ReportItem): Promise<ItemImages> {
+  const out: ItemImages = { image: null, overlays: new Map(), overlayProblems: new Map() };
+  if (item.imageFile) {
+    const bytes = await readVerified(item.imageFile, item.evidence.sha256);
+    if (!bytes) out.imageProblem = 'The stored copy changed or became unreadable during the export; it is not shown. Run "case verify".';
+    else {
+      out.image = await printImage(bytes, EVIDENCE_IMAGE_MAX_SIDE).catch(() => null);
+      if (!out.image) out.imageProblem = `The image could not be decoded for print (${item.evidence.mimeType}); the stored copy is intact.`;
+    }
   }
-  return { image, overlays };
+  for (const p of item.panels) {
+    if (!p.overlayFile || !p.explanation?.heatmapSha256) continue;
+    const bytes = await readVerified(p.overlayFile, p.explanation.heatmapSha256);
+    const jpeg = bytes ? await printImage(bytes, PANEL_IMAGE_MAX_SIDE).catch(() => null) : null;
+    if (jpeg) out.overlays.set(p.method, jpeg);
+    else out.overlayProblems.set(p.method, bytes ? 'the overlay could not be decoded' : 'the overlay file no longer matches its recorded sha256');
+  }
+  return out;
 }
 
 function cancelled(): CaseStoreError {
@@ -486,7 +501,7 @@ function writeItem(
   s: ReportSnapshot,
   item: ReportItem,
   index: number,
-  images: { image: Buffer | null; overlays: Map<string, Buffer> },
+  images: ItemImages,
   layout: ReportLayout,
 ): void {
   const e = item.evidence;
@@ -514,6 +529,7 @@ function writeItem(
     ...(item.tags.length ? ([['Tags', item.tags.join(', ')]] as Array<[string, string]>) : []),
   ]);
 
+  if (images.imageProblem) w.text(images.imageProblem, { colour: COLOURS.bad, gap: 4 });
   if (images.image) {
     const box = { width: CONTENT_WIDTH, height: 250 };
     w.ensure(box.height + 24);
@@ -536,7 +552,7 @@ function writeItem(
     ]);
   }
 
-  writePanels(w, item, images.overlays, layout);
+  writePanels(w, item, images, layout);
 
   if (item.notes.length) {
     w.heading("Examiner's notes", 11);
@@ -555,7 +571,7 @@ function writeItem(
   }
 }
 
-function writePanels(w: ReportWriter, item: ReportItem, overlays: Map<string, Buffer>, layout: ReportLayout): void {
+function writePanels(w: ReportWriter, item: ReportItem, images: ItemImages, layout: ReportLayout): void {
   const doc = w.doc;
   const recorded = item.panels.filter((p) => p.explanation);
   w.heading(item.target ? `Explanations (target class explained: ${item.target})` : 'Explanations', 11);
@@ -578,7 +594,7 @@ function writePanels(w: ReportWriter, item: ReportItem, overlays: Map<string, Bu
   const top = doc.y + 2;
   for (const [k, p] of item.panels.entries()) {
     const x = MARGIN.left + k * (panelWidth + gap);
-    const jpeg = overlays.get(p.method);
+    const jpeg = images.overlays.get(p.method);
     if (jpeg) {
       const size = fitSize(jpeg, panelWidth, panelHeight);
       const ix = x + (panelWidth - size.width) / 2;
@@ -587,7 +603,7 @@ function writePanels(w: ReportWriter, item: ReportItem, overlays: Map<string, Bu
       layout.panels.push({ evidenceId: e.id, method: p.method, page, x: ix, y: iy, width: size.width, height: size.height });
     } else {
       doc.rect(x, top, panelWidth, panelHeight).lineWidth(0.5).strokeColor(COLOURS.rule).stroke();
-      const why = p.explanation ? (p.problem ?? 'overlay unavailable') : 'not computed';
+      const why = p.explanation ? (p.problem ?? images.overlayProblems.get(p.method) ?? 'overlay unavailable') : 'not computed';
       doc.font('sans').fontSize(7).fillColor(COLOURS.muted).text(why, x + 4, top + panelHeight / 2 - 8, { width: panelWidth - 8, align: 'center' });
     }
     const params = p.explanation?.parameters ?? {};
