@@ -97,21 +97,25 @@ export async function prepareImages(items: readonly ReportItem[], signal?: Abort
 /** Reads each file when its item is laid out (one item's images in memory at a time) and hashes it again. */
 async function prepareItemImages(item: ReportItem): Promise<ItemImages> {
   const out: ItemImages = { image: null, overlays: new Map(), overlayProblems: new Map() };
-  if (item.imageFile) {
+  const evidenceImage = async () => {
+    if (!item.imageFile) return;
     const bytes = await readVerified(item.imageFile, item.evidence.sha256);
     if (!bytes) out.imageProblem = 'The stored copy changed or became unreadable during the export; it is not shown. Run "case verify".';
     else {
       out.image = await printImage(bytes, EVIDENCE_IMAGE_MAX_SIDE).catch(() => null);
       if (!out.image) out.imageProblem = `The image could not be decoded for print (${item.evidence.mimeType}); the stored copy is intact.`;
     }
-  }
-  for (const p of item.panels) {
-    if (!p.overlayFile || !p.explanation?.heatmapSha256) continue;
+  };
+  const overlay = async (p: ReportItem['panels'][number]) => {
+    if (!p.overlayFile || !p.explanation?.heatmapSha256) return;
     const bytes = await readVerified(p.overlayFile, p.explanation.heatmapSha256);
     const jpeg = bytes ? await printImage(bytes, PANEL_IMAGE_MAX_SIDE).catch(() => null) : null;
     if (jpeg) out.overlays.set(p.method, jpeg);
     else out.overlayProblems.set(p.method, bytes ? 'the overlay could not be decoded' : 'the overlay file no longer matches its recorded sha256');
-  }
+  };
+  // Six encodes at once: sharp runs them on its own threads. Results land in maps keyed by method,
+  // so the order they finish in changes nothing in the PDF.
+  await Promise.all([evidenceImage(), ...item.panels.map(overlay)]);
   return out;
 }
 
@@ -164,9 +168,14 @@ export async function renderReportPdf(snapshot: ReportSnapshot, options: RenderO
   writeCaseNotes(w, snapshot);
   const total = snapshot.items.length;
   options.onProgress?.(0, total);
+  // The next item's images are read and encoded (sharp, off the main thread) while this one is laid out.
+  const load = (k: number): Promise<ItemImages> | null =>
+    k < total ? (options.prepared?.has(snapshot.items[k].evidence.id) ? Promise.resolve(options.prepared.get(snapshot.items[k].evidence.id)!) : prepareItemImages(snapshot.items[k])) : null;
+  let next = load(0);
   for (const [i, item] of snapshot.items.entries()) {
     if (options.signal?.aborted) throw cancelled();
-    const images = options.prepared?.get(item.evidence.id) ?? (await prepareItemImages(item));
+    const images = await next!;
+    next = load(i + 1);
     w.newPage();
     writeItem(w, snapshot, item, i, images, layout);
     options.onProgress?.(i + 1, total, item.evidence.originalName);
