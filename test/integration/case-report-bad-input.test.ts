@@ -191,4 +191,27 @@ describe('report export with bad input', () => {
     await expectError(exportCaseReport(store, c.id, { dataDir, actor: 'ann', outFile: path.join(dir, 'r.pdf'), timeZone: 'Mars/Olympus' }), 'INVALID_ARGUMENT');
     expect(visibleFiles(dir)).toEqual([]);
   });
+
+  it('notes and provenance summaries handed in by other services appear on the item page', async () => {
+    const c = store.createCase({ caseNumber: 'EXTRAS-1', title: 'Extras', examiner: 'ann' });
+    await store.ingest(c.id, datasetImages(1, 'real'), { actor: 'ann' });
+    const [e] = store.listEvidence(c.id);
+    const out = path.join(tempDir('report-bad-out'), 'extras.pdf');
+    await exportCaseReport(store, c.id, {
+      dataDir,
+      actor: 'ann',
+      outFile: out,
+      exportedAt: AT,
+      timeZone: 'UTC',
+      extras: {
+        notes: { [e.id]: [{ author: 'bob', createdAt: AT, body: 'Note from the workspace.' }] },
+        provenance: { [e.id]: [{ title: 'Metadata (EXIF)', lines: ['Camera: none recorded', 'Software: GIMP 2.10'] }] },
+      },
+    });
+    const item = pdfText(out).split('\f').find((p) => p.includes('Evidence 1 of 1'))!;
+    expect(item).toContain('Note from the workspace.');
+    expect(item).toContain('Provenance findings');
+    expect(item).toContain('Metadata (EXIF)');
+    expect(item).toContain('Software: GIMP 2.10');
+  });
 });
