@@ -439,11 +439,11 @@ function writeSummary(w: ReportWriter, s: ReportSnapshot): void {
     { title: '#', width: 16 },
     { title: 'Evidence', width: 86 },
     { title: 'sha256', width: 128 },
-    { title: 'Verdict', width: 54 },
-    { title: 'p(synth.)', width: 40 },
+    { title: 'Verdict', width: 50 },
+    { title: 'p(synth.)', width: 44 },
     { title: 'Thresh.', width: 34 },
     { title: 'Model', width: 82 },
-    { title: 'Analysed at', width: CONTENT_WIDTH - 16 - 86 - 128 - 54 - 40 - 34 - 82 },
+    { title: 'Analysed at', width: CONTENT_WIDTH - 16 - 86 - 128 - 50 - 44 - 34 - 82 },
   ];
   const doc = w.doc;
   const header = () => {
