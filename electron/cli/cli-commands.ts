@@ -48,6 +48,13 @@ export const cliCommands: Record<string, CliCommand> = {
       return runCaseCommand(args, { ...ctx, analyzeFile, signal: interruptSignal() });
     },
   },
+  report: {
+    summary: 'report <case> --out <file.pdf> [--evidence <id>...] | report verify <file.pdf>: PDF case reports',
+    async run(args, ctx) {
+      const { runReportCommand } = await import('./report-command');
+      return runReportCommand(args, { ...ctx, signal: interruptSignal() });
+    },
+  },
   dataset: {
     summary: 'dataset --sources <dir> --out <dir> [--seed n]: build the 256x256 train/val/test set',
     async run(args, ctx) {
@@ -77,14 +84,15 @@ export const cliCommands: Record<string, CliCommand> = {
     },
   },
   bench: {
-    summary: 'bench analyze|explain|training|ingest: benchmarks against what the runtime allows',
+    summary: 'bench analyze|explain|training|ingest|report: benchmarks against what the runtime allows',
     async run(args, ctx) {
       const [which, ...rest] = args;
       if (which === 'analyze') return (await import('./bench-analyze')).runAnalyzeBench(rest, ctx);
       if (which === 'explain') return (await import('./bench-explain')).runExplainBench(rest, ctx);
       if (which === 'training') return (await import('./bench-training')).runTrainingBench(rest, ctx);
       if (which === 'ingest') return (await import('./bench-ingest')).runIngestBench(rest, ctx);
-      ctx.printError('Usage: npm run bench -- analyze|explain|training|ingest [options]');
+      if (which === 'report') return (await import('./bench-report')).runReportBench(rest, ctx);
+      ctx.printError('Usage: npm run bench -- analyze|explain|training|ingest|report [options]');
       return 2;
     },
   },

@@ -11,6 +11,7 @@ import { listEvidenceExplanations } from './case-explanation';
 import { readProviderPreference, readSettings, updateSettings } from './app/engine-settings';
 import { evidenceOriginal, evidenceThumbnail } from './evidence-images';
 import { removeStaleUploads } from './upload-staging';
+import { readIssuedReport, reportInfo } from './report/report-files';
 
 export type ApiHandlers = { [M in ApiMethod]: (request: ApiRequest<M>) => Promise<ApiResponse<M>> };
 
@@ -175,6 +176,13 @@ export function createApiServices(options: { dataDir: string; nativeShell?: Nati
     },
     async 'explanations.list'({ evidenceId }) {
       return listEvidenceExplanations(caseStore(), dataDir, evidenceId);
+    },
+    async 'reports.list'({ caseId }) {
+      return caseStore().listReports(caseId).map((r) => reportInfo(caseStore(), r));
+    },
+    async 'reports.file'({ reportId }) {
+      const file = readIssuedReport(caseStore(), reportId);
+      return { fileName: file.fileName, sha256: file.sha256, sizeBytes: file.bytes.byteLength, pdfBase64: file.bytes.toString('base64') };
     },
     async 'jobs.start'(request) {
       // Fail fast on an unknown case or evidence rather than inside the worker.

@@ -15,7 +15,7 @@ export const providerPreferenceSchema = z.enum(['auto', 'cuda', 'dml', 'coreml',
 
 export const settingsSchema = z.object({ providerPreference: providerPreferenceSchema });
 
-export const jobKindSchema = z.enum(['files.hash', 'evidence.import', 'analysis.run', 'explanation.run', 'training.run']);
+export const jobKindSchema = z.enum(['files.hash', 'evidence.import', 'analysis.run', 'explanation.run', 'training.run', 'report.export']);
 export const explainMethodSchema = z.enum(['gradcam', 'ablationcam', 'layercam', 'scorecam', 'lime']);
 
 export const jobStateSchema = z.object({
@@ -105,6 +105,22 @@ export const analysisSchema = z.object({
   createdBy: z.string(),
 });
 
+/** A PDF case report this store issued; its sha256 is in the case's audit chain. */
+export const reportSchema = z.object({
+  id: z.string(),
+  caseId: z.string(),
+  fileName: z.string(),
+  sha256: z.string(),
+  sizeBytes: z.number(),
+  pageCount: z.number(),
+  evidenceIds: z.array(z.string()),
+  exportedAt: z.string(),
+  exportedBy: z.string(),
+  auditHead: z.object({ index: z.number(), hash: z.string() }).nullable(),
+  verifyOk: z.boolean(),
+  signed: z.boolean(),
+});
+
 const text = (max: number) => z.string().trim().min(1).max(max);
 
 export const apiContract = {
@@ -169,6 +185,14 @@ export const apiContract = {
           excludeGenerators: z.array(z.string().min(1)).optional(),
           modelId: z.string().regex(/^[A-Za-z0-9._-]{1,100}$/).optional(),
           setDefault: z.boolean().optional(),
+        })
+        .strict(),
+      z
+        .object({
+          kind: z.literal('report.export'),
+          caseId: z.string().min(1),
+          /** Only these evidence items; all of the case when absent. */
+          evidenceIds: z.array(z.string().min(1)).min(1).max(100_000).optional(),
         })
         .strict(),
       z
@@ -279,6 +303,15 @@ export const apiContract = {
       }),
     ),
   },
+  'reports.list': {
+    request: z.object({ caseId: z.string().min(1) }).strict(),
+    response: z.array(reportSchema),
+  },
+  /** The issued PDF, checked against its recorded sha256 before it is handed out. */
+  'reports.file': {
+    request: z.object({ reportId: z.string().min(1) }).strict(),
+    response: z.object({ fileName: z.string(), sha256: z.string(), sizeBytes: z.number(), pdfBase64: z.string() }),
+  },
   'jobs.get': {
     request: z.object({ jobId: z.string().min(1) }).strict(),
     response: jobStateSchema,
@@ -313,6 +346,7 @@ export interface UploadedFile {
   sizeBytes: number;
   sha256: string;
 }
+export type ReportInfo = z.infer<typeof reportSchema>;
 
 /** Events pushed from the services to the renderer (SSE in the browser, webContents.send in Electron). */
 export type ApiEvent = { type: 'job'; job: JobState };

@@ -60,7 +60,7 @@ export function App() {
       ) : section === 'audit' ? (
         <AuditView openCase={openCase} onGoToCases={() => setSection('cases')} />
       ) : section === 'reports' ? (
-        <ReportsView />
+        <ReportsView caseId={openCase?.id ?? null} />
       ) : (
         <SettingsView />
       )}

@@ -440,3 +440,92 @@ export function getSetting(db: ReadableDB, key: string): unknown {
   const row = db.prepare('SELECT value FROM settings WHERE key = ?').get(key) as { value: string } | undefined;
   return row ? (JSON.parse(row.value) as unknown) : undefined;
 }
+
+// ---- reports
+
+export interface ReportRecord {
+  id: string;
+  caseId: string;
+  sha256: string;
+  sizeBytes: number;
+  pageCount: number;
+  /** Relative to the case folder: `reports/<id>.pdf`, the copy the store keeps. */
+  storedPath: string;
+  /** Where else the report was written (the CLI's --out), or null. */
+  outputPath: string | null;
+  evidenceIds: string[];
+  exportedAt: string;
+  exportedBy: string;
+  auditHead: { index: number; hash: string } | null;
+  verifyOk: boolean;
+  signed: boolean;
+}
+
+interface ReportRow {
+  id: string;
+  case_id: string;
+  sha256: string;
+  size_bytes: number;
+  page_count: number;
+  stored_path: string;
+  output_path: string | null;
+  evidence_ids: string;
+  exported_at: string;
+  exported_by: string;
+  audit_head_index: number | null;
+  audit_head_hash: string | null;
+  verify_ok: number;
+  signed: number;
+}
+
+const toReport = (r: ReportRow): ReportRecord => ({
+  id: r.id,
+  caseId: r.case_id,
+  sha256: r.sha256,
+  sizeBytes: r.size_bytes,
+  pageCount: r.page_count,
+  storedPath: r.stored_path,
+  outputPath: r.output_path,
+  evidenceIds: JSON.parse(r.evidence_ids) as string[],
+  exportedAt: r.exported_at,
+  exportedBy: r.exported_by,
+  auditHead: r.audit_head_index === null || r.audit_head_hash === null ? null : { index: r.audit_head_index, hash: r.audit_head_hash },
+  verifyOk: r.verify_ok === 1,
+  signed: r.signed === 1,
+});
+
+export function insertReport(db: WritableDB, r: ReportRecord): void {
+  db.prepare(
+    `INSERT INTO reports (id, case_id, sha256, size_bytes, page_count, stored_path, output_path, evidence_ids, exported_at,
+       exported_by, audit_head_index, audit_head_hash, verify_ok, signed)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+  ).run(
+    r.id,
+    r.caseId,
+    r.sha256,
+    r.sizeBytes,
+    r.pageCount,
+    r.storedPath,
+    r.outputPath,
+    canonicalJson(r.evidenceIds),
+    r.exportedAt,
+    r.exportedBy,
+    r.auditHead?.index ?? null,
+    r.auditHead?.hash ?? null,
+    r.verifyOk ? 1 : 0,
+    r.signed ? 1 : 0,
+  );
+}
+
+export function getReport(db: ReadableDB, id: string): ReportRecord | undefined {
+  const row = db.prepare('SELECT * FROM reports WHERE id = ?').get(id) as ReportRow | undefined;
+  return row && toReport(row);
+}
+
+export function findReportsBySha256(db: ReadableDB, sha256: string): ReportRecord[] {
+  return (db.prepare('SELECT * FROM reports WHERE sha256 = ? ORDER BY exported_at, id').all(sha256) as ReportRow[]).map(toReport);
+}
+
+export function listReports(db: ReadableDB, caseId: string): ReportRecord[] {
+  return (db.prepare('SELECT * FROM reports WHERE case_id = ? ORDER BY exported_at, id').all(caseId) as ReportRow[]).map(toReport);
+}

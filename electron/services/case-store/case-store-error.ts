@@ -25,7 +25,8 @@ export type CaseStoreErrorCode =
   | 'ARCHIVE_SPECIAL_MEMBER'
   | 'ARCHIVE_HASH_MISMATCH'
   | 'ARCHIVE_AUDIT_BROKEN'
-  | 'OUTPUT_EXISTS';
+  | 'OUTPUT_EXISTS'
+  | 'REPORT_NOT_FOUND';
 
 export class CaseStoreError extends Error {
   override readonly name = 'CaseStoreError';

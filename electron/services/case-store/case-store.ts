@@ -15,6 +15,7 @@ import type {
   ExplanationRecord,
   ModelRecord,
   NoteRecord,
+  ReportRecord,
   TagRecord,
 } from './case-queries';
 import { migrateDatabase } from './migrations';
@@ -29,6 +30,7 @@ import {
   placeVerifiedCopy,
   removeFileIfPresent,
   SHA256_PATTERN,
+  UUID_PATTERN,
 } from './evidence-files';
 import { exportCaseArchive, importCaseArchive, type ExportResult, type ImportResult } from './case-archive';
 
@@ -506,6 +508,79 @@ export class CaseStore {
 
   async verifyCase(caseId: string, options?: VerifyOptions): Promise<VerifyReport> {
     return verifyCaseRecords(this.reader, this.dataDir, this.getCase(caseId).id, options);
+  }
+
+  // ---- reports
+
+  /**
+   * Keeps the issued copy of a PDF report read-only in the case folder (temp file, fsync, rename), then
+   * records its row and a `report.exported` audit entry together; the entry carries the report's sha256.
+   */
+  async recordReport(input: Omit<ReportRecord, 'storedPath' | 'sizeBytes' | 'sha256'> & { bytes: Uint8Array }): Promise<ReportRecord> {
+    const c = this.getCase(input.caseId);
+    const actor = parseInput(nonEmpty(200), input.exportedBy, 'actor');
+    if (!UUID_PATTERN.test(input.id)) throw new CaseStoreError('INVALID_ARGUMENT', `Not a report id: ${JSON.stringify(input.id)}`);
+    if (q.getReport(this.reader, input.id)) throw new CaseStoreError('OUTPUT_EXISTS', `Report ${input.id} was already issued.`, { reportId: input.id });
+    const { bytes, ...meta } = input;
+    const sha256 = crypto.createHash('sha256').update(bytes).digest('hex');
+    const dir = path.join(casePaths(this.dataDir, c.id).root, 'reports');
+    await fs.promises.mkdir(dir, { recursive: true });
+    const storedPath = `reports/${input.id}.pdf`;
+    const finalPath = path.join(dir, `${input.id}.pdf`);
+    const tempPath = path.join(dir, `.${input.id}.part`);
+    const handle = await fs.promises.open(tempPath, 'w', 0o600);
+    try {
+      await handle.writeFile(bytes);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    try {
+      if ((await hashFile(tempPath)).sha256 !== sha256) throw new CaseStoreError('COPY_MISMATCH', 'The stored report does not match what was written.');
+      await placeVerifiedCopy(tempPath, finalPath, sha256);
+    } finally {
+      await removeFileIfPresent(tempPath);
+    }
+    const record: ReportRecord = { ...meta, caseId: c.id, exportedBy: actor, sha256, sizeBytes: bytes.byteLength, storedPath };
+    this.write(() => {
+      q.insertReport(this.writer, record);
+      appendAuditEntry(this.writer, {
+        chain: c.id,
+        actor,
+        action: 'report.exported',
+        details: {
+          reportId: record.id,
+          sha256: record.sha256,
+          sizeBytes: record.sizeBytes,
+          pageCount: record.pageCount,
+          storedPath: record.storedPath,
+          outputPath: record.outputPath,
+          evidenceIds: record.evidenceIds,
+          exportedAt: record.exportedAt,
+          auditHead: record.auditHead,
+          verifyOk: record.verifyOk,
+          signed: record.signed,
+        },
+      });
+    });
+    return record;
+  }
+
+  listReports(caseId: string): ReportRecord[] {
+    return q.listReports(this.reader, this.getCase(caseId).id);
+  }
+
+  findReport(reportId: string): ReportRecord | undefined {
+    return q.getReport(this.reader, reportId);
+  }
+
+  findReportsBySha256(sha256: string): ReportRecord[] {
+    return q.findReportsBySha256(this.reader, sha256);
+  }
+
+  /** The copy of a report the store keeps. */
+  reportFilePath(report: ReportRecord): string {
+    return path.join(casePaths(this.dataDir, report.caseId).root, ...report.storedPath.split('/'));
   }
 
   async exportCase(caseId: string, outFile: string, options: { actor: string; allowUnverified?: boolean }): Promise<ExportResult> {

@@ -9,6 +9,7 @@ export type {
   ModelRecord,
   ModelRef,
   NoteRecord,
+  ReportRecord,
   TagRecord,
 } from './case-queries';
 export type { IngestFailure, IngestOptions, IngestProgress, IngestResult } from './evidence-ingest';

@@ -6,6 +6,7 @@ import { CaseStore } from '../case-store';
 import { analyzeCaseEvidence } from '../case-analysis';
 import { explainEvidence } from '../case-explanation';
 import { removeStagedUploads, resolveUploads } from '../upload-staging';
+import { exportCaseReport } from '../report/case-report';
 
 export interface TaskContext {
   signal: AbortSignal;
@@ -76,6 +77,23 @@ export const jobTasks: Record<string, TaskFn> = {
     const store = CaseStore.open(payload.dataDir);
     try {
       return await explainEvidence(store, payload.evidenceId, { ...payload, signal: ctx.signal, onProgress: ctx.progress });
+    } finally {
+      store.close();
+    }
+  },
+
+  async 'report.export'(payload: { dataDir: string; caseId: string; actor: string; evidenceIds?: string[] }, ctx) {
+    const store = CaseStore.open(payload.dataDir);
+    try {
+      // Progress is evidence items laid out of the total; the store keeps the issued copy.
+      const result = await exportCaseReport(store, payload.caseId, {
+        dataDir: payload.dataDir,
+        actor: payload.actor,
+        evidenceIds: payload.evidenceIds,
+        signal: ctx.signal,
+        onProgress: (done, total, name) => ctx.progress(done, total, name),
+      });
+      return { reportId: result.report.id, sha256: result.report.sha256, pageCount: result.report.pageCount, failedHashCheck: result.failedHashCheck };
     } finally {
       store.close();
     }

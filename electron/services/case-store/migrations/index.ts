@@ -5,10 +5,16 @@ import type { Migration } from './migration';
 import { migration0001Initial } from './0001-initial';
 import { migration0002EvidenceSourceModified } from './0002-evidence-source-modified';
 import { migration0003Workspace } from './0003-workspace';
+import { migration0004Reports } from './0004-reports';
 
 export type { Migration } from './migration';
 
-export const MIGRATIONS: readonly Migration[] = [migration0001Initial, migration0002EvidenceSourceModified, migration0003Workspace];
+export const MIGRATIONS: readonly Migration[] = [
+  migration0001Initial,
+  migration0002EvidenceSourceModified,
+  migration0003Workspace,
+  migration0004Reports,
+];
 export const LATEST_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;
 
 /**
