@@ -66,25 +66,23 @@ export function toGrey(width: number, height: number, rgb: Uint8Array): GreyImag
   return { width, height, data };
 }
 
-/** x minus its 3x3 box mean: removes content, keeps fine-grained texture and traces. */
+/** x minus its 3x3 box mean (clipped at the borders): removes content, keeps fine texture and traces. */
 export function highPassResidual(g: GreyImage): Float32Array {
   const { width: w, height: h, data } = g;
+  // Separable: horizontal 3-sums and counts, then vertical, in two linear passes.
+  const rowSum = new Float32Array(w * h);
+  for (let y = 0; y < h; y++) {
+    const o = y * w;
+    for (let x = 0; x < w; x++) rowSum[o + x] = data[o + x] + (x > 0 ? data[o + x - 1] : 0) + (x < w - 1 ? data[o + x + 1] : 0);
+  }
   const out = new Float32Array(w * h);
   for (let y = 0; y < h; y++) {
+    const o = y * w;
+    const ny = 1 + (y > 0 ? 1 : 0) + (y < h - 1 ? 1 : 0);
     for (let x = 0; x < w; x++) {
-      let s = 0;
-      let n = 0;
-      for (let dy = -1; dy <= 1; dy++) {
-        const yy = y + dy;
-        if (yy < 0 || yy >= h) continue;
-        for (let dx = -1; dx <= 1; dx++) {
-          const xx = x + dx;
-          if (xx < 0 || xx >= w) continue;
-          s += data[yy * w + xx];
-          n++;
-        }
-      }
-      out[y * w + x] = data[y * w + x] - s / n;
+      const nx = 1 + (x > 0 ? 1 : 0) + (x < w - 1 ? 1 : 0);
+      const s = rowSum[o + x] + (y > 0 ? rowSum[o + x - w] : 0) + (y < h - 1 ? rowSum[o + x + w] : 0);
+      out[o + x] = data[o + x] - s / (nx * ny);
     }
   }
   return out;
@@ -156,7 +154,7 @@ function radialBins(n: number): Int32Array {
 
 function median(values: number[]): number {
   if (!values.length) return 0;
-  const s = [...values].sort((a, b) => a - b);
+  const s = Float64Array.from(values).sort();
   return s[s.length >> 1];
 }
 
@@ -176,7 +174,7 @@ export function findPeaks(power: Float64Array, n: number, spectrum: SpectralPeak
   const at = (x: number, y: number) => logP[(((y % n) + n) % n) * n + (((x % n) + n) % n)];
   const peaks: SpectralPeak[] = [];
   const seen = new Set<string>();
-  const minRadius = Math.max(4, n >> 5);
+  const minRadius = Math.max(4, n >> 4);
   for (let y = 0; y < n; y++) {
     for (let x = 0; x < n; x++) {
       const i = y * n + x;
@@ -298,7 +296,8 @@ export async function computeForensicViews(input: Uint8Array, options: { elaQual
   const ela = await errorLevel(width, height, rgb, quality);
   // Amplify so the strongest errors reach white; at least x10 so a clean image does not look noisy.
   const amplification = Math.max(10, Math.floor(255 / Math.max(1, ela.max)));
-  const elaView = Uint8Array.from(ela.error, (e) => Math.min(255, e * amplification));
+  const elaView = new Uint8Array(ela.error.length);
+  for (let i = 0; i < elaView.length; i++) elaView[i] = Math.min(255, ela.error[i] * amplification);
   const residual = highPassResidual(grey);
   const noiseView = new Uint8Array(residual.length);
   for (let i = 0; i < residual.length; i++) noiseView[i] = Math.max(0, Math.min(255, Math.round(128 + residual[i] * 8)));

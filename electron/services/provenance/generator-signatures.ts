@@ -182,5 +182,8 @@ function softwareNameSignatures(bytes: Uint8Array, metadata: MetadataSummary): G
 }
 
 export function findGeneratorSignatures(bytes: Uint8Array, png: PngStructure | null, metadata: MetadataSummary): GeneratorSignature[] {
-  return [...(png ? pngTextSignatures(bytes, png) : []), ...digitalSourceTypeSignatures(bytes, metadata), ...softwareNameSignatures(bytes, metadata)];
+  const fromPng = png ? pngTextSignatures(bytes, png) : [];
+  // exifr reports a PNG's tEXt Software as "software" too: the same bytes are one trace, not two.
+  const fromNames = softwareNameSignatures(bytes, metadata).filter((s) => !fromPng.some((p) => p.kind === 'software-name' && p.generator === s.generator));
+  return [...fromPng, ...digitalSourceTypeSignatures(bytes, metadata), ...fromNames];
 }

@@ -4,10 +4,11 @@ import { CaseStoreError } from '../case-store-error';
 import type { Migration } from './migration';
 import { migration0001Initial } from './0001-initial';
 import { migration0002EvidenceSourceModified } from './0002-evidence-source-modified';
+import { migration0005Provenance } from './0005-provenance';
 
 export type { Migration } from './migration';
 
-export const MIGRATIONS: readonly Migration[] = [migration0001Initial, migration0002EvidenceSourceModified];
+export const MIGRATIONS: readonly Migration[] = [migration0001Initial, migration0002EvidenceSourceModified, migration0005Provenance];
 export const LATEST_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;
 
 /**
