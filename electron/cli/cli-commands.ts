@@ -76,15 +76,23 @@ export const cliCommands: Record<string, CliCommand> = {
       return runExplainCommand(args, ctx);
     },
   },
+  inspect: {
+    summary: 'inspect <image>... [--out <dir>] [--ela-quality <q>] [--analyze]: metadata, generator traces, C2PA, spectrum, ELA',
+    async run(args, ctx) {
+      const { runInspectCommand } = await import('./inspect-command');
+      return runInspectCommand(args, ctx);
+    },
+  },
   bench: {
-    summary: 'bench analyze|explain|training|ingest: benchmarks against what the runtime allows',
+    summary: 'bench analyze|explain|training|ingest|inspect: benchmarks against what the runtime allows',
     async run(args, ctx) {
       const [which, ...rest] = args;
       if (which === 'analyze') return (await import('./bench-analyze')).runAnalyzeBench(rest, ctx);
       if (which === 'explain') return (await import('./bench-explain')).runExplainBench(rest, ctx);
       if (which === 'training') return (await import('./bench-training')).runTrainingBench(rest, ctx);
       if (which === 'ingest') return (await import('./bench-ingest')).runIngestBench(rest, ctx);
-      ctx.printError('Usage: npm run bench -- analyze|explain|training|ingest [options]');
+      if (which === 'inspect') return (await import('./bench-inspect')).runInspectBench(rest, ctx);
+      ctx.printError('Usage: npm run bench -- analyze|explain|training|ingest|inspect [options]');
       return 2;
     },
   },

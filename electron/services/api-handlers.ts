@@ -7,6 +7,7 @@ import { ensureDataDir } from './app/data-dir';
 import { JobManager } from './jobs/job-manager';
 import { CaseStore } from './case-store';
 import { listEvidenceExplanations } from './case-explanation';
+import { evidenceProvenanceViews, inspectEvidenceProvenance, listEvidenceProvenance } from './case-provenance';
 import { readProviderPreference, readSettings, updateSettings } from './app/engine-settings';
 
 export type ApiHandlers = { [M in ApiMethod]: (request: ApiRequest<M>) => Promise<ApiResponse<M>> };
@@ -65,6 +66,15 @@ export function createApiServices(options: { dataDir: string }): ApiServices {
     },
     async 'explanations.list'({ evidenceId }) {
       return listEvidenceExplanations(caseStore(), dataDir, evidenceId);
+    },
+    async 'provenance.inspect'({ evidenceId, elaQuality }) {
+      return inspectEvidenceProvenance(caseStore(), evidenceId, { actor, elaQuality });
+    },
+    async 'provenance.list'({ evidenceId }) {
+      return listEvidenceProvenance(caseStore(), evidenceId);
+    },
+    async 'provenance.views'({ evidenceId, elaQuality }) {
+      return { images: await evidenceProvenanceViews(caseStore(), evidenceId, { elaQuality }) };
     },
     async 'jobs.start'(request) {
       // Fail fast on an unknown case or evidence rather than inside the worker.

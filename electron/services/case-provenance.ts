@@ -5,6 +5,7 @@
 import crypto from 'node:crypto';
 import type { CaseStore, ProvenanceFindingRecord } from './case-store';
 import { inspectImageFile, summarizeProvenanceFinding, type ProvenanceImages, type ProvenanceReport } from './provenance';
+import { provenanceReportSchema, type ProvenanceFindingInfo } from '../shared/api-contract';
 
 export interface ProvenanceImageView {
   kind: 'spectrum' | 'ela' | 'noise';
@@ -35,12 +36,12 @@ function classifierFor(store: CaseStore, evidenceId: string) {
   return analysis ? { verdict: analysis.verdict, pSynthetic: analysis.pSynthetic, threshold: analysis.threshold, modelId: analysis.model.id } : null;
 }
 
-export interface ProvenanceFindingView extends ProvenanceFindingRecord {
-  summary: string;
-}
+export type ProvenanceFindingView = ProvenanceFindingInfo & { images: Record<string, string | null> };
 
+/** The stored record as the API serves it; parsing checks that what was stored is what the panel reads. */
 export function toFindingView(record: ProvenanceFindingRecord): ProvenanceFindingView {
-  return { ...record, summary: summarizeProvenanceFinding(record.report as unknown as ProvenanceReport) };
+  const report = provenanceReportSchema.parse(record.report);
+  return { ...record, report, summary: summarizeProvenanceFinding(record.report as unknown as ProvenanceReport) };
 }
 
 export async function inspectEvidenceProvenance(

@@ -49,6 +49,8 @@ export interface C2paSummary {
   passed: string[];
   /** An AI source type declared in the manifest's actions, if any. */
   aiSourceType?: string;
+  /** XMP dcterms:provenance pointing at an embedded manifest that is not there (it was removed). */
+  removedManifestReference?: string;
   problem?: string;
 }
 
@@ -116,9 +118,25 @@ function makeAsset(bytes: Uint8Array): Asset | null {
   return null;
 }
 
-export async function readC2pa(bytes: Uint8Array, jumbf: JumbfInspection | null): Promise<C2paSummary> {
+/** XMP's dcterms:provenance "self#jumbf=/c2pa/..." says a manifest was embedded in this file. */
+export function manifestReferenceInXmp(xmpPackets: readonly { text: string }[]): string | undefined {
+  for (const p of xmpPackets) {
+    const m = /dcterms:provenance\s*=\s*["']([^"']*jumbf=[^"']*)["']|<dcterms:provenance>([^<]*jumbf=[^<]*)</.exec(p.text);
+    if (m) return m[1] ?? m[2];
+  }
+  return undefined;
+}
+
+export async function readC2pa(bytes: Uint8Array, jumbf: JumbfInspection | null, xmpReference?: string): Promise<C2paSummary> {
   const base: C2paSummary = { state: 'absent', statement: 'no C2PA manifest in the file', manifestLabels: [], actions: [], ingredients: [], failures: [], passed: [] };
-  if (!jumbf) return base;
+  if (!jumbf) {
+    if (!xmpReference) return base;
+    return {
+      ...base,
+      removedManifestReference: xmpReference,
+      statement: `no C2PA manifest in the file, but its XMP points to one (${xmpReference}): the manifest was removed`,
+    };
+  }
   const found = {
     ...base,
     container: jumbf.location.container,

@@ -60,7 +60,9 @@ export interface FindingInputs {
 const AI_TYPES = new Set(['trainedAlgorithmicMedia', 'compositeWithTrainedAlgorithmicMedia', 'compositeSynthetic', 'algorithmicMedia']);
 
 function c2paWitnesses(c: C2paSummary): Witness[] {
-  if (c.state === 'absent') return [];
+  if (c.state === 'absent') {
+    return c.removedManifestReference ? [{ source: 'c2pa', says: 'edited', weight: 'moderate', statement: c.statement }] : [];
+  }
   const gen = c.claimGenerator ? ` (claim generator ${c.claimGenerator})` : '';
   const capture = c.actions.some((a) => a.digitalSourceType?.endsWith('/digitalCapture'));
   if (c.state === 'valid-signature-untrusted-signer') {
@@ -135,7 +137,7 @@ export function combineFindings(inputs: FindingInputs): CombinedFinding {
       source: 'thumbnail',
       says: 'edited',
       weight: 'moderate',
-      statement: `the embedded EXIF thumbnail shows another picture (similarity ${m.thumbnail.similarity}): the image was changed after the thumbnail was written`,
+      statement: `the embedded EXIF thumbnail shows another picture (similarity ${m.thumbnail.similarity}${m.thumbnail.note ? `; ${m.thumbnail.note}` : ''}): the image was changed after the thumbnail was written`,
     });
   }
   if (inputs.quantisation?.standardIjg && m && (m.make || m.model)) {

@@ -75,11 +75,15 @@ function safeJson(text: string): any {
 function comfySettings(prompt: any): Record<string, string> {
   const out: Record<string, string> = {};
   if (!prompt || typeof prompt !== 'object') return out;
+  // A sampler's positive/negative inputs are [nodeId, slot] links to text-encoder nodes.
+  const textOf = (link: unknown) => (Array.isArray(link) ? prompt[String(link[0])]?.inputs?.text : undefined);
   for (const node of Object.values(prompt) as any[]) {
     const t = String(node?.class_type ?? '');
     const inp = node?.inputs ?? {};
     if (/KSampler/.test(t)) {
       for (const k of ['seed', 'steps', 'cfg', 'sampler_name', 'scheduler', 'denoise']) if (inp[k] !== undefined) out[k] = String(inp[k]);
+      if (typeof textOf(inp.positive) === 'string') out.prompt = textOf(inp.positive).trim();
+      if (typeof textOf(inp.negative) === 'string') out.negativePrompt = textOf(inp.negative).trim();
     }
     if (/CheckpointLoader/.test(t) && inp.ckpt_name) out.model = String(inp.ckpt_name);
   }
@@ -126,7 +130,11 @@ function pngTextSignatures(bytes: Uint8Array, png: PngStructure): GeneratorSigna
         kind: 'png-text',
         generator: 'NovelAI',
         description: `PNG ${t.type} chunk "Comment" with NovelAI generation settings (Software = NovelAI)`,
-        settings: { ...pick(meta, ['prompt', 'steps', 'sampler', 'seed', 'strength', 'noise', 'scale', 'uc']), ...(byKey.get('Source') ? { source: byKey.get('Source')!.text } : {}) },
+        settings: {
+          ...(byKey.get('Description') ? { prompt: byKey.get('Description')!.text } : {}),
+          ...pick(meta, ['prompt', 'steps', 'sampler', 'seed', 'strength', 'noise', 'scale', 'uc']),
+          ...(byKey.get('Source') ? { source: byKey.get('Source')!.text } : {}),
+        },
         proof,
       });
     } else if (t.keyword === 'Software' || t.keyword === 'Source') {

@@ -40,6 +40,8 @@ export interface MetadataSummary {
   thumbnail: ThumbnailCheck | null;
   /** XMP packets as text (bounded), for the signature scan. */
   xmpPackets: { offset: number; text: string }[];
+  /** Total XMP bytes found (also when over the limit and not parsed). */
+  xmpBytes: number;
   rows: MetadataRow[];
 }
 
@@ -55,7 +57,10 @@ function str(v: unknown): string | null {
 }
 
 function formatValue(v: unknown): string {
-  if (v instanceof Uint8Array) return `(${v.length} bytes)`;
+  if (v instanceof Uint8Array) {
+    const head = Buffer.from(v.subarray(0, 16)).toString('latin1').replace(/[^\x20-\x7e]/g, '.');
+    return `(${v.length} bytes) ${head}`;
+  }
   if (Array.isArray(v)) return v.map(formatValue).join(', ').slice(0, MAX_VALUE_CHARS);
   if (v && typeof v === 'object') return JSON.stringify(v).slice(0, MAX_VALUE_CHARS);
   return String(v).replace(/\0/g, '').slice(0, MAX_VALUE_CHARS);
@@ -143,7 +148,14 @@ async function checkThumbnail(bytes: Uint8Array, thumb: Uint8Array, offset: numb
     const meta = await sharp(thumb, { limitInputPixels: PROVENANCE_LIMITS.maxInputPixels }).metadata();
     const [a, b] = await Promise.all([grey16(thumb), grey16(bytes)]);
     const similarity = Math.round(correlation(a, b) * 1000) / 1000;
+    const main = await sharp(bytes, { limitInputPixels: PROVENANCE_LIMITS.maxInputPixels }).metadata();
+    const ratio = (w?: number, h?: number) => (w && h ? w / h : null);
+    const rt = ratio(meta.width, meta.height);
+    const ri = ratio(main.width, main.height);
+    // Thumbnails are often letterboxed to 160x120, so only a large aspect difference is worth saying.
+    const note = rt && ri && Math.abs(Math.log(rt / ri)) > 0.35 ? `thumbnail aspect ratio ${rt.toFixed(2)}, image ${ri.toFixed(2)}: cropped or replaced after the thumbnail was written` : undefined;
     return {
+      note,
       offset,
       length: thumb.length,
       width: meta.width ?? null,
@@ -164,20 +176,22 @@ export async function readImageMetadata(
 ): Promise<MetadataSummary> {
   const xmp = collectXmp(bytes, jpeg, png, problems);
   let tiffFileOffset: number | null = null;
+  let tiffEnd = 0;
   if (jpeg) {
     const exifSeg = appSegmentsWithPrefix(bytes, jpeg, 0xe1, 'Exif\0\0')[0];
     if (exifSeg) {
       tiffFileOffset = exifSeg.dataOffset + 6;
-      const check = checkTiffStructure(bytes.subarray(tiffFileOffset, exifSeg.dataOffset + exifSeg.dataLength), tiffFileOffset);
-      problems.push(...check.problems);
+      tiffEnd = exifSeg.dataOffset + exifSeg.dataLength;
     }
   } else if (png) {
     const c = png.chunks.find((x) => x.type === 'eXIf');
     if (c) {
       tiffFileOffset = c.dataOffset;
-      problems.push(...checkTiffStructure(bytes.subarray(c.dataOffset, c.dataOffset + c.dataLength), c.dataOffset).problems);
+      tiffEnd = c.dataOffset + c.dataLength;
     }
   }
+  const tiffCheck = tiffFileOffset === null ? null : checkTiffStructure(bytes.subarray(tiffFileOffset, tiffEnd), tiffFileOffset);
+  if (tiffCheck) problems.push(...tiffCheck.problems);
   const tiffBroken = problems.some((p) => p.reader === 'exif');
   let parsed: Record<string, any> = {};
   try {
@@ -188,6 +202,7 @@ export async function readImageMetadata(
         exif: !tiffBroken,
         gps: !tiffBroken,
         interop: false,
+        // exifr does not decode vendor notes; tiff-structure.ts reports where it is and how it starts.
         makerNote: false,
         userComment: false,
         xmp: xmp.packets.length > 0,
@@ -219,6 +234,10 @@ export async function readImageMetadata(
       rows.push({ group, name, value: formatValue(value) });
     }
   }
+  if (tiffCheck?.makerNote && !rows.some((r) => r.name === 'MakerNote')) {
+    const mn = tiffCheck.makerNote;
+    rows.push({ group: 'exif', name: 'MakerNote', value: `(${mn.length} bytes) ${mn.head} at offset ${mn.fileOffset}` });
+  }
   const lat = gps ? (typeof gps.latitude === 'number' ? gps.latitude : dmsToDegrees(gps.GPSLatitude, gps.GPSLatitudeRef)) : null;
   const lon = gps ? (typeof gps.longitude === 'number' ? gps.longitude : dmsToDegrees(gps.GPSLongitude, gps.GPSLongitudeRef)) : null;
   const alt = gps && typeof gps.GPSAltitude === 'number' ? gps.GPSAltitude : null;
@@ -247,6 +266,7 @@ export async function readImageMetadata(
     iccProfile: str(parsed.icc?.ProfileDescription),
     thumbnail,
     xmpPackets: xmp.packets,
+    xmpBytes: xmp.total,
     rows,
   };
 }

@@ -9,7 +9,7 @@ import { readImageMetadata, type MetadataSummary } from './image-metadata';
 import { estimateJpegQuality, type QuantisationEstimate } from './jpeg-quantisation';
 import { findGeneratorSignatures, type GeneratorSignature } from './generator-signatures';
 import { findJpegJumbf, findPngJumbf, inspectJumbf, scanForJumbf, type JumbfInspection } from './jumbf-boxes';
-import { readC2pa, type C2paSummary } from './c2pa-manifest';
+import { manifestReferenceInXmp, readC2pa, type C2paSummary } from './c2pa-manifest';
 import { computeForensicViews, type SpectrumData } from './forensic-views';
 import { combineFindings, type ClassifierWitness, type CombinedFinding } from './combine-findings';
 import { PROVENANCE_LIMITS, type UnreadableNote } from './provenance-limits';
@@ -113,7 +113,7 @@ export async function inspectImageBytes(bytes: Uint8Array, name: string | null, 
   if (jumbf?.problem) problems.push({ reader: 'jumbf', why: jumbf.problem });
   let c2pa: C2paSummary;
   try {
-    c2pa = await readC2pa(bytes, jumbf);
+    c2pa = await readC2pa(bytes, jumbf, metadata ? manifestReferenceInXmp(metadata.xmpPackets) : undefined);
   } catch (e) {
     c2pa = { state: 'present-not-validated', statement: `C2PA manifest present, not validated: ${(e as Error).message}`, manifestLabels: [], actions: [], ingredients: [], failures: [], passed: [], problem: (e as Error).message };
   }

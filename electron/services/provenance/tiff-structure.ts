@@ -5,6 +5,8 @@ import { PROVENANCE_LIMITS, type UnreadableNote } from './provenance-limits';
 
 export interface TiffCheck {
   ifds: { name: string; offset: number; entries: number }[];
+  /** The vendor MakerNote (tag 0x927C), which exifr leaves out: where it is and how it starts. */
+  makerNote: { fileOffset: number; length: number; head: string } | null;
   problems: UnreadableNote[];
 }
 
@@ -12,7 +14,7 @@ const SUB_IFD_TAGS: Record<number, string> = { 0x8769: 'Exif', 0x8825: 'GPS', 0x
 
 /** `tiff` is the TIFF block (starting with II* or MM*); `fileOffset` is where it sits in the file. */
 export function checkTiffStructure(tiff: Uint8Array, fileOffset: number): TiffCheck {
-  const out: TiffCheck = { ifds: [], problems: [] };
+  const out: TiffCheck = { ifds: [], makerNote: null, problems: [] };
   const fail = (why: string) => out.problems.push({ reader: 'exif', why });
   if (tiff.length < 8) {
     fail(`EXIF block at offset ${fileOffset} is ${tiff.length} bytes, too short for a TIFF header`);
@@ -63,8 +65,17 @@ export function checkTiffStructure(tiff: Uint8Array, fileOffset: number): TiffCh
     out.ifds.push({ name, offset, entries: count });
     for (let i = 0; i < count; i++) {
       const e = offset + 2 + i * 12;
-      const sub = SUB_IFD_TAGS[u16(e)];
+      const tag = u16(e);
+      const sub = SUB_IFD_TAGS[tag];
       if (sub) queue.push({ name: sub, offset: u32(e + 8) });
+      if (tag === 0x927c && name === 'Exif') {
+        const length = u32(e + 4);
+        const at = length > 4 ? u32(e + 8) : e + 8;
+        if (at + length <= tiff.length) {
+          const head = Buffer.from(tiff.buffer, tiff.byteOffset + at, Math.min(16, length)).toString('latin1').replace(/[^\x20-\x7e]/g, '.');
+          out.makerNote = { fileOffset: fileOffset + at, length, head };
+        }
+      }
     }
     if (name.startsWith('IFD') || name === 'IFD0') {
       const next = u32(end);
