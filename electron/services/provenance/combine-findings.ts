@@ -113,7 +113,6 @@ const ORDER: Record<WitnessWeight, number> = { decisive: 4, strong: 3, moderate:
 
 export function combineFindings(inputs: FindingInputs): CombinedFinding {
   const witnesses: Witness[] = [...c2paWitnesses(inputs.c2pa)];
-  const generators = [...new Set(inputs.signatures.map((s) => s.generator))];
   if (inputs.signatures.length) {
     witnesses.push({
       source: 'generator-metadata',
