@@ -66,6 +66,12 @@ function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   ]);
 }
 
+/** c2pa-ts throws some errors without a message; say at least what kind of error it was. */
+function errorText(e: unknown): string {
+  const err = e as Error;
+  return err?.message || (err?.constructor?.name && err.constructor.name !== 'Error' ? err.constructor.name : '') || 'no manifest claim or signature could be read';
+}
+
 function sourceTypeName(v: string | undefined): string | undefined {
   if (!v) return undefined;
   return v.split('/').pop();
@@ -157,13 +163,13 @@ export async function readC2pa(bytes: Uint8Array, jumbf: JumbfInspection | null,
   try {
     store = ManifestStore.read(SuperBox.fromBuffer(jumbf.location.bytes as Uint8Array<ArrayBuffer>));
   } catch (e) {
-    return notValidated(`unreadable: ${VALIDATOR} cannot read the manifest store (${(e as Error).message})`);
+    return notValidated(`unreadable: ${VALIDATOR} cannot read the manifest store (${errorText(e)})`);
   }
   let described: Partial<C2paSummary> = {};
   try {
     described = describeManifest(store);
   } catch (e) {
-    described = { problem: `manifest details unreadable: ${(e as Error).message}` };
+    described = { problem: `manifest details unreadable: ${errorText(e)}` };
   }
   if (!asset || jumbf.location.container === 'byte-scan') {
     return notValidated(`${VALIDATOR} validates JPEG and PNG embedding only`, described);
@@ -172,7 +178,7 @@ export async function readC2pa(bytes: Uint8Array, jumbf: JumbfInspection | null,
   try {
     result = await withTimeout(store.validate(asset), PROVENANCE_LIMITS.c2paValidationMs, 'C2PA validation');
   } catch (e) {
-    return notValidated((e as Error).message, described);
+    return notValidated(errorText(e), described);
   }
   const entries = result.statusEntries as { code: string; success: boolean }[];
   const failures = entries.filter((s) => !s.success).map((s) => s.code);
