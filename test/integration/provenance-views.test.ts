@@ -84,7 +84,12 @@ describe('error level analysis', () => {
     const e = await errorLevel(d.width, d.height, d.rgb, 90);
     let inside = 0;
     let outside = 0;
-    for (let y = 0; y < S; y++) for (let x = 0; x < S; x++) (x >= X && x < X + P && y >= Y && y < Y + P ? (inside += e.error[y * S + x]) : (outside += e.error[y * S + x]));
+    for (let y = 0; y < S; y++) {
+      for (let x = 0; x < S; x++) {
+        if (x >= X && x < X + P && y >= Y && y < Y + P) inside += e.error[y * S + x];
+        else outside += e.error[y * S + x];
+      }
+    }
     return { inside: inside / (P * P), outside: outside / (S * S - P * P) };
   }
 

@@ -3,11 +3,13 @@ import { getApiClient } from '../../api/api-client';
 import { useApiCall } from '../../api/use-api';
 import { useJob } from '../../api/use-job';
 import { ExplanationPanel } from './ExplanationPanel';
+import { ProvenancePanel } from './ProvenancePanel';
 
 export function EvidenceView({ caseId }: { caseId: string | null }) {
   const [jobId, setJobId] = useState<string | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [selected, setSelected] = useState<{ id: string; name: string } | null>(null);
+  const [provenanceOf, setProvenanceOf] = useState<{ id: string; name: string } | null>(null);
   const job = useJob(jobId);
   const finished = job && job.status !== 'running' ? job.id : null;
   const evidence = useApiCall('evidence.list', { caseId: caseId ?? '' }, [caseId, finished]);
@@ -115,7 +117,10 @@ export function EvidenceView({ caseId }: { caseId: string | null }) {
                     <button className="link" onClick={() => setSelected({ id: ev.id, name: ev.originalName })}>
                       Why?
                     </button>
-                  )}
+                  )}{' '}
+                  <button className="link" onClick={() => setProvenanceOf({ id: ev.id, name: ev.originalName })}>
+                    Provenance
+                  </button>
                 </td>
               </tr>
             ))}
@@ -123,6 +128,7 @@ export function EvidenceView({ caseId }: { caseId: string | null }) {
         </table>
       )}
       {selected && <ExplanationPanel key={selected.id} evidenceId={selected.id} name={selected.name} />}
+      {provenanceOf && <ProvenancePanel key={provenanceOf.id} evidenceId={provenanceOf.id} name={provenanceOf.name} client={getApiClient()} />}
     </section>
   );
 }
