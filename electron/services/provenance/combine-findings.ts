@@ -106,7 +106,7 @@ function c2paWitnesses(c: C2paSummary): Witness[] {
 function classifierWitness(c: ClassifierWitness): Witness {
   const p = c.pSynthetic.toFixed(3);
   const says: WitnessSays = c.verdict === 'synthetic' ? 'synthetic' : c.verdict === 'real' ? 'camera-capture' : 'inconclusive';
-  return { source: 'classifier', says, weight: says === 'inconclusive' ? 'none' : 'moderate', statement: `classifier ${c.modelId}: ${c.verdict} (p(synthetic) ${p}, threshold ${c.threshold})` };
+  return { source: 'classifier', says, weight: says === 'inconclusive' ? 'none' : 'moderate', statement: `classifier ${c.modelId}: ${c.verdict} (p(synthetic) ${p}, threshold ${c.threshold.toFixed(3)})` };
 }
 
 const ORDER: Record<WitnessWeight, number> = { decisive: 4, strong: 3, moderate: 2, weak: 1, none: 0 };

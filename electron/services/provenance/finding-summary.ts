@@ -5,6 +5,8 @@ import type { ProvenanceReport } from './inspect-image';
 export function summarizeProvenanceFinding(report: Pick<ProvenanceReport, 'finding' | 'c2pa' | 'signatures' | 'metadata' | 'quantisation' | 'views' | 'unreadable' | 'readerVersions'>, maxLines = 12): string {
   const f = report.finding;
   const lines: string[] = [`Provenance: ${f.headline}`];
+  const classifier = f.witnesses.find((w) => w.source === 'classifier');
+  if (classifier) lines.push(`Classifier: ${classifier.statement}`);
   lines.push(`Content credentials: ${report.c2pa.statement}`);
   if (report.signatures.length) lines.push(`Generator traces: ${report.signatures.map((s) => `${s.generator} (${s.kind}, offset ${s.proof.offset})`).join('; ')}`);
   const m = report.metadata;

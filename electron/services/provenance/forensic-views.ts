@@ -145,11 +145,54 @@ export function powerSpectrum2d(values: Float32Array, n: number): Float64Array {
   return power;
 }
 
-function radialBins(n: number): Int32Array {
+interface RadiusIndex {
+  /** Rounded radius (in frequency bins from DC) of each spectrum position. */
+  bins: Int32Array;
+  /** Positions grouped by radius: order[starts[r] .. starts[r + 1]). */
+  order: Int32Array;
+  starts: Int32Array;
+}
+
+const radiusIndexCache = new Map<number, RadiusIndex>();
+
+function radiusIndex(n: number): RadiusIndex {
+  const cached = radiusIndexCache.get(n);
+  if (cached) return cached;
   const half = n >> 1;
   const bins = new Int32Array(n * n);
   for (let y = 0; y < n; y++) for (let x = 0; x < n; x++) bins[y * n + x] = Math.round(Math.hypot(x - half, y - half));
-  return bins;
+  const maxR = Math.ceil(half * Math.SQRT2) + 1;
+  const starts = new Int32Array(maxR + 2);
+  for (let i = 0; i < bins.length; i++) starts[bins[i] + 1]++;
+  for (let r = 0; r <= maxR; r++) starts[r + 1] += starts[r];
+  const fill = starts.slice();
+  const order = new Int32Array(n * n);
+  for (let i = 0; i < bins.length; i++) order[fill[bins[i]]++] = i;
+  const index = { bins, order, starts };
+  radiusIndexCache.set(n, index);
+  return index;
+}
+
+function radialBins(n: number): Int32Array {
+  return radiusIndex(n).bins;
+}
+
+/** Median of logP over each radius, with one scratch buffer. */
+function radiusMedians(logP: Float64Array, index: RadiusIndex): Float64Array {
+  const { order, starts } = index;
+  const radii = starts.length - 1;
+  const medians = new Float64Array(radii);
+  let widest = 0;
+  for (let r = 0; r < radii; r++) widest = Math.max(widest, starts[r + 1] - starts[r]);
+  const scratch = new Float64Array(widest);
+  for (let r = 0; r < radii; r++) {
+    const count = starts[r + 1] - starts[r];
+    if (!count) continue;
+    for (let k = 0; k < count; k++) scratch[k] = logP[order[starts[r] + k]];
+    const seg = scratch.subarray(0, count).sort();
+    medians[r] = seg[count >> 1];
+  }
+  return medians;
 }
 
 function median(values: number[]): number {
@@ -166,11 +209,11 @@ function median(values: number[]): number {
  */
 export function findPeaks(power: Float64Array, n: number, spectrum: SpectralPeak['spectrum'], isJpeg: boolean): SpectralPeak[] {
   const half = n >> 1;
-  const bins = radialBins(n);
-  const logP = Float64Array.from(power, (p) => Math.log10(p + 1e-12));
-  const byRadius: number[][] = Array.from({ length: Math.ceil(half * Math.SQRT2) + 2 }, () => []);
-  for (let i = 0; i < logP.length; i++) byRadius[bins[i]].push(logP[i]);
-  const medians = byRadius.map(median);
+  const index = radiusIndex(n);
+  const bins = index.bins;
+  const logP = new Float64Array(power.length);
+  for (let i = 0; i < power.length; i++) logP[i] = Math.log10(power[i] + 1e-12);
+  const medians = radiusMedians(logP, index);
   const at = (x: number, y: number) => logP[(((y % n) + n) % n) * n + (((x % n) + n) % n)];
   const peaks: SpectralPeak[] = [];
   const seen = new Set<string>();
