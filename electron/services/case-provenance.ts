@@ -4,7 +4,7 @@
 // and checked against the sha256 recorded with the finding.
 import crypto from 'node:crypto';
 import type { CaseStore, ProvenanceFindingRecord } from './case-store';
-import { inspectImageFile, summarizeProvenanceFinding, type ProvenanceImages, type ProvenanceReport } from './provenance';
+import { inspectImageFile, summarizeStoredProvenanceFinding, type ProvenanceImages } from './provenance';
 import { provenanceReportSchema, type ProvenanceFindingInfo } from '../shared/api-contract';
 
 export interface ProvenanceImageView {
@@ -41,7 +41,7 @@ export type ProvenanceFindingView = ProvenanceFindingInfo & { images: Record<str
 /** The stored record as the API serves it; parsing checks that what was stored is what the panel reads. */
 export function toFindingView(record: ProvenanceFindingRecord): ProvenanceFindingView {
   const report = provenanceReportSchema.parse(record.report);
-  return { ...record, report, summary: summarizeProvenanceFinding(record.report as unknown as ProvenanceReport) };
+  return { ...record, report, summary: summarizeStoredProvenanceFinding(record) };
 }
 
 export async function inspectEvidenceProvenance(

@@ -24,3 +24,8 @@ export function summarizeProvenanceFinding(report: Pick<ProvenanceReport, 'findi
   if (lines.length <= maxLines) return lines.join('\n');
   return [...lines.slice(0, maxLines - 1), lines[lines.length - 1]].join('\n');
 }
+
+/** The same for a finding as the case store returns it (`CaseStore.listProvenanceFindings`). */
+export function summarizeStoredProvenanceFinding(record: { report: Record<string, unknown> }, maxLines = 12): string {
+  return summarizeProvenanceFinding(record.report as unknown as ProvenanceReport, maxLines);
+}

@@ -2,5 +2,5 @@
 export { inspectImageBytes, inspectImageFile, readEvidenceBytes } from './inspect-image';
 export type { InspectOptions, InspectResult, ProvenanceImages, ProvenanceReport } from './inspect-image';
 export type { ClassifierWitness, CombinedFinding, Witness } from './combine-findings';
-export { summarizeProvenanceFinding } from './finding-summary';
+export { summarizeProvenanceFinding, summarizeStoredProvenanceFinding } from './finding-summary';
 export { readerVersions } from './reader-versions';
