@@ -342,8 +342,12 @@ export async function computeForensicViews(input: Uint8Array, options: { elaQual
   const elaView = new Uint8Array(ela.error.length);
   for (let i = 0; i < elaView.length; i++) elaView[i] = Math.min(255, ela.error[i] * amplification);
   const residual = highPassResidual(grey);
+  // Gain from the residual's own mean magnitude, so texture is visible without every edge saturating.
+  let absSum = 0;
+  for (let i = 0; i < residual.length; i++) absSum += Math.abs(residual[i]);
+  const noiseGain = Math.min(32, Math.max(2, 24 / (absSum / Math.max(1, residual.length) + 1e-6)));
   const noiseView = new Uint8Array(residual.length);
-  for (let i = 0; i < residual.length; i++) noiseView[i] = Math.max(0, Math.min(255, Math.round(128 + residual[i] * 8)));
+  for (let i = 0; i < residual.length; i++) noiseView[i] = Math.max(0, Math.min(255, Math.round(128 + residual[i] * noiseGain)));
   const [spectrumPng, elaPng, noisePng] = await Promise.all([
     spectrum ? logSpectrumPng(spectrum.power, spectrum.data.size) : Promise.resolve(null),
     viewPng(elaView, width, height),

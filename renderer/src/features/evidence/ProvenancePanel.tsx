@@ -33,7 +33,7 @@ function RadialPlot({ points }: { points: { frequency: number; logPower: number 
       <text x={0} y={h + 12} fontSize={10}>
         0
       </text>
-      <text x={w - 60} y={h + 12} fontSize={10}>
+      <text x={w} y={h + 12} fontSize={10} textAnchor="end">
         0.5 cycles/px
       </text>
     </svg>
