@@ -23,6 +23,7 @@ import {
   xmpApp1,
   xmpPacket,
 } from '../fixtures/provenance/make-provenance-files';
+import { signJpegWithC2pa } from '../fixtures/provenance/sign-c2pa';
 
 const W = 320;
 const H = 240;
@@ -116,6 +117,36 @@ describe('camera EXIF and its thumbnail', () => {
 });
 
 describe('content credentials', () => {
+  const AI = 'http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia';
+
+  it('a JPEG signed here (test CA, PS256) declaring trainedAlgorithmicMedia: valid signature, untrusted signer, decisive', async () => {
+    const signed = await signJpegWithC2pa(await jpegOf(scenePixels(W, H), W, H), { digitalSourceType: AI });
+    const { report } = await inspect(signed, { skipViews: true, classifier: { verdict: 'real', pSynthetic: 0.2, threshold: 0.68, modelId: 'm' } });
+    expect(report.c2pa).toMatchObject({ container: 'jpeg-app11', state: 'valid-signature-untrusted-signer', failures: [], aiSourceType: 'trainedAlgorithmicMedia' });
+    expect(report.c2pa.passed).toEqual(expect.arrayContaining(['claimSignature.validated', 'assertion.dataHash.match']));
+    expect(report.c2pa.signer?.subject).toContain('Forensics Test Signer');
+    expect(report.finding.conclusion).toBe('synthetic');
+    expect(report.finding.witnesses.find((w) => w.source === 'c2pa')?.weight).toBe('decisive');
+    expect(report.finding.disagreement).toMatch(/The classifier says real, but C2PA manifest .* outranks the classifier/);
+  });
+
+  it('the same file with one image byte changed after signing: invalid, assertion.dataHash.mismatch', async () => {
+    const signed = await signJpegWithC2pa(await jpegOf(scenePixels(W, H), W, H), { digitalSourceType: AI });
+    const tampered = Buffer.from(signed);
+    tampered[tampered.length - 100] ^= 0x01; // inside the entropy-coded scan, far from the manifest
+    const { report } = await inspect(tampered, { skipViews: true });
+    expect(report.c2pa.state).toBe('invalid');
+    expect(report.c2pa.failures).toContain('assertion.dataHash.mismatch');
+    expect(report.finding.conclusion).toBe('undetermined');
+  });
+
+  it('signed with an expired signer certificate: invalid, signingCredential.expired', async () => {
+    const signed = await signJpegWithC2pa(await jpegOf(scenePixels(W, H), W, H), { digitalSourceType: AI, validDays: [-10, -5] });
+    const { report } = await inspect(signed, { skipViews: true });
+    expect(report.c2pa.state).toBe('invalid');
+    expect(report.c2pa.failures).toContain('signingCredential.expired');
+  });
+
   it('a crafted JUMBF box (APP11, c2pa store, no claim): detected, manifest labels read, "present, not validated"', async () => {
     const jpeg = insertJpegSegments(await jpegOf(scenePixels(W, H), W, H), [jumbfApp11(craftedC2paStore())]);
     const { report } = await inspect(jpeg, { skipViews: true });
