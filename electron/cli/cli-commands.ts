@@ -83,8 +83,15 @@ export const cliCommands: Record<string, CliCommand> = {
       return runExplainCommand(args, ctx);
     },
   },
+  inspect: {
+    summary: 'inspect <image>... [--out <dir>] [--ela-quality <q>] [--analyze]: metadata, generator traces, C2PA, spectrum, ELA',
+    async run(args, ctx) {
+      const { runInspectCommand } = await import('./inspect-command');
+      return runInspectCommand(args, ctx);
+    },
+  },
   bench: {
-    summary: 'bench analyze|explain|training|ingest|report: benchmarks against what the runtime allows',
+    summary: 'bench analyze|explain|training|ingest|report|inspect: benchmarks against what the runtime allows',
     async run(args, ctx) {
       const [which, ...rest] = args;
       if (which === 'analyze') return (await import('./bench-analyze')).runAnalyzeBench(rest, ctx);
@@ -92,7 +99,8 @@ export const cliCommands: Record<string, CliCommand> = {
       if (which === 'training') return (await import('./bench-training')).runTrainingBench(rest, ctx);
       if (which === 'ingest') return (await import('./bench-ingest')).runIngestBench(rest, ctx);
       if (which === 'report') return (await import('./bench-report')).runReportBench(rest, ctx);
-      ctx.printError('Usage: npm run bench -- analyze|explain|training|ingest|report [options]');
+      if (which === 'inspect') return (await import('./bench-inspect')).runInspectBench(rest, ctx);
+      ctx.printError('Usage: npm run bench -- analyze|explain|training|ingest|report|inspect [options]');
       return 2;
     },
   },

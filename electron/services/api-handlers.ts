@@ -8,6 +8,7 @@ import { ensureDataDir } from './app/data-dir';
 import { JobManager } from './jobs/job-manager';
 import { CaseStore } from './case-store';
 import { listEvidenceExplanations } from './case-explanation';
+import { evidenceProvenanceViews, inspectEvidenceProvenance, listEvidenceProvenance } from './case-provenance';
 import { readProviderPreference, readSettings, updateSettings } from './app/engine-settings';
 import { evidenceOriginal, evidenceThumbnail } from './evidence-images';
 import { removeStaleUploads } from './upload-staging';
@@ -183,6 +184,15 @@ export function createApiServices(options: { dataDir: string; nativeShell?: Nati
     async 'reports.file'({ reportId }) {
       const file = readIssuedReport(caseStore(), reportId);
       return { fileName: file.fileName, sha256: file.sha256, sizeBytes: file.bytes.byteLength, pdfBase64: file.bytes.toString('base64') };
+    },
+    async 'provenance.inspect'({ evidenceId, elaQuality }) {
+      return inspectEvidenceProvenance(caseStore(), evidenceId, { actor, elaQuality });
+    },
+    async 'provenance.list'({ evidenceId }) {
+      return listEvidenceProvenance(caseStore(), evidenceId);
+    },
+    async 'provenance.views'({ evidenceId, elaQuality }) {
+      return { images: await evidenceProvenanceViews(caseStore(), evidenceId, { elaQuality }) };
     },
     async 'jobs.start'(request) {
       // Fail fast on an unknown case or evidence rather than inside the worker.

@@ -123,6 +123,100 @@ export const reportSchema = z.object({
 
 const text = (max: number) => z.string().trim().min(1).max(max);
 
+/** What the provenance panel reads of a provenance report; the services' report has more (passthrough). */
+export const provenanceReportSchema = z
+  .object({
+    file: z.object({ name: z.string().nullable(), sha256: z.string(), sizeBytes: z.number(), format: z.string() }).passthrough(),
+    metadata: z
+      .object({
+        make: z.string().nullable(),
+        model: z.string().nullable(),
+        lens: z.string().nullable(),
+        captureTime: z.string().nullable(),
+        captureOffset: z.string().nullable(),
+        software: z.string().nullable(),
+        creatorTool: z.string().nullable(),
+        gps: z.object({ latitude: z.number(), longitude: z.number(), altitude: z.number().nullable() }).nullable(),
+        orientation: z.number().nullable(),
+        iccProfile: z.string().nullable(),
+        thumbnail: z.object({ matchesImage: z.boolean().nullable(), similarity: z.number().nullable() }).passthrough().nullable(),
+        rows: z.array(z.object({ group: z.string(), name: z.string(), value: z.string() })),
+      })
+      .passthrough()
+      .nullable(),
+    quantisation: z.object({ estimatedQuality: z.number().nullable(), standardIjg: z.boolean(), interpretation: z.string() }).passthrough().nullable(),
+    signatures: z.array(
+      z.object({
+        kind: z.string(),
+        generator: z.string(),
+        description: z.string(),
+        settings: z.record(z.string()),
+        proof: z.object({ offset: z.number(), length: z.number(), excerpt: z.string() }),
+      }),
+    ),
+    c2pa: z
+      .object({
+        state: z.string(),
+        statement: z.string(),
+        claimGenerator: z.string().optional(),
+        actions: z.array(z.object({ action: z.string(), digitalSourceType: z.string().optional(), softwareAgent: z.string().optional() }).passthrough()),
+        ingredients: z.array(z.object({ title: z.string().optional(), relationship: z.string().optional() }).passthrough()),
+        signer: z.object({ subject: z.string(), issuer: z.string(), notBefore: z.string(), notAfter: z.string() }).optional(),
+        failures: z.array(z.string()),
+      })
+      .passthrough(),
+    views: z
+      .object({
+        spectrum: z
+          .object({
+            size: z.number(),
+            radialPower: z.array(z.object({ frequency: z.number(), logPower: z.number() })),
+            peaks: z.array(z.object({ fx: z.number(), fy: z.number(), prominence: z.number(), spectrum: z.string(), note: z.string().optional() }).passthrough()),
+          })
+          .passthrough()
+          .nullable(),
+        ela: z.object({ quality: z.number(), meanError: z.number(), maxError: z.number(), amplification: z.number() }),
+      })
+      .passthrough()
+      .nullable(),
+    unreadable: z.array(z.object({ reader: z.string(), why: z.string() })),
+    finding: z.object({
+      conclusion: z.string(),
+      basis: z.string(),
+      headline: z.string(),
+      edited: z.boolean(),
+      witnesses: z.array(z.object({ source: z.string(), says: z.string(), weight: z.string(), statement: z.string() })),
+      weighing: z.array(z.string()),
+      disagreement: z.string().nullable(),
+    }),
+    readerVersions: z.record(z.string()),
+  })
+  .passthrough();
+
+export const provenanceFindingSchema = z.object({
+  id: z.string(),
+  evidenceId: z.string(),
+  conclusion: z.string(),
+  headline: z.string(),
+  c2paState: z.string(),
+  reportSha256: z.string(),
+  readerVersions: z.record(z.string()),
+  createdAt: z.string(),
+  createdBy: z.string(),
+  /** Short plain-text summary (the PDF report's per-item text). */
+  summary: z.string(),
+  report: provenanceReportSchema,
+});
+
+/** A forensic view (log spectrum of the residual, ELA, noise residual) as a PNG data: URL. */
+export const provenanceImageSchema = z.object({
+  kind: z.enum(['spectrum', 'ela', 'noise']),
+  sha256: z.string(),
+  dataUrl: z.string(),
+  /** Whether the recomputed bytes equal those recorded with the latest finding (null: nothing to compare). */
+  matchesRecord: z.boolean().nullable(),
+});
+
 export const apiContract = {
   'app.info': {
     request: empty,
@@ -312,6 +406,21 @@ export const apiContract = {
     request: z.object({ reportId: z.string().min(1) }).strict(),
     response: z.object({ fileName: z.string(), sha256: z.string(), sizeBytes: z.number(), pdfBase64: z.string() }),
   },
+  /** Inspects the stored copy (metadata, generator traces, C2PA, spectrum, ELA, noise) and records the finding. */
+  'provenance.inspect': {
+    request: z.object({ evidenceId: z.string().min(1), elaQuality: z.number().int().min(50).max(100).optional() }).strict(),
+    response: z.object({ finding: provenanceFindingSchema, images: z.array(provenanceImageSchema) }),
+  },
+  /** Recorded provenance findings of one evidence file, oldest first. */
+  'provenance.list': {
+    request: z.object({ evidenceId: z.string().min(1) }).strict(),
+    response: z.array(provenanceFindingSchema),
+  },
+  /** The view images of the latest finding, recomputed and checked against its recorded sha256. */
+  'provenance.views': {
+    request: z.object({ evidenceId: z.string().min(1), elaQuality: z.number().int().min(50).max(100).optional() }).strict(),
+    response: z.object({ images: z.array(provenanceImageSchema) }),
+  },
   'jobs.get': {
     request: z.object({ jobId: z.string().min(1) }).strict(),
     response: jobStateSchema,
@@ -347,6 +456,8 @@ export interface UploadedFile {
   sha256: string;
 }
 export type ReportInfo = z.infer<typeof reportSchema>;
+export type ProvenanceFindingInfo = z.infer<typeof provenanceFindingSchema>;
+export type ProvenanceImageInfo = z.infer<typeof provenanceImageSchema>;
 
 /** Events pushed from the services to the renderer (SSE in the browser, webContents.send in Electron). */
 export type ApiEvent = { type: 'job'; job: JobState };

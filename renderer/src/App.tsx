@@ -4,6 +4,8 @@ import { AppShell, type Section, type Theme } from './components/AppShell';
 import { ShortcutHelp } from './components/ShortcutHelp';
 import { CasesView } from './features/cases/CasesView';
 import { EvidenceView } from './features/evidence/EvidenceView';
+import { ProvenancePanel } from './features/evidence/ProvenancePanel';
+import { getApiClient } from './api/api-client';
 import { AuditView } from './features/audit/AuditView';
 import { ReportsView } from './features/reports/ReportsView';
 import { SettingsView } from './features/settings/SettingsView';
@@ -56,7 +58,11 @@ export function App() {
       {section === 'cases' ? (
         <CasesView onOpenCase={open} openCaseId={openCase?.id ?? null} onCaseChanged={(c) => c.id === openCase?.id && setOpenCase(c)} />
       ) : section === 'evidence' ? (
-        <EvidenceView openCase={openCase} onGoToCases={() => setSection('cases')} />
+        <EvidenceView
+          openCase={openCase}
+          onGoToCases={() => setSection('cases')}
+          renderProvenancePanel={(evidenceId) => <ProvenancePanel evidenceId={evidenceId} client={getApiClient()} />}
+        />
       ) : section === 'audit' ? (
         <AuditView openCase={openCase} onGoToCases={() => setSection('cases')} />
       ) : section === 'reports' ? (

@@ -45,6 +45,7 @@ import { casePaths, casesRoot, fsyncDir, removeTree, SHA256_PATTERN, UUID_PATTER
 import { extractTarMember, listTarMembers, readTarMember, TarWriter, type TarMember } from './tar-archive';
 import { crossCheckRows, verifyCaseRecords, type VerifyIssue } from './case-verify';
 import { LATEST_SCHEMA_VERSION } from './migrations';
+import { crossCheckProvenance, insertProvenanceFinding, listProvenanceFindingsForCase, type ProvenanceFindingRecord } from './provenance-queries';
 
 export const ARCHIVE_FORMAT = 'ai-image-forensics.case-archive';
 export const ARCHIVE_FORMAT_VERSION = 1;
@@ -60,6 +61,8 @@ export interface CaseArchiveData {
   notes: NoteRecord[];
   tags: TagRecord[];
   models: ModelRecord[];
+  /** Absent in archives written before provenance findings existed. */
+  provenance?: ProvenanceFindingRecord[];
   audit: Omit<AuditEntry, 'seq'>[];
 }
 
@@ -155,6 +158,23 @@ const caseDataSchema = z.object({
   ),
   tags: z.array(z.object({ evidenceId: uuid, tag: text, createdAt: iso, createdBy: text })),
   models: z.array(z.object({ id: text, sha256: z.string().max(128), name: text, card: record, registeredAt: iso })),
+  provenance: z
+    .array(
+      z.object({
+        id: uuid,
+        evidenceId: uuid,
+        conclusion: text,
+        headline: text,
+        c2paState: text,
+        report: record,
+        reportSha256: sha,
+        readerVersions: z.record(z.string()),
+        images: z.record(sha.nullable()),
+        createdAt: iso,
+        createdBy: text,
+      }),
+    )
+    .optional(),
   audit: z.array(
     z.object({
       chain: uuid,
@@ -195,6 +215,7 @@ export function collectCaseData(db: ReadableDB, caseId: string): CaseArchiveData
     notes: listNotes(db, caseId),
     tags: listTagsForCase(db, caseId),
     models: listModels(db).filter((m) => used.has(`${m.id}\n${m.sha256}`)),
+    provenance: listProvenanceFindingsForCase(db, caseId),
     audit: listAuditEntries(db, caseId).map(({ seq: _seq, ...rest }) => rest),
   };
 }
@@ -406,6 +427,7 @@ export async function importCaseArchive(
       for (const n of data.notes) insertNote(db, n);
       for (const t of data.tags) insertTag(db, t);
       for (const m of data.models) if (!getModel(db, m)) insertModel(db, m);
+      for (const f of data.provenance ?? []) insertProvenanceFinding(db, f, canonicalJson(f.report));
       for (const entry of data.audit) insertRecordedAuditEntry(db, entry);
       appendAuditEntry(db, {
         chain: caseId,
@@ -463,11 +485,16 @@ function checkArchiveConsistency(
   for (const n of data.notes) if (n.caseId !== caseId) throw invalid(`Note ${n.id} belongs to another case.`);
   if (data.audit.some((a) => a.chain !== caseId)) throw invalid('The audit entries belong to another case.');
   const chainIssues = walkAuditChain(data.audit, caseId, manifest.auditHead ?? undefined);
-  const rowIssues = crossCheckRows(
-    data.evidence,
-    data.analyses,
-    data.audit.map((a, i) => ({ ...a, seq: i })),
-  );
+  const rowIssues = [
+    ...crossCheckRows(
+      data.evidence,
+      data.analyses,
+      data.audit.map((a, i) => ({ ...a, seq: i })),
+    ),
+    // An older archive has no provenance field; then there must be no provenance entries either.
+    ...crossCheckProvenance(data.provenance ?? [], data.audit),
+  ];
+  if (data.provenance?.some((f) => !data.evidence.some((e) => e.id === f.evidenceId))) throw invalid('A provenance finding names evidence outside the case.');
   if (chainIssues.length || rowIssues.length) {
     throw new CaseStoreError('ARCHIVE_AUDIT_BROKEN', 'The archive\'s audit chain does not vouch for its records.', {
       issues: [...chainIssues, ...rowIssues],

@@ -33,6 +33,13 @@ import {
   UUID_PATTERN,
 } from './evidence-files';
 import { exportCaseArchive, importCaseArchive, type ExportResult, type ImportResult } from './case-archive';
+import { canonicalJson } from './canonical-json';
+import {
+  insertProvenanceFinding,
+  listProvenanceFindingsForCase,
+  listProvenanceFindingsForEvidence,
+  type ProvenanceFindingRecord,
+} from './provenance-queries';
 
 export const CASE_DB_FILE = 'cases.sqlite';
 
@@ -87,6 +94,18 @@ const modelInputSchema = z.object({
   card: z.record(z.unknown()),
 });
 export type RegisterModelInput = z.input<typeof modelInputSchema>;
+
+const provenanceInputSchema = z.object({
+  evidenceId: nonEmpty(100),
+  conclusion: nonEmpty(64),
+  headline: z.string().min(1).max(20_000),
+  c2paState: nonEmpty(64),
+  report: z.record(z.unknown()),
+  readerVersions: z.record(z.string().max(200)),
+  images: z.record(z.string().regex(SHA256_PATTERN).nullable()),
+  actor: nonEmpty(200),
+});
+export type RecordProvenanceInput = z.input<typeof provenanceInputSchema>;
 
 function parseInput<T>(schema: z.ZodType<T, z.ZodTypeDef, unknown>, value: unknown, what: string): T {
   const parsed = schema.safeParse(value);
@@ -399,6 +418,61 @@ export class CaseStore {
     } finally {
       await removeFileIfPresent(tempPath);
     }
+  }
+
+  // ---- provenance findings
+
+  /** Records a provenance finding (the whole report, canonical JSON, hashed into the case's audit chain). */
+  recordProvenanceFinding(input: RecordProvenanceInput): ProvenanceFindingRecord {
+    const p = parseInput(provenanceInputSchema, input, 'provenance finding');
+    const evidence = this.getEvidence(p.evidenceId);
+    this.getOpenCase(evidence.caseId);
+    let reportJson: string;
+    try {
+      reportJson = canonicalJson(p.report);
+    } catch (e) {
+      throw new CaseStoreError('INVALID_ARGUMENT', `Invalid provenance report: ${(e as Error).message}`);
+    }
+    const record: ProvenanceFindingRecord = {
+      id: crypto.randomUUID(),
+      evidenceId: evidence.id,
+      conclusion: p.conclusion,
+      headline: p.headline,
+      c2paState: p.c2paState,
+      report: JSON.parse(reportJson) as Record<string, unknown>,
+      reportSha256: crypto.createHash('sha256').update(reportJson, 'utf8').digest('hex'),
+      readerVersions: p.readerVersions,
+      images: p.images,
+      createdAt: new Date().toISOString(),
+      createdBy: p.actor,
+    };
+    this.write(() => {
+      insertProvenanceFinding(this.writer, record, reportJson);
+      appendAuditEntry(this.writer, {
+        chain: evidence.caseId,
+        actor: p.actor,
+        action: 'provenance.recorded',
+        at: record.createdAt,
+        details: {
+          findingId: record.id,
+          evidenceId: record.evidenceId,
+          conclusion: record.conclusion,
+          c2paState: record.c2paState,
+          reportSha256: record.reportSha256,
+          readerVersions: record.readerVersions,
+          images: record.images,
+        },
+      });
+    });
+    return record;
+  }
+
+  listProvenanceFindings(evidenceId: string): ProvenanceFindingRecord[] {
+    return listProvenanceFindingsForEvidence(this.reader, this.getEvidence(evidenceId).id);
+  }
+
+  listCaseProvenanceFindings(caseId: string): ProvenanceFindingRecord[] {
+    return listProvenanceFindingsForCase(this.reader, this.getCase(caseId).id);
   }
 
   // ---- notes, tags

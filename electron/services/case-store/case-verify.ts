@@ -1,6 +1,7 @@
 // Verify: every stored file against its recorded hash, every row against the audit entry that vouches
 // for it, and the case's audit chain from genesis to its recorded head.
 import fs from 'node:fs';
+import { crossCheckProvenance, listProvenanceFindingsForCase, type ProvenanceVerifyIssue } from './provenance-queries';
 import path from 'node:path';
 import type { ReadableDB } from './case-db';
 import {
@@ -24,6 +25,7 @@ import { evidenceAuditDetails } from './evidence-ingest';
 
 export type VerifyIssue =
   | AuditIssue
+  | ProvenanceVerifyIssue
   | { kind: 'evidence-missing'; evidenceId: string; storedPath: string; sha256: string }
   | {
       kind: 'evidence-modified';
@@ -77,6 +79,7 @@ export async function verifyCaseRecords(
 
   issues.push(...walkAuditChain(audit, caseId, head), ...verifyAuditSequence(db));
   issues.push(...crossCheckRows(evidence, listAnalysesForCase(db, caseId), audit));
+  issues.push(...crossCheckProvenance(listProvenanceFindingsForCase(db, caseId), audit));
 
   let bytesHashed = 0;
   let filesDone = 0;

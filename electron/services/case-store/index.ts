@@ -1,6 +1,7 @@
 // The case store's public surface: the store class, its record types and its errors.
 export { CaseStore, CASE_DB_FILE } from './case-store';
-export type { CaseSummary, NewCase, RecordAnalysisInput, RecordExplanationInput, RegisterModelInput } from './case-store';
+export type { CaseSummary, NewCase, RecordAnalysisInput, RecordExplanationInput, RecordProvenanceInput, RegisterModelInput } from './case-store';
+export type { ProvenanceFindingRecord } from './provenance-queries';
 export type {
   AnalysisRecord,
   CaseRecord,

@@ -6,6 +6,7 @@ import { migration0001Initial } from './0001-initial';
 import { migration0002EvidenceSourceModified } from './0002-evidence-source-modified';
 import { migration0003Workspace } from './0003-workspace';
 import { migration0004Reports } from './0004-reports';
+import { migration0005Provenance } from './0005-provenance';
 
 export type { Migration } from './migration';
 
@@ -14,6 +15,7 @@ export const MIGRATIONS: readonly Migration[] = [
   migration0002EvidenceSourceModified,
   migration0003Workspace,
   migration0004Reports,
+  migration0005Provenance,
 ];
 export const LATEST_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;
 
