@@ -8,6 +8,7 @@ import { JobManager } from './jobs/job-manager';
 import { CaseStore } from './case-store';
 import { listEvidenceExplanations } from './case-explanation';
 import { readProviderPreference, readSettings, updateSettings } from './app/engine-settings';
+import { createModelLabHandlers } from './model-lab/model-lab-handlers';
 
 export type ApiHandlers = { [M in ApiMethod]: (request: ApiRequest<M>) => Promise<ApiResponse<M>> };
 
@@ -75,6 +76,7 @@ export function createApiServices(options: { dataDir: string }): ApiServices {
       const provider = request.kind === 'analysis.run' || request.kind === 'explanation.run' ? { provider: readProviderPreference(caseStore()) } : {};
       return { jobId: jobs.start(request.kind, { ...request, ...provider, dataDir, actor }) };
     },
+    ...createModelLabHandlers({ dataDir, caseStore, actor }),
     async 'jobs.get'({ jobId }) {
       const job = jobs.get(jobId);
       if (!job) throw new ApiCallError('NOT_FOUND', `No job with id ${jobId}.`);

@@ -48,6 +48,8 @@ export interface TrainDetectorOptions extends HeadTrainingOptions {
   repoRoot?: string;
   /** Fine-tune the last k backbone blocks as well (tfjs; slow on CPU). */
   unfreeze?: number;
+  /** Who trained it, for the model card. */
+  createdBy?: string;
 }
 
 export type TrainDetectorProgress =
@@ -197,6 +199,7 @@ export async function trainDetector(options: TrainDetectorOptions, hooks: TrainD
   const card: ModelCardDraft & Record<string, unknown> = {
     id: modelId,
     name: `${backbone.name} + paper head (${features} features)`,
+    ...(options.createdBy ? { createdBy: options.createdBy } : {}),
     trained: true,
     backbone: {
       name: backbone.name,
@@ -277,6 +280,8 @@ export async function trainDetector(options: TrainDetectorOptions, hooks: TrainD
     if (!(maxDiff <= 1e-3)) throw new TrainingError('DIVERGED', `the fused detector disagrees with the trained head by ${maxDiff} on test images`);
     result.fusedMaxDiff = maxDiff;
     result.detectorBytes = detector;
+    // A run cancelled up to here is discarded: a cancelled model is never registered as usable.
+    if (hooks.signal?.aborted) throw new TrainingError('CANCELLED', 'training was cancelled before the model was registered');
     progress({ kind: 'stage', stage: 'register', message: `registering ${modelId}` });
     const registry = new ModelRegistry({ dataDir: options.dataDir, repoRoot });
     result.model = await registry.register({ detector, card, setDefault: options.setDefault });
