@@ -173,20 +173,35 @@ function ModelRow(props: {
     <>
       <tr data-model={m.id} className={m.active ? 'lab-active' : undefined}>
         <td>
-          {m.active && <span className="lab-badge" aria-label="active">● active</span>} <code>{m.id}</code>
+          {m.active && <span className="lab-badge">● active</span>} <code className="lab-id">{m.id}</code>
           {m.source === 'shipped' ? ' (shipped default)' : ''}
           {m.problem && <div role="note">unusable: {m.problem.message}</div>}
         </td>
         <td>{String(cardField(card, 'backbone', 'name') ?? '')}</td>
-        <td>
-          {String(card.createdAt ?? '—')}
+        <td title={String(card.createdAt ?? '')}>
+          {typeof card.createdAt === 'string' ? new Date(card.createdAt).toLocaleString() : '—'}
           {card.createdBy ? ` · ${String(card.createdBy)}` : ''}
         </td>
         <td>{fmt(card.threshold)}</td>
         <td>{fmt(test.rocAuc)}</td>
         <td>{fmt(test.recall)}</td>
         <td>{fmt(test.fpr)}</td>
-        <td data-testid="model-quality">{m.quality.weak ? <span className="lab-weak">weak: {m.quality.reasons.join('; ')}</span> : 'passes the floors'}</td>
+        <td data-testid="model-quality">
+          {m.quality.weak ? (
+            <details className="lab-weak">
+              <summary>
+                weak ({m.quality.reasons.length} reason{m.quality.reasons.length === 1 ? '' : 's'})
+              </summary>
+              <ul>
+                {m.quality.reasons.map((r) => (
+                  <li key={r}>{r}</li>
+                ))}
+              </ul>
+            </details>
+          ) : (
+            'passes the floors'
+          )}
+        </td>
         <td className="lab-actions">
           {!m.active && !m.problem && (
             <button type="button" onClick={props.onActivate}>

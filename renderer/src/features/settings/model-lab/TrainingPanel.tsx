@@ -157,11 +157,12 @@ export function TrainingPanel(props: { dataset: LabDatasetInfo | null; onTrained
       {curves.x.length > 0 && (
         <div className="lab-charts">
           <LineChart
-            title="Loss per epoch"
+            title="Loss (per batch and per epoch)"
             testId="loss-chart"
             xLabel="epoch"
             yLabel="binary cross-entropy"
             x={curves.x}
+            xRange={curves.totalEpochs ? [0, curves.totalEpochs] : undefined}
             ys={[curves.batchLoss, curves.loss, curves.valLoss]}
             series={[
               { label: 'train loss (per batch)', color: 'rgba(122,162,247,0.55)', width: 1, spanGaps: true },
@@ -177,6 +178,7 @@ export function TrainingPanel(props: { dataset: LabDatasetInfo | null; onTrained
             xLabel="epoch"
             yLabel="accuracy"
             x={curves.epochX}
+            xRange={curves.totalEpochs ? [0, curves.totalEpochs] : undefined}
             ys={[curves.accuracy, curves.valAccuracy]}
             yRange={[0, 1]}
             series={[
