@@ -199,6 +199,8 @@ export const apiContract = {
           excludeGenerators: z.array(z.string().min(1)).optional(),
           modelId: z.string().regex(/^[A-Za-z0-9._-]{1,100}$/).optional(),
           seed: z.number().int().min(0).max(0xffffffff).optional(),
+          /** Also run leave-one-generator-out / leave-one-modality-out folds and record them in the model card. */
+          leaveOneOut: z.array(z.enum(['generator', 'modality'])).max(2).optional(),
           /** Also fine-tune the last k backbone blocks (tfjs; slow on a CPU). 0 = frozen backbone, head only. */
           unfreezeBlocks: z.number().int().min(0).max(8).optional(),
           // A trained model never becomes active here: activation is models.activate, explicit and audited.

@@ -152,5 +152,5 @@ describe('model lab in Chromium over the browser transport', () => {
     await expect.poll(() => page.getByTestId('active-model').textContent()).toBe('Active: default-mobilenet-v2');
     await page.locator('section[aria-labelledby="lab-registry-title"]').screenshot({ path: path.join(shots, 'model-lab-6-registry.png') });
     expect(consoleErrors).toEqual([]);
-  });
+  }, 420_000);
 });

@@ -20,6 +20,7 @@ export function TrainingPanel(props: { dataset: LabDatasetInfo | null; onTrained
   const [learningRate, setLearningRate] = useState(String(RECIPE.learningRate));
   const [optimizer, setOptimizer] = useState<'adam' | 'rmsprop'>(RECIPE.optimizer);
   const [seed, setSeed] = useState(String(RECIPE.seed));
+  const [leaveOneOut, setLeaveOneOut] = useState(false);
   const [jobId, setJobId] = useState<string | null>(null);
   const [error, setError] = useState<string | null>(null);
   const { job, details, startedAt } = useJobHistory(jobId);
@@ -49,6 +50,7 @@ export function TrainingPanel(props: { dataset: LabDatasetInfo | null; onTrained
         learningRate: Number(learningRate),
         optimizer,
         seed: Number(seed),
+        ...(leaveOneOut && head === 'frozen' ? { leaveOneOut: ['generator' as const, 'modality' as const] } : {}),
         ...(head === 'fine-tune' ? { unfreezeBlocks: Number(unfreeze) } : {}),
       });
       setJobId(started.jobId);
@@ -91,8 +93,8 @@ export function TrainingPanel(props: { dataset: LabDatasetInfo | null; onTrained
         {field(
           'Head',
           <select aria-label="Head" value={head} onChange={(e) => setHead(e.target.value as 'frozen' | 'fine-tune')}>
-            <option value="frozen">Frozen backbone, train the paper's head</option>
-            <option value="fine-tune">Fine-tune the last blocks too</option>
+            <option value="frozen">Frozen backbone, head only</option>
+            <option value="fine-tune">Fine-tune last blocks</option>
           </select>,
           'Frozen: Dense 256 + BatchNorm + Dropout 0.5 + sigmoid on cached features (seconds). Fine-tuning also trains backbone blocks (TensorFlow.js, slow on a CPU).',
         )}
@@ -130,6 +132,12 @@ export function TrainingPanel(props: { dataset: LabDatasetInfo | null; onTrained
           <input aria-label="Training seed" type="number" min={0} value={seed} onChange={(e) => setSeed(e.target.value)} className="lab-num" />,
           'Fixes initial weights, dropout and batch order, so the run can be repeated exactly.',
         )}
+        {head === 'frozen' &&
+          field(
+            'Leave-one-out',
+            <input aria-label="Leave-one-out folds" type="checkbox" checked={leaveOneOut} onChange={(e) => setLeaveOneOut(e.target.checked)} />,
+            'Also retrain once per held-out generator and per held-out modality and test on it: the number that predicts an unseen generator (slower).',
+          )}
       </div>
       <div className="lab-row">
         <button type="button" onClick={() => void start()} disabled={running || !props.dataset}>
