@@ -116,6 +116,20 @@ describe('model lab in Chromium over the browser transport', () => {
     await page.getByTestId('per-generator').waitFor();
     await evaluation.screenshot({ path: path.join(shots, 'model-lab-3-evaluation.png') });
 
+    // 3b. Another operating point on the validation ROC, saved as a new model version.
+    await page.getByLabel('Model for the threshold').selectOption(modelId);
+    await page.getByRole('button', { name: 'Show validation ROC' }).click();
+    await page.getByTestId('threshold-roc').waitFor({ timeout: 120_000 });
+    expect(await drawnPixels(page, 'threshold-roc', [122, 162, 247])).toBeGreaterThan(100);
+    // Recall 100 % is reachable on any validation ROC (its last point), whatever this tiny model learnt.
+    await page.getByLabel('Operating point', { exact: true }).selectOption('min-recall');
+    await page.getByLabel('Operating point value').fill('100');
+    await page.getByLabel('New model id').fill(`${modelId}-r100`);
+    await page.getByRole('button', { name: 'Save as new model version' }).click();
+    await expect.poll(() => page.getByTestId('threshold-message').textContent(), { timeout: 120_000 }).toMatch(new RegExp(`^Saved ${modelId}-r100: threshold \\d\\.\\d{3}, .* ${modelId} is unchanged\\.$`));
+    await expect.poll(() => page.locator(`tr[data-model="${modelId}-r100"]`).count()).toBe(1);
+    await page.locator('section[aria-labelledby="lab-threshold-title"]').screenshot({ path: path.join(shots, 'model-lab-3b-threshold.png') });
+
     // 4. Activation: a weak model needs the warning and an explicit "Activate anyway".
     const row = page.locator(`tr[data-model="${modelId}"]`);
     await row.getByRole('button', { name: 'Make active' }).click();

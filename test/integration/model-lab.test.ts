@@ -202,6 +202,28 @@ describe('model lab: build, train, activate, export/import, evaluate, threshold'
     expect(globalAudit().filter((e) => e.action === 'model.activated')).toEqual([]);
   });
 
+  it('discards a cancelled training run: it is never registered', async () => {
+    const { jobId } = await services.handlers['jobs.start']({ kind: 'training.run', datasetDir: dataset.dir, backbone: 'mobilenet_v2', epochs: 500, batchSize: 1, modelId: 'cancelled-model' });
+    // Cancel once the head is learning (features are cached by the run before, so this comes quickly).
+    await new Promise<void>((resolve) => {
+      const off = services.onEvent((e) => {
+        if (e.job.id === jobId && (e.job.progress.detail?.kind === 'epoch' || e.job.status !== 'running')) {
+          off();
+          resolve();
+        }
+      });
+    });
+    expect((await services.handlers['jobs.cancel']({ jobId })).cancelled).toBe(true);
+    let state: JobState;
+    do {
+      await new Promise((r) => setTimeout(r, 100));
+      state = await services.handlers['jobs.get']({ jobId });
+    } while (state.status === 'running');
+    expect(state.status).toBe('cancelled');
+    expect(fs.existsSync(path.join(dataDir, 'models', 'cancelled-model'))).toBe(false);
+    expect((await services.handlers['models.list']({})).map((m) => m.id)).not.toContain('cancelled-model');
+  });
+
   it('refuses to activate a weak model without confirmWeak, then activates it with it, audited', async () => {
     const refused = await callError(() => services.handlers['models.activate']({ id: modelId }));
     expect(refused.code).toBe('MODEL_WEAK');

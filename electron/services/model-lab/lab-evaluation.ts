@@ -143,7 +143,12 @@ export function thresholdFor(point: OperatingPoint, roc: ReadonlyArray<{ fpr: nu
   if (!(point.value >= 0 && point.value <= 1)) throw new TrainingError('BAD_OPTIONS', `${point.kind} is a rate from 0 to 1`);
   const candidates = roc.filter((p) => Number.isFinite(p.threshold) && (point.kind === 'max-fpr' ? p.fpr <= point.value + 1e-12 : p.tpr >= point.value - 1e-12));
   if (candidates.length === 0) {
-    throw new TrainingError('BAD_OPTIONS', point.kind === 'max-fpr' ? `No threshold on the validation ROC keeps FPR at or below ${point.value}` : `No threshold on the validation ROC reaches recall ${point.value}`);
+    throw new TrainingError(
+      'BAD_OPTIONS',
+      point.kind === 'max-fpr'
+        ? `No threshold on the validation ROC keeps FPR at or below ${point.value} except one above every score, which would call nothing synthetic; allow a larger FPR`
+        : `No threshold on the validation ROC reaches recall ${point.value}`,
+    );
   }
   // FPR ≤ x: the most synthetic images caught within it; recall ≥ y: the fewest false alarms.
   const best = point.kind === 'max-fpr' ? candidates.reduce((a, b) => (b.tpr > a.tpr ? b : a)) : candidates.reduce((a, b) => (b.fpr < a.fpr ? b : a));
