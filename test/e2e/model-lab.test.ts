@@ -52,7 +52,16 @@ describe('model lab in Chromium over the browser transport', () => {
     await page.goto(serve.launchUrl);
     await page.getByRole('button', { name: 'Settings' }).click();
 
-    // 1. Data: one real and two synthetic folders, five images each, read in place.
+    // 1. Data. Bad input first: a synthetic folder inside the real one is refused with its reason.
+    await page.getByLabel('Real folder 1').fill(path.join(shared, 'synthetic'));
+    await page.getByLabel('Synthetic folder 1', { exact: true }).fill(path.join(shared, 'synthetic', 'gan'));
+    await page.getByRole('button', { name: 'Build dataset' }).click();
+    await expect.poll(() => page.getByTestId('dataset-status').textContent(), { timeout: 60_000 }).toBe(
+      `failed · The synthetic folder ${path.join(shared, 'synthetic', 'gan')} is inside the real folder ${path.join(shared, 'synthetic')}: its images would be used twice and under both labels (OVERLAPPING_FOLDERS)`,
+    );
+    expect(await page.getByTestId('dataset-summary').count()).toBe(0);
+
+    // One real and two synthetic folders, five images each, read in place.
     await page.getByLabel('Real folder 1').fill(path.join(shared, 'real'));
     await page.getByLabel('Synthetic folder 1', { exact: true }).fill(path.join(shared, 'synthetic', 'gan'));
     await page.getByLabel('Generator of synthetic folder 1').fill('gan-folder');

@@ -161,8 +161,8 @@ export function DatasetPanel(props: { dataset: LabDatasetInfo | null; onDataset(
       {job && (
         <p data-testid="dataset-status" role={job.status === 'failed' ? 'alert' : 'status'}>
           {job.status}
-          {job.progress.message ? ` · ${job.progress.message}` : ''}
-          {job.error ? ` · ${job.error.code}: ${job.error.message}` : ''}
+          {job.status === 'running' && job.progress.message ? ` · ${job.progress.message}` : ''}
+          {job.error ? ` · ${job.error.message} (${job.error.code})` : ''}
         </p>
       )}
       {props.dataset && <DatasetSummary dataset={props.dataset} />}

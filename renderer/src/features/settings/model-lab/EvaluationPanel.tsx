@@ -1,4 +1,4 @@
-import { useEffect, useState } from 'react';
+import { useEffect, useRef, useState } from 'react';
 import type { LabDatasetInfo, LabModelInfo } from '../../../../../electron/shared/api-contract';
 import { getApiClient } from '../../../api/api-client';
 import { fmt, METRIC_COLUMNS } from './format';
@@ -33,6 +33,8 @@ export interface EvaluationRequest {
   datasetDir?: string;
   /** A new value runs the evaluation now (after training). */
   runKey?: number;
+  /** Bring the panel into view (a request from the registry, further down the page). */
+  scroll?: boolean;
 }
 
 /** Runs evaluation.run and resolves with its result, or throws with the job's error. */
@@ -56,6 +58,7 @@ export function EvaluationPanel(props: { models: LabModelInfo[]; datasets: LabDa
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
   const [result, setResult] = useState<LabEvaluationResult | null>(null);
+  const section = useRef<HTMLElement>(null);
 
   async function evaluate(req: EvaluationRequest) {
     setBusy(true);
@@ -74,12 +77,13 @@ export function EvaluationPanel(props: { models: LabModelInfo[]; datasets: LabDa
     setModelId(props.request.modelId);
     setSplit(props.request.split);
     setDatasetDir(props.request.datasetDir ?? '');
+    if (props.request.scroll) section.current?.scrollIntoView({ block: 'start' });
     void evaluate(props.request);
   }, [props.request?.runKey]);
 
   const chosen = modelId || props.models.find((m) => m.active)?.id || '';
   return (
-    <section aria-labelledby="lab-eval-title" className="lab-step">
+    <section aria-labelledby="lab-eval-title" className="lab-step" ref={section}>
       <h4 id="lab-eval-title">3 · Evaluation</h4>
       <p className="lab-hint">
         Scores a split with the model's fused detector file (what analyses run) at the threshold on its card. Metrics are generator-balanced; the

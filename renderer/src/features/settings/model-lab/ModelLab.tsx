@@ -29,7 +29,8 @@ export function ModelLab() {
   }, []);
   useEffect(refresh, [refresh]);
 
-  const evaluate = (modelId: string, datasetDir?: string) => setEvaluation({ modelId, split: 'test', ...(datasetDir ? { datasetDir } : {}), runKey: Date.now() });
+  const evaluate = (modelId: string, datasetDir?: string, scroll = false) =>
+    setEvaluation({ modelId, split: 'test', ...(datasetDir ? { datasetDir } : {}), runKey: Date.now(), scroll });
 
   return (
     <section aria-labelledby="lab-title" className="lab">
@@ -51,7 +52,7 @@ export function ModelLab() {
         }}
       />
       <EvaluationPanel models={models} datasets={datasets} request={evaluation} />
-      <RegistryPanel models={models} onChanged={refresh} onEvaluate={(id) => evaluate(id)} />
+      <RegistryPanel models={models} onChanged={refresh} onEvaluate={(id) => evaluate(id, undefined, true)} />
       <ThresholdPanel models={models} onSaved={refresh} />
     </section>
   );
