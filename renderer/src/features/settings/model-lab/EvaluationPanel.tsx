@@ -151,7 +151,7 @@ export function MetricsTable({ rows, testId }: { rows: Array<{ name: string; met
           <tr key={r.name}>
             <th scope="row">{r.name}</th>
             {METRIC_COLUMNS.map(([key, label]) => (
-              <td key={label} data-metric={key}>
+              <td key={label} data-metric={key} title={(r.metrics.undefinedReasons as Record<string, string> | undefined)?.[key]}>
                 {fmt(r.metrics[key])}
               </td>
             ))}
@@ -303,7 +303,7 @@ export function EvaluationView({ ev }: { ev: LabEvaluationResult }) {
       {loo.length > 0 ? (
         loo.map((k) => <LeaveOneOut key={k} by={k} summary={ev.leaveOneOut[k]} />)
       ) : (
-        <p className="lab-hint">No leave-one-out folds were computed for this model (`npm run train -- --leave-one-out generator,modality` records them).</p>
+        <p className="lab-hint">No leave-one-out folds were computed for this model (tick Leave-one-out when training to record them in its card).</p>
       )}
     </div>
   );
