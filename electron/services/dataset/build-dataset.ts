@@ -97,6 +97,8 @@ export interface BuildDatasetOptions {
    * labelled folders); row paths stay relative to sourcesDir. `listText` is what its hash records.
    */
   sourceList?: { rows: SourceRow[]; listText: string };
+  /** Also spread generators over the splits when assigning sources (default true; see assignSplits). */
+  generatorCoverage?: boolean;
   onProgress?: (progress: DatasetProgress) => void;
   signal?: AbortSignal;
 }
@@ -355,7 +357,7 @@ export async function planDataset(options: BuildDatasetOptions): Promise<Dataset
     sourceRows = parseSourceManifest(manifestText);
   }
   const rows = limitRows(sourceRows, opts.seed, { perGenerator: opts.limitPerGenerator, real: opts.limitReal });
-  const assignment = assignSplits(groupIntoUnits(rows), opts.fractions, opts.seed);
+  const assignment = assignSplits(groupIntoUnits(rows), opts.fractions, opts.seed, { generatorCoverage: options.generatorCoverage });
   const unitOf = new Map<SourceRow, string>();
   for (const unit of groupIntoUnits(rows)) for (const row of unit.rows) unitOf.set(row, unit.id);
 
@@ -429,7 +431,8 @@ export async function planDataset(options: BuildDatasetOptions): Promise<Dataset
     inSplit.forEach((item, i) => (item.sampleWeight = weights[i]));
   }
   const { seed, ...rest } = opts;
-  return { params: { seed, pipelineVersion: PIPELINE_VERSION, ...rest }, sourcesManifestSha256: sha256(manifestText), items, rows };
+  const coverage = options.generatorCoverage === false ? { generatorCoverage: false } : {};
+  return { params: { seed, pipelineVersion: PIPELINE_VERSION, ...rest, ...coverage }, sourcesManifestSha256: sha256(manifestText), items, rows };
 }
 
 function resolveConcurrency(c: number | undefined): number {

@@ -112,7 +112,16 @@ export async function buildLabDataset(
     if (p.phase === 'reading') hooks.onProgress?.('reading', p.done, p.total, `reading sources ${p.done}/${p.total}`);
     else if (p.phase === 'images') hooks.onProgress?.('images', p.done, p.total, `crops from ${p.done}/${p.total} sources (${p.written} written, ${p.reused} reused)`);
   };
-  const built = await buildDataset({ sourcesDir, outDir, seed, ...limits, ...(sourceList ? { sourceList } : {}), signal: hooks.signal, onProgress });
+  const built = await buildDataset({
+    sourcesDir,
+    outDir,
+    seed,
+    ...limits,
+    // Labelled folders usually hold one or two generators: split each by its item counts instead.
+    ...(sourceList ? { sourceList, generatorCoverage: false } : {}),
+    signal: hooks.signal,
+    onProgress,
+  });
 
   const { splits, generators } = summariseSplits(built.manifest.items);
   const problems = evaluabilityProblems(splits);

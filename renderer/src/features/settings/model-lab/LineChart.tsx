@@ -83,6 +83,8 @@ export function LineChart(props: {
             const ctx = u.ctx;
             const r = 6 * devicePixelRatio;
             ctx.save();
+            // A dashed series (chance line) leaves its dash on the context.
+            ctx.setLineDash([]);
             ctx.strokeStyle = '#ffd166';
             ctx.fillStyle = '#ffd166';
             ctx.lineWidth = 2 * devicePixelRatio;
