@@ -17,7 +17,8 @@ export function DatasetPanel(props: { dataset: LabDatasetInfo | null; onDataset(
   const [jobId, setJobId] = useState<string | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [built, setBuilt] = useState<LabDatasetInfo[]>([]);
-  const job = useJob(jobId);
+  const latest = useJob(jobId);
+  const job = latest && latest.id === jobId ? latest : null;
   const running = job?.status === 'running';
 
   const refresh = () =>
@@ -34,6 +35,8 @@ export function DatasetPanel(props: { dataset: LabDatasetInfo | null; onDataset(
 
   async function build() {
     setError(null);
+    // The previous build's status must not stand for this one.
+    setJobId(null);
     const n = (s: string) => (s.trim() === '' ? undefined : Number(s));
     const folder = (f: Folder, withGenerator: boolean) => ({
       path: f.path.trim(),
