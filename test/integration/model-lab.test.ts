@@ -133,6 +133,13 @@ describe('model lab: datasets from labelled folders, bad input', () => {
     expect(job.error?.message).toContain(path.basename(photos[3]));
   });
 
+  it('says so when the bundled training sources are not where it was told to look', async () => {
+    const missing = path.join(work, 'no-sources');
+    const job = await runJob({ kind: 'dataset.build', source: { kind: 'bundled', sourcesDir: missing } });
+    expect(job.error?.code).toBe('SOURCES_NOT_FOUND');
+    expect(job.error?.message).toMatch(new RegExp(`^No MANIFEST.csv in ${missing}`));
+  });
+
   it('leaves unreadable files out, lists each with its reason, and builds from the rest', async () => {
     const photos = realPhotos();
     const mixed = scratchFolder('mixed-real', photos);
@@ -195,6 +202,8 @@ describe('model lab: build, train, activate, export/import, evaluate, threshold'
     expect(trained.active).toBe(false);
     expect(models.find((m) => m.active)!.id).toBe(defaultBefore.id);
     expect(trained.card.createdBy).toBe(os.userInfo().username);
+    // The card says which folders the data came from, not the shared sources.
+    expect((trained.card.trainingData as { summary: string }).summary).toContain('3 labelled folders: real real (6), synthetic gan (6), synthetic diffusion (6)');
     expect((trained.card.training as { seed: number }).seed).toBe(7);
     // A handful of test images is below the floors: the model is flagged weak, with the reason.
     expect(trained.quality.weak).toBe(true);

@@ -16,6 +16,7 @@ export function RegistryPanel(props: { models: LabModelInfo[]; onChanged(): void
   const [message, setMessage] = useState<{ kind: 'ok' | 'error'; text: string } | null>(null);
   const [exportPath, setExportPath] = useState<Record<string, string>>({});
   const [importPath, setImportPath] = useState('');
+  const [importId, setImportId] = useState('');
   const active = props.models.find((m) => m.active);
   const shipped = props.models.find((m) => m.source === 'shipped');
 
@@ -138,12 +139,13 @@ export function RegistryPanel(props: { models: LabModelInfo[]; onChanged(): void
       </table>
       <div className="lab-row">
         <input aria-label="Model file to import" className="lab-path" placeholder="/path/to/model.aifmodel.json" value={importPath} onChange={(e) => setImportPath(e.target.value)} />
+        <input aria-label="Import as model id" placeholder="as id (optional, if the card's id is taken)" value={importId} onChange={(e) => setImportId(e.target.value)} />
         <button
           type="button"
           disabled={!importPath.trim()}
           onClick={() =>
             void act(async () => {
-              const r = await getApiClient().call('models.import', { file: importPath.trim() });
+              const r = await getApiClient().call('models.import', { file: importPath.trim(), ...(importId.trim() ? { id: importId.trim() } : {}) });
               return `Imported ${r.id}; its detector matches the sha256 on its card (${r.sha256}). It is not active.`;
             })
           }
