@@ -203,7 +203,7 @@ describe('model lab: build, train, activate, export/import, evaluate, threshold'
     expect(models.find((m) => m.active)!.id).toBe(defaultBefore.id);
     expect(trained.card.createdBy).toBe(os.userInfo().username);
     // The card says which folders the data came from, not the shared sources.
-    expect((trained.card.trainingData as { summary: string }).summary).toContain('3 labelled folders: real real (6), synthetic gan (6), synthetic diffusion (6)');
+    expect((trained.card.trainingData as { summary: string }).summary).toContain('3 labelled folders: real/ (6 real), gan/ (6 synthetic, gans), diffusion/ (6 synthetic, diffusers)');
     expect((trained.card.training as { seed: number }).seed).toBe(7);
     // A handful of test images is below the floors: the model is flagged weak, with the reason.
     expect(trained.quality.weak).toBe(true);

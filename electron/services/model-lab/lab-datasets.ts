@@ -96,7 +96,9 @@ export async function buildLabDataset(
     sourcesDir = list.root;
     sourceList = { rows: list.rows, listText: list.listText };
     folders = list.folders;
-    description = `${list.folders.length} labelled folders: ${list.folders.map((f) => `${f.label} ${path.basename(f.path)} (${f.images})`).join(', ')}`;
+    description = `${list.folders.length} labelled folders: ${list.folders
+      .map((f) => `${path.basename(f.path)}/ (${f.images} ${f.label}${f.label === 'synthetic' ? `, ${f.generator}` : ''})`)
+      .join(', ')}`;
   } else {
     const dir = source.sourcesDir ?? bundledSourcesDir();
     if (!dir) throw new DatasetBuildError('SOURCES_NOT_FOUND', 'The bundled training sources (../shared/datasets with MANIFEST.csv) are not installed here; choose labelled folders instead');
