@@ -1,6 +1,9 @@
 // `npm run train -- --backbone <name> [options]`: the paper's recipe on cached frozen-backbone
 // features, or with --unfreeze k also fine-tuning the last k backbone blocks.
+import os from 'node:os';
 import path from 'node:path';
+import { CaseStore } from '../services/case-store';
+import { activateModel, ModelLabError } from '../services/model-lab/lab-models';
 import { FEATURE_CHOICES, type FeatureChoice } from '../services/training/backbone-specs';
 import { numberInRange, parseFlags, UsageError } from '../services/training/cli-args';
 import { parseViews } from '../services/training/image-views';
@@ -31,7 +34,9 @@ export const TRAIN_USAGE = [
   '  --leave-one-out generator,modality   also run the held-out folds and record them in the model card',
   '  --unfreeze <k>              also fine-tune the last k backbone blocks in tfjs (slow on CPU)',
   '  --id <model-id>             default <backbone>-<timestamp>',
-  '  --set-default               make the new model the default',
+  '  --set-default               make the new model the active detector (audited in the global chain; a model',
+  '                              below the quality floors also needs --confirm-weak)',
+  '  --confirm-weak              with --set-default: activate it although it fails its own evaluation',
   '  --no-register               train and evaluate only',
   '  --json                      JSON lines: progress events, then {"result": ...}',
 ].join('\n');
@@ -54,6 +59,7 @@ const spec = {
   unfreeze: { type: 'int' },
   id: { type: 'string' },
   'set-default': { type: 'flag' },
+  'confirm-weak': { type: 'flag' },
   'no-register': { type: 'flag' },
   help: { type: 'flag' },
   json: { type: 'flag' },
@@ -153,14 +159,25 @@ export async function runTrainCommand(argv: string[], ctx: TrainCommandContext):
         ...sharedOptions,
         leaveOneOut: flags['leave-one-out'] as Array<'generator' | 'modality'> | undefined,
         modelId: flags.id as string | undefined,
-        setDefault: flags['set-default'] === true,
+        createdBy: os.userInfo().username,
         register: flags['no-register'] !== true,
         cacheDir: flags['cache-dir'] as string | undefined,
       },
       { onProgress, signal: controller.signal },
     );
+    let activation: Awaited<ReturnType<typeof activateModel>> | undefined;
+    if (flags['set-default'] === true && result.model) {
+      // The same path as the model lab: explicit, audited, and refused for a weak model unless confirmed.
+      const store = CaseStore.open(ctx.dataDir);
+      try {
+        activation = await activateModel({ dataDir: ctx.dataDir, store, actor: os.userInfo().username }, { id: result.modelId, confirmWeak: flags['confirm-weak'] === true });
+      } finally {
+        store.close();
+      }
+    }
     const t = result.test.metrics;
     const summary = {
+      ...(activation ? { activated: activation } : {}),
       modelId: result.model ? result.modelId : null,
       registered: result.model !== undefined,
       threshold: result.threshold.threshold,
@@ -181,7 +198,7 @@ export async function runTrainCommand(argv: string[], ctx: TrainCommandContext):
     }
     return 0;
   } catch (e) {
-    if (e instanceof TrainingError || e instanceof ModelRegistryError) {
+    if (e instanceof TrainingError || e instanceof ModelRegistryError || e instanceof ModelLabError) {
       ctx.printError(json ? { error: { code: e.code, message: e.message } } : `${e.code}: ${e.message}`);
       return e instanceof TrainingError && e.code === 'CANCELLED' ? 130 : 1;
     }

@@ -13,6 +13,7 @@ import { readProviderPreference, readSettings, updateSettings } from './app/engi
 import { evidenceOriginal, evidenceThumbnail } from './evidence-images';
 import { removeStaleUploads } from './upload-staging';
 import { readIssuedReport, reportInfo } from './report/report-files';
+import { createModelLabHandlers } from './model-lab/model-lab-handlers';
 
 export type ApiHandlers = { [M in ApiMethod]: (request: ApiRequest<M>) => Promise<ApiResponse<M>> };
 
@@ -217,6 +218,7 @@ export function createApiServices(options: { dataDir: string; nativeShell?: Nati
       const who = 'caseId' in request ? caseActor(request.caseId) : 'evidenceId' in request ? evidenceActor(request.evidenceId) : actor;
       return { jobId: jobs.start(request.kind, { ...request, ...provider, dataDir, actor: who }) };
     },
+    ...createModelLabHandlers({ dataDir, caseStore, actor }),
     async 'jobs.get'({ jobId }) {
       const job = jobs.get(jobId);
       if (!job) throw new ApiCallError('NOT_FOUND', `No job with id ${jobId}.`);

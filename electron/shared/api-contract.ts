@@ -15,7 +15,17 @@ export const providerPreferenceSchema = z.enum(['auto', 'cuda', 'dml', 'coreml',
 
 export const settingsSchema = z.object({ providerPreference: providerPreferenceSchema });
 
-export const jobKindSchema = z.enum(['files.hash', 'evidence.import', 'analysis.run', 'explanation.run', 'training.run', 'report.export']);
+export const jobKindSchema = z.enum([
+  'files.hash',
+  'evidence.import',
+  'analysis.run',
+  'explanation.run',
+  'training.run',
+  'dataset.build',
+  'evaluation.run',
+  'model.threshold',
+  'report.export',
+]);
 export const explainMethodSchema = z.enum(['gradcam', 'ablationcam', 'layercam', 'scorecam', 'lime']);
 
 export const jobStateSchema = z.object({
@@ -216,6 +226,69 @@ export const provenanceImageSchema = z.object({
   /** Whether the recomputed bytes equal those recorded with the latest finding (null: nothing to compare). */
   matchesRecord: z.boolean().nullable(),
 });
+const modelIdSchema = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$/, 'letters, digits, ".", "_" or "-" (max 80)');
+const absolutePath = z.string().trim().min(1).max(4096);
+const labelledFolderSchema = z
+  .object({ path: absolutePath, generator: z.string().trim().max(100).optional(), modality: z.string().trim().max(100).optional() })
+  .strict();
+/** Labelled folders (each image read in place) or the bundled training sources (their MANIFEST.csv). */
+export const datasetSourceSchema = z.discriminatedUnion('kind', [
+  z
+    .object({
+      kind: z.literal('folders'),
+      real: z.array(labelledFolderSchema).max(50),
+      synthetic: z.array(labelledFolderSchema).max(50),
+      maxImagesPerFolder: z.number().int().min(1).max(100_000).optional(),
+    })
+    .strict(),
+  z
+    .object({
+      kind: z.literal('bundled'),
+      sourcesDir: absolutePath.optional(),
+      limitPerGenerator: z.number().int().min(1).optional(),
+      limitReal: z.number().int().min(1).optional(),
+    })
+    .strict(),
+]);
+/** Another operating point on the validation ROC: FPR at most x, recall at least y, or a threshold. */
+export const operatingPointSchema = z.object({ kind: z.enum(['max-fpr', 'min-recall', 'threshold']), value: z.number().min(0).max(1) }).strict();
+
+export const modelQualitySchema = z.object({ weak: z.boolean(), reasons: z.array(z.string()), floors: z.record(z.number()) });
+export const labModelSchema = z.object({
+  id: z.string(),
+  source: z.enum(['user', 'shipped']),
+  active: z.boolean(),
+  /** The model card as stored (backbone, head, trainingData, metrics, threshold, sha256, createdAt, createdBy...). */
+  card: z.record(z.unknown()),
+  quality: modelQualitySchema,
+  problem: z.object({ code: z.string(), message: z.string() }).optional(),
+});
+const splitCountsSchema = z.object({ real: z.number(), synthetic: z.number() });
+export const labDatasetSchema = z.object({
+  id: z.string(),
+  dir: z.string(),
+  createdAt: z.string(),
+  source: z.enum(['folders', 'bundled']),
+  description: z.string(),
+  items: z.number(),
+  splits: z.object({ train: splitCountsSchema, val: splitCountsSchema, test: splitCountsSchema }),
+  generators: z.array(z.object({ generator: z.string(), modality: z.string(), train: z.number(), val: z.number(), test: z.number() })),
+  folders: z.array(
+    z.object({
+      path: z.string(),
+      label: z.enum(['real', 'synthetic']),
+      generator: z.string(),
+      modality: z.string(),
+      images: z.number(),
+      candidates: z.number(),
+      skipped: z.array(z.object({ file: z.string(), reason: z.string() })),
+      skippedTotal: z.number(),
+    }),
+  ),
+  written: z.number(),
+  reused: z.number(),
+});
+const modelRefSchema = z.object({ id: z.string(), sha256: z.string() });
 
 export const apiContract = {
   'app.info': {
@@ -278,7 +351,30 @@ export const apiContract = {
           excludeModalities: z.array(z.string().min(1)).optional(),
           excludeGenerators: z.array(z.string().min(1)).optional(),
           modelId: z.string().regex(/^[A-Za-z0-9._-]{1,100}$/).optional(),
-          setDefault: z.boolean().optional(),
+          seed: z.number().int().min(0).max(0xffffffff).optional(),
+          /** Also run leave-one-generator-out / leave-one-modality-out folds and record them in the model card. */
+          leaveOneOut: z.array(z.enum(['generator', 'modality'])).max(2).optional(),
+          /** Also fine-tune the last k backbone blocks (tfjs; slow on a CPU). 0 = frozen backbone, head only. */
+          unfreezeBlocks: z.number().int().min(0).max(8).optional(),
+          // A trained model never becomes active here: activation is models.activate, explicit and audited.
+        })
+        .strict(),
+      z.object({ kind: z.literal('dataset.build'), source: datasetSourceSchema, seed: z.number().int().min(0).max(0xffffffff).optional() }).strict(),
+      z
+        .object({
+          kind: z.literal('evaluation.run'),
+          modelId: z.string().min(1).optional(),
+          datasetDir: z.string().min(1).optional(),
+          split: z.enum(['train', 'val', 'test']),
+        })
+        .strict(),
+      z
+        .object({
+          kind: z.literal('model.threshold'),
+          modelId: z.string().min(1),
+          point: operatingPointSchema,
+          datasetDir: z.string().min(1).optional(),
+          newId: modelIdSchema.optional(),
         })
         .strict(),
       z
@@ -300,6 +396,36 @@ export const apiContract = {
         .strict(),
     ]),
     response: z.object({ jobId: z.string() }),
+  },
+  /** Every registered model with its card and quality assessment; `active` marks the one new analyses use. */
+  'models.list': {
+    request: empty,
+    response: z.array(labModelSchema),
+  },
+  /** Makes a model active (audited in the global chain). A model below the quality floors needs confirmWeak: true. */
+  'models.activate': {
+    request: z.object({ id: modelIdSchema, confirmWeak: z.boolean().optional() }).strict(),
+    response: z.object({ active: modelRefSchema, previous: modelRefSchema.nullable(), weak: z.boolean(), reasons: z.array(z.string()) }),
+  },
+  /** Deletes a model that is not active (audited; its card stays in the case store for the verdicts that cite it). */
+  'models.delete': {
+    request: z.object({ id: modelIdSchema }).strict(),
+    response: z.object({ deleted: z.string() }),
+  },
+  /** Writes one file with the card and the detector (absolute path on this machine). */
+  'models.export': {
+    request: z.object({ id: modelIdSchema, file: absolutePath, overwrite: z.boolean().optional() }).strict(),
+    response: z.object({ file: z.string(), bytes: z.number(), fileSha256: z.string() }),
+  },
+  /** Imports a model file; refused (MODEL_SHA_MISMATCH) when the detector does not hash to its card. */
+  'models.import': {
+    request: z.object({ file: absolutePath, id: modelIdSchema.optional() }).strict(),
+    response: modelRefSchema,
+  },
+  /** Datasets the model lab built, newest first, with counts per class, generator and split. */
+  'datasets.list': {
+    request: empty,
+    response: z.array(labDatasetSchema),
   },
   'cases.list': {
     request: empty,
@@ -458,6 +584,9 @@ export interface UploadedFile {
 export type ReportInfo = z.infer<typeof reportSchema>;
 export type ProvenanceFindingInfo = z.infer<typeof provenanceFindingSchema>;
 export type ProvenanceImageInfo = z.infer<typeof provenanceImageSchema>;
+export type LabModelInfo = z.infer<typeof labModelSchema>;
+export type LabDatasetInfo = z.infer<typeof labDatasetSchema>;
+export type OperatingPoint = z.infer<typeof operatingPointSchema>;
 
 /** Events pushed from the services to the renderer (SSE in the browser, webContents.send in Electron). */
 export type ApiEvent = { type: 'job'; job: JobState };

@@ -94,6 +94,7 @@ const modelInputSchema = z.object({
   card: z.record(z.unknown()),
 });
 export type RegisterModelInput = z.input<typeof modelInputSchema>;
+export type ModelEventAction = 'model.activated' | 'model.deleted' | 'model.imported' | 'model.exported' | 'model.threshold-version';
 
 const provenanceInputSchema = z.object({
   evidenceId: nonEmpty(100),
@@ -558,6 +559,17 @@ export class CaseStore {
 
   listModels(): ModelRecord[] {
     return q.listModels(this.reader);
+  }
+
+  /**
+   * A model-lab event in the global chain (activation, deletion, import, export, a new threshold
+   * version): which detector answers new analyses is part of how every later verdict was produced.
+   */
+  recordModelEvent(action: ModelEventAction, details: Record<string, unknown>, actor: string): void {
+    const a = parseInput(nonEmpty(200), actor, 'actor');
+    this.write(() => {
+      appendAuditEntry(this.writer, { chain: GLOBAL_CHAIN, actor: a, action, details });
+    });
   }
 
   setSetting(key: string, value: unknown, actor: string): void {

@@ -92,6 +92,13 @@ export interface BuildDatasetOptions {
   /** Delete image files in outDir/images that the new manifest does not list. */
   prune?: boolean;
   concurrency?: number;
+  /**
+   * The source list itself, instead of <sourcesDir>/MANIFEST.csv (the model lab generates it from
+   * labelled folders); row paths stay relative to sourcesDir. `listText` is what its hash records.
+   */
+  sourceList?: { rows: SourceRow[]; listText: string };
+  /** Also spread generators over the splits when assigning sources (default true; see assignSplits). */
+  generatorCoverage?: boolean;
   onProgress?: (progress: DatasetProgress) => void;
   signal?: AbortSignal;
 }
@@ -232,7 +239,7 @@ interface SourceInfo {
 
 function imageFailed(row: SourceRow, e: unknown): DatasetBuildError {
   if (e instanceof DatasetBuildError) return e;
-  return new DatasetBuildError('IMAGE_FAILED', `Cannot use ${row.path} (MANIFEST.csv line ${row.line}): ${(e as Error)?.message ?? String(e)}`);
+  return new DatasetBuildError('IMAGE_FAILED', `Cannot use ${row.path}${row.line > 0 ? ` (MANIFEST.csv line ${row.line})` : ''}: ${(e as Error)?.message ?? String(e)}`);
 }
 
 async function readSource(sourcesDir: string, row: SourceRow): Promise<{ bytes: Buffer; info: SourceInfo }> {
@@ -334,15 +341,23 @@ export interface DatasetPlan {
  */
 export async function planDataset(options: BuildDatasetOptions): Promise<DatasetPlan> {
   const opts = resolveOptions(options);
-  const manifestPath = path.join(options.sourcesDir, 'MANIFEST.csv');
   let manifestText: string;
-  try {
-    manifestText = await fs.readFile(manifestPath, 'utf8');
-  } catch (e) {
-    throw new DatasetBuildError('SOURCES_NOT_FOUND', `No MANIFEST.csv in ${options.sourcesDir}: ${(e as Error).message}`);
+  let sourceRows: SourceRow[];
+  if (options.sourceList) {
+    manifestText = options.sourceList.listText;
+    sourceRows = options.sourceList.rows;
+    if (sourceRows.length === 0) throw new DatasetBuildError('MANIFEST_INVALID', 'The source list names no images');
+  } else {
+    const manifestPath = path.join(options.sourcesDir, 'MANIFEST.csv');
+    try {
+      manifestText = await fs.readFile(manifestPath, 'utf8');
+    } catch (e) {
+      throw new DatasetBuildError('SOURCES_NOT_FOUND', `No MANIFEST.csv in ${options.sourcesDir}: ${(e as Error).message}`);
+    }
+    sourceRows = parseSourceManifest(manifestText);
   }
-  const rows = limitRows(parseSourceManifest(manifestText), opts.seed, { perGenerator: opts.limitPerGenerator, real: opts.limitReal });
-  const assignment = assignSplits(groupIntoUnits(rows), opts.fractions, opts.seed);
+  const rows = limitRows(sourceRows, opts.seed, { perGenerator: opts.limitPerGenerator, real: opts.limitReal });
+  const assignment = assignSplits(groupIntoUnits(rows), opts.fractions, opts.seed, { generatorCoverage: options.generatorCoverage });
   const unitOf = new Map<SourceRow, string>();
   for (const unit of groupIntoUnits(rows)) for (const row of unit.rows) unitOf.set(row, unit.id);
 
@@ -416,7 +431,8 @@ export async function planDataset(options: BuildDatasetOptions): Promise<Dataset
     inSplit.forEach((item, i) => (item.sampleWeight = weights[i]));
   }
   const { seed, ...rest } = opts;
-  return { params: { seed, pipelineVersion: PIPELINE_VERSION, ...rest }, sourcesManifestSha256: sha256(manifestText), items, rows };
+  const coverage = options.generatorCoverage === false ? { generatorCoverage: false } : {};
+  return { params: { seed, pipelineVersion: PIPELINE_VERSION, ...rest, ...coverage }, sourcesManifestSha256: sha256(manifestText), items, rows };
 }
 
 function resolveConcurrency(c: number | undefined): number {

@@ -6,7 +6,17 @@ export type DatasetErrorCode =
   | 'IMAGE_FAILED'
   | 'OUTPUT_FAILED'
   | 'DATASET_INVALID'
-  | 'CANCELLED';
+  | 'CANCELLED'
+  // Labelled folders (the model lab):
+  | 'FOLDER_NOT_FOUND'
+  | 'NOT_A_FOLDER'
+  | 'EMPTY_FOLDER'
+  | 'NO_READABLE_IMAGES'
+  | 'MISSING_CLASS'
+  | 'OVERLAPPING_FOLDERS'
+  | 'CONFLICTING_LABELS'
+  | 'TOO_FEW_IMAGES'
+  | 'DATASET_NOT_EVALUABLE';
 
 export class DatasetBuildError extends Error {
   constructor(

@@ -85,7 +85,15 @@ export function limitRows(rows: readonly SourceRow[], seed: number, limits: { pe
  * the splits and generators with a single sheet are spread between splits by the class totals.
  * Ties are broken by a seeded draw weighted by the target fractions.
  */
-export function assignSplits(units: readonly SplitUnit[], fractions: SplitFractions, seed: number): Map<string, SplitName> {
+export function assignSplits(
+  units: readonly SplitUnit[],
+  fractions: SplitFractions,
+  seed: number,
+  // Spreading generators over the splits suits many generators (the shared set has 39); with a few
+  // (labelled folders: often one or two) the term outweighs the item counts and puts nearly every
+  // file in train, so the model lab turns it off.
+  options: { generatorCoverage?: boolean } = {},
+): Map<string, SplitName> {
   const assignment = new Map<string, SplitName>();
   for (const label of ['real', 'synthetic'] as const) {
     const classUnits = units.filter((u) => u.label === label).sort((a, b) => a.id.localeCompare(b.id));
@@ -110,7 +118,7 @@ export function assignSplits(units: readonly SplitUnit[], fractions: SplitFracti
         if (f <= 0) continue;
         const relative = (target: number, have: number) => (target - have) / target;
         let score = relative(f * stratumTotal, counts[split]) + relative(f * classTotal, classCount[split]);
-        if (label === 'synthetic') score += relative(f * generatorsTotal, stratumSplits[split].size);
+        if (label === 'synthetic' && options.generatorCoverage !== false) score += relative(f * generatorsTotal, stratumSplits[split].size);
         if (score > bestScore + 1e-9) {
           best = [split];
           bestScore = score;

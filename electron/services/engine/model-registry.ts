@@ -238,6 +238,36 @@ export class ModelRegistry {
     return typeof v?.id === 'string' ? v.id : undefined;
   }
 
+  /** The model new analyses use when none is named: the user's choice, else the shipped default, else the newest. */
+  private selectActive(all: readonly RegisteredModel[]): RegisteredModel | undefined {
+    const pointer = this.readDefaultPointer();
+    const usable = all.filter((m) => !m.problem);
+    return (
+      (pointer ? usable.find((m) => m.id === pointer) : undefined) ??
+      usable.find((m) => m.source === 'shipped') ??
+      usable.filter((m) => m.source === 'user').sort((a, b) => (b.card.createdAt ?? '').localeCompare(a.card.createdAt ?? ''))[0]
+    );
+  }
+
+  /** The active model (without hashing its file; resolve() does that before it runs). */
+  async active(): Promise<RegisteredModel | undefined> {
+    return this.selectActive(await this.list());
+  }
+
+  /** Deletes a user model's folder. The caller refuses the active one; the shipped default is never deleted. */
+  async remove(id: string): Promise<RegisteredModel> {
+    if (!modelIdSchema.safeParse(id).success) throw new ModelRegistryError('INVALID_MODEL_ID', `"${id}" is not a valid model id`);
+    if (this.shippedModel()?.id === id) throw new ModelRegistryError('MODEL_EXISTS', `"${id}" is the shipped default; it cannot be deleted`);
+    const model = this.userModel(id);
+    if (!model) throw new ModelRegistryError('MODEL_NOT_FOUND', `No model with id "${id}"`);
+    const dir = path.dirname(model.cardPath);
+    // The card goes first, so an interrupted delete leaves an unlisted folder, never a half model.
+    await fsp.rm(model.cardPath, { force: true });
+    await fsp.rm(dir, { recursive: true, force: true });
+    if (this.readDefaultPointer() === id) await fsp.rm(path.join(this.modelsDir, DEFAULT_POINTER_FILE), { force: true });
+    return model;
+  }
+
   async setDefault(id: string): Promise<void> {
     const model = (await this.list()).find((m) => m.id === id);
     if (!model) throw new ModelRegistryError('MODEL_NOT_FOUND', `No model with id "${id}"`);
@@ -259,15 +289,8 @@ export class ModelRegistry {
       model = shipped?.id === modelId ? shipped : this.userModel(modelId);
       if (!model) throw new ModelRegistryError('MODEL_NOT_FOUND', `No model with id "${modelId}" (see \`npm run cli -- models\`)`);
     } else {
-      const pointer = this.readDefaultPointer();
       const all = await this.list();
-      const usable = all.filter((m) => !m.problem);
-      model =
-        (pointer ? usable.find((m) => m.id === pointer) : undefined) ??
-        usable.find((m) => m.source === 'shipped') ??
-        usable
-          .filter((m) => m.source === 'user')
-          .sort((a, b) => (b.card.createdAt ?? '').localeCompare(a.card.createdAt ?? ''))[0];
+      model = this.selectActive(all);
       if (!model) {
         const reasons = all.map((m) => `${m.id}: ${m.problem?.message ?? 'unusable'}`).join('; ');
         throw new ModelRegistryError(

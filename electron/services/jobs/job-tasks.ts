@@ -99,20 +99,26 @@ export const jobTasks: Record<string, TaskFn> = {
     }
   },
 
-  async 'training.run'(payload: Record<string, any> & { dataDir: string; datasetDir: string; backbone: string }, ctx) {
+  async 'training.run'(payload: Record<string, any> & { dataDir: string; datasetDir: string; backbone: string; actor: string }, ctx) {
     const { trainDetector } = await import('../training/train-detector');
-    const { kind: _kind, actor: _actor, ...options } = payload;
-    const result = await trainDetector(options as Parameters<typeof trainDetector>[0], {
-      signal: ctx.signal,
-      onProgress(p) {
-        if (p.kind === 'epoch' || p.kind === 'batch') {
-          const msg = `epoch ${p.epoch}/${p.epochs} loss ${p.loss.toFixed(4)}${p.valLoss !== undefined ? ` val ${p.valLoss.toFixed(4)}` : ''} lr ${p.learningRate}`;
-          ctx.progress(p.epoch, p.epochs, msg, { ...p });
-        } else if (p.kind === 'features') ctx.progress(p.done, p.total, `features (${p.view})`, { ...p });
-        else if (p.kind === 'fold') ctx.progress(p.index, p.total, `leave-one-${p.by}-out: ${p.heldOut} ROC-AUC ${p.rocAuc ?? 'n/a'}`, { ...p });
-        else if (p.kind === 'stage') ctx.progress(0, null, p.message, { ...p });
-      },
-    });
+    // A trained model is registered but never made active here (that is models.activate, audited).
+    const { kind: _kind, actor, setDefault: _never, unfreezeBlocks, ...options } = payload;
+    const onProgress = (p: any) => {
+      if (p.kind === 'epoch' || p.kind === 'batch') {
+        const msg = `epoch ${p.epoch}/${p.epochs} loss ${p.loss.toFixed(4)}${p.valLoss !== undefined ? ` val ${p.valLoss.toFixed(4)}` : ''} lr ${p.learningRate}`;
+        ctx.progress(p.epoch, p.epochs, msg, { ...p });
+      } else if (p.kind === 'features') ctx.progress(p.done, p.total, `features (${p.view})`, { ...p });
+      else if (p.kind === 'fold') ctx.progress(p.index, p.total, `leave-one-${p.by}-out: ${p.heldOut} ROC-AUC ${p.rocAuc ?? 'n/a'}`, { ...p });
+      else if (p.kind === 'stage') ctx.progress(0, null, p.message, { ...p });
+    };
+    if (typeof unfreezeBlocks === 'number' && unfreezeBlocks > 0) {
+      const { fineTuneDetector } = await import('../training/fine-tune');
+      const tuned = await fineTuneDetector({ ...(options as any), unfreezeBlocks }, { signal: ctx.signal, onProgress: onProgress as never });
+      await discardIfCancelled(payload.dataDir, tuned.modelId, ctx.signal);
+      return JSON.parse(JSON.stringify({ modelId: tuned.modelId, fineTuned: tuned.summary }, (_k, v) => (ArrayBuffer.isView(v) ? undefined : v)));
+    }
+    const result = await trainDetector({ ...(options as Parameters<typeof trainDetector>[0]), createdBy: actor }, { signal: ctx.signal, onProgress });
+    await discardIfCancelled(payload.dataDir, result.modelId, ctx.signal);
     // The head weights and detector bytes stay on disk with the registered model; the job reports numbers.
     const summary = {
       modelId: result.modelId,
@@ -124,4 +130,34 @@ export const jobTasks: Record<string, TaskFn> = {
     };
     return JSON.parse(JSON.stringify(summary, (_k, v) => (ArrayBuffer.isView(v) ? undefined : v)));
   },
+
+  async 'dataset.build'(payload: { dataDir: string; source: any; seed?: number }, ctx) {
+    const { buildLabDataset } = await import('../model-lab/lab-datasets');
+    return buildLabDataset(payload.dataDir, { source: payload.source, seed: payload.seed }, {
+      signal: ctx.signal,
+      onProgress: (phase, done, total, message) => ctx.progress(done, total, message, { phase }),
+    });
+  },
+
+  async 'evaluation.run'(payload: { dataDir: string; modelId?: string; datasetDir?: string; split: 'train' | 'val' | 'test' }, ctx) {
+    const { evaluateForLab } = await import('../model-lab/lab-evaluation');
+    return evaluateForLab(payload, { signal: ctx.signal, onProgress: (done, total) => ctx.progress(done, total, `scored ${done}/${total} images`) });
+  },
+
+  async 'model.threshold'(payload: { dataDir: string; actor: string; modelId: string; point: any; datasetDir?: string; newId?: string }, ctx) {
+    const { saveThresholdVersion } = await import('../model-lab/lab-evaluation');
+    const store = CaseStore.open(payload.dataDir);
+    try {
+      return await saveThresholdVersion({ ...payload, store }, { signal: ctx.signal, onProgress: (done, total, message) => ctx.progress(done, total, message) });
+    } finally {
+      store.close();
+    }
+  },
 };
+
+/** A run whose cancel arrived after its model was registered keeps no usable model behind. */
+async function discardIfCancelled(dataDir: string, modelId: string | undefined, signal: AbortSignal): Promise<void> {
+  if (!signal.aborted || !modelId) return;
+  const { ModelRegistry } = await import('../engine/model-registry');
+  await new ModelRegistry({ dataDir }).remove(modelId).catch(() => undefined);
+}

@@ -48,6 +48,8 @@ export interface TrainDetectorOptions extends HeadTrainingOptions {
   repoRoot?: string;
   /** Fine-tune the last k backbone blocks as well (tfjs; slow on CPU). */
   unfreeze?: number;
+  /** Who trained it, for the model card. */
+  createdBy?: string;
 }
 
 export type TrainDetectorProgress =
@@ -197,6 +199,7 @@ export async function trainDetector(options: TrainDetectorOptions, hooks: TrainD
   const card: ModelCardDraft & Record<string, unknown> = {
     id: modelId,
     name: `${backbone.name} + paper head (${features} features)`,
+    ...(options.createdBy ? { createdBy: options.createdBy } : {}),
     trained: true,
     backbone: {
       name: backbone.name,
@@ -215,7 +218,7 @@ export async function trainDetector(options: TrainDetectorOptions, hooks: TrainD
       layers: ['GlobalAveragePooling2D', `Dense(${training.weights.dense1.units}, relu)`, 'BatchNormalization', `Dropout(${headOpts.dropout})`, 'Dense(1, sigmoid)'],
     },
     trainingData: {
-      summary: describeData(dataset.items, split, holdOut),
+      summary: describeData(dataset.items, split, holdOut, dataOrigin(dataset.dir)),
       dataset: dataset.dir,
       datasetMeta: dataset.meta,
       train: summariseItems(split.train),
@@ -277,6 +280,8 @@ export async function trainDetector(options: TrainDetectorOptions, hooks: TrainD
     if (!(maxDiff <= 1e-3)) throw new TrainingError('DIVERGED', `the fused detector disagrees with the trained head by ${maxDiff} on test images`);
     result.fusedMaxDiff = maxDiff;
     result.detectorBytes = detector;
+    // A run cancelled up to here is discarded: a cancelled model is never registered as usable.
+    if (hooks.signal?.aborted) throw new TrainingError('CANCELLED', 'training was cancelled before the model was registered');
     progress({ kind: 'stage', stage: 'register', message: `registering ${modelId}` });
     const registry = new ModelRegistry({ dataDir: options.dataDir, repoRoot });
     result.model = await registry.register({ detector, card, setDefault: options.setDefault });
@@ -291,12 +296,23 @@ function outputShape(backbone: ResolvedBackbone, output: string): number[] | und
   return outs.find((o) => o?.name === output)?.shape;
 }
 
-function describeData(all: readonly DatasetItem[], split: Record<'train' | 'val' | 'test', DatasetItem[]>, holdOut: HoldOut): string {
+/** Where the dataset came from: the model lab's description of its folders, else the shared sources. */
+function dataOrigin(datasetDir: string): string {
+  try {
+    const lab = JSON.parse(fs.readFileSync(path.join(datasetDir, 'lab-dataset.json'), 'utf8')) as { description?: unknown };
+    if (typeof lab.description === 'string' && lab.description) return lab.description;
+  } catch {
+    // Not a model-lab dataset.
+  }
+  return '../shared/datasets';
+}
+
+function describeData(all: readonly DatasetItem[], split: Record<'train' | 'val' | 'test', DatasetItem[]>, holdOut: HoldOut, origin: string): string {
   const s = summariseItems(all);
   const gens = Object.keys(s.generators).length;
   const ex = [...(holdOut.generators ?? []), ...(holdOut.modalities ?? [])];
   return (
-    `${all.length} 256×256 images (${s.real} real crops of photographs, ${s.synthetic} synthetic from ${gens} generators) built from ../shared/datasets; ` +
+    `${all.length} 256×256 images (${s.real} real crops of photographs, ${s.synthetic} synthetic from ${gens} generators) built from ${origin}; ` +
     `train ${split.train.length}, val ${split.val.length}, test ${split.test.length}` +
     (ex.length ? `; held out of training: ${ex.join(', ')}` : '')
   );

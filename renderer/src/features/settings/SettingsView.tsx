@@ -1,6 +1,6 @@
 import { useApiCall } from '../../api/use-api';
 import { ProviderPreferencePanel } from './ProviderPreferencePanel';
-import { RetrainPanel } from './RetrainPanel';
+import { ModelLab } from './model-lab/ModelLab';
 
 export function SettingsView() {
   const info = useApiCall('app.info', {});
@@ -38,7 +38,7 @@ export function SettingsView() {
         </tbody>
       </table>
       <ProviderPreferencePanel providers={value.providers} />
-      <RetrainPanel />
+      <ModelLab />
     </section>
   );
 }
