@@ -152,21 +152,29 @@ describe('model lab in Chromium over the browser transport', () => {
     await page.getByRole('button', { name: 'Cases' }).click();
     await page.getByLabel('Case number').fill('LAB-E2E-1');
     await page.getByLabel('Title').fill('Model lab case');
-    await page.getByLabel('Examiner').fill('Examiner E2E');
+    await page.getByLabel('Examiner', { exact: true }).fill('Examiner E2E');
     await page.getByRole('button', { name: 'Create case' }).click();
     await page.getByRole('heading', { name: 'Evidence' }).waitFor();
     const photoName = fs.readdirSync(path.join(shared, 'real')).filter((f) => f.endsWith('.png')).sort().at(-1)!;
     await page.getByLabel('Paths to ingest').fill(path.join(shared, 'real', photoName));
     await page.getByRole('button', { name: 'Ingest' }).click();
-    await expect.poll(() => page.getByTestId('job-status').textContent(), { timeout: 60_000 }).toMatch(/^done/);
+    await expect.poll(() => page.getByTestId('job-status').textContent(), { timeout: 60_000 }).toBe('Import finished: 1 file added.');
     await page.getByRole('button', { name: 'Analyze new evidence' }).click();
-    const evidenceRow = page.getByRole('row').filter({ hasText: photoName });
-    await expect.poll(() => evidenceRow.textContent(), { timeout: 120_000 }).toContain(`${modelId} · cpu`);
-    // Whatever verdict strings exist, the cell holds one word from the service.
-    expect(await evidenceRow.getByTestId('verdict').textContent()).toMatch(/^[a-z]+$/);
+    await expect.poll(() => page.getByTestId('analysis-status').textContent(), { timeout: 120_000, interval: 500 }).toBe('Analysis finished: 1 verdict recorded.');
+    // The threshold note and the viewer's verdict facts name the model that produced the verdict.
+    expect(await page.getByTestId('threshold-note').textContent()).toContain(`(${modelId})`);
+    // Whatever verdict strings exist, the badge holds a word from the service.
+    expect(await page.locator('.tile-verdict [data-verdict]').first().getAttribute('data-verdict')).toMatch(/^[a-z]+$/);
+    await page.getByRole('button', { name: `Open ${photoName}` }).click();
+    await page.getByTestId('viewer').waitFor();
+    const facts = await page.getByTestId('verdict-facts').textContent();
+    expect(facts).toContain(modelId);
+    expect(facts).toContain('cpu');
     await page.screenshot({ path: path.join(shots, 'model-lab-5-verdict.png'), fullPage: true });
 
     // 6. The way back: the shipped default, which passes the floors, with a plain confirmation.
+    await page.getByRole('button', { name: 'Close' }).click();
+    await expect.poll(() => page.getByTestId('viewer').count()).toBe(0);
     await page.getByRole('button', { name: 'Settings' }).click();
     await page.getByRole('button', { name: 'Go back to the shipped default' }).click();
     expect(await page.getByRole('alertdialog').getByTestId('weak-warning').count()).toBe(0);
