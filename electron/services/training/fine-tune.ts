@@ -7,6 +7,7 @@ import type * as tfTypes from '@tensorflow/tfjs';
 import { computeRocAuc } from '../evaluation/metrics';
 import { generatorBalancedWeights } from '../evaluation/sample-weights';
 import { decodeToPaperRgb, toModelInput } from '../engine/preprocess';
+import { buildDetectorOnnx, convertLayersModel } from '../onnx-graphs';
 import { tfjsBackbone } from './backbone-specs';
 import { checkSplitUsable, loadDataset, splitWithHoldOut, type DatasetItem } from './dataset-items';
 import { balanceClassWeights, defaultHeadOptions, type HeadWeights, type TrainingProgress } from './head-trainer';
@@ -280,7 +281,6 @@ export async function fineTunedBackboneOnnx(model: tfTypes.LayersModel, featureL
   if (!artifacts?.modelTopology || !artifacts.weightSpecs || !artifacts.weightData) throw new TrainingError('UNSUPPORTED', 'tfjs did not serialise the fine-tuned backbone');
   const weightData = artifacts.weightData instanceof ArrayBuffer ? artifacts.weightData : tf.io.concatenateArrayBuffers(artifacts.weightData as ArrayBuffer[]);
   const weightSpecs = artifacts.weightSpecs as Array<{ name: string; shape: number[]; dtype: string }>;
-  const { convertLayersModel } = await import('../../../models/convert/keras-to-onnx');
   const converted = convertLayersModel(
     {
       origin: 'fine-tuned backbone',
@@ -305,8 +305,7 @@ export async function fineTuneDetector(
   if (options.register === false) return { summary: r.summary };
   const spec = tfjsBackbone(options.backbone);
   const backboneBytes = await fineTunedBackboneOnnx(r.backboneModel, spec.featureLayer);
-  const { loadFusion } = await import('./detector-export');
-  const detector = await (await loadFusion()).buildDetectorOnnx(backboneBytes, r.head);
+  const detector = buildDetectorOnnx(backboneBytes, r.head);
   const { ModelRegistry } = await import('../engine/model-registry');
   const { sha256Text } = await import('./head-weights-file');
   const registry = new ModelRegistry({ dataDir: options.dataDir, repoRoot: options.repoRoot });
