@@ -18,3 +18,20 @@ export {
 } from './detector';
 export { decodeWeights, loadLayersFolderSource, loadNsfwjsSource, NSFWJS_MODELS, nsfwjsPackage, type DecodedWeight, type LayersModelSource } from './tfjs-source';
 export { buildLayerGradientOnnx, GRADIENT_INPUT, GRADIENT_OUTPUT, GRADIENT_P_OUTPUT } from './layer-gradient';
+export {
+  buildTrainingGraph,
+  HEAD_LAYERS,
+  TRAIN_DROPOUT_INPUT,
+  TRAIN_IMAGES_INPUT,
+  TRAIN_LABELS_INPUT,
+  TRAIN_LOGIT_OUTPUT,
+  TRAIN_LOSS_OUTPUT,
+  TRAIN_P_OUTPUT,
+  TRAIN_WEIGHTS_INPUT,
+  type ParamKind,
+  type TrainableParam,
+  type TrainingGraph,
+  type TrainingGraphLayer,
+  type TrainingGraphOptions,
+  type TrainingHead,
+} from './training-graph';
