@@ -175,12 +175,13 @@ export function buildTrainingGraph(layers: readonly TrainingGraphLayer[], option
   for (const l of ordered) upstreamTrainable.set(l.name, options.trainableLayers.has(l.name) || l.inbound.some((n) => upstreamTrainable.get(n)));
 
   type Mask = (dy: string, y: string, base: string) => string;
-  const reluMask: Mask = (dy, y, base) => g.node('Mul', [dy, g.node('Cast', [g.node('Greater', [y, scalar(`${base}/zero`, 0)], `${base}/pos`)], `${base}/mask`, [attr.int('to', 1)])], `${base}/d`);
+  const zero = scalar('zero', 0);
+  const reluMask: Mask = (dy, y, base) => g.node('Where', [g.node('Greater', [y, zero], `${base}/pos`), dy, zero], `${base}/d`);
   const clipMask =
     (max: number): Mask =>
     (dy, y, base) => {
-      const inside = g.node('And', [g.node('Greater', [y, scalar(`${base}/zero`, 0)], `${base}/pos`), g.node('Less', [y, scalar(`${base}/max`, max)], `${base}/below`)], `${base}/inside`);
-      return g.node('Mul', [dy, g.node('Cast', [inside], `${base}/mask`, [attr.int('to', 1)])], `${base}/d`);
+      const inside = g.node('And', [g.node('Greater', [y, zero], `${base}/pos`), g.node('Less', [y, scalar(`${base}/max`, max)], `${base}/below`)], `${base}/inside`);
+      return g.node('Where', [inside, dy, zero], `${base}/d`);
     };
   const activation = (layer: TrainingGraphLayer, x: string, name: unknown, extra: Record<string, unknown> = {}): { y: string; mask?: Mask } => {
     const base = layer.name;
@@ -313,29 +314,40 @@ export function buildTrainingGraph(layers: readonly TrainingGraphLayer[], option
             if (biasParam) emitGradient(biasParam, reduceSum(dz, [0, 2, 3], `${base}/db`));
           }
           if (!needDx[0]) return [undefined];
-          if (sh === 1 && sw === 1) {
-            // Stride 1: a plain convolution with the kernel flipped and its channel axes swapped.
-            const flippedOnnx = g.node(
-              'Slice',
-              [W, shapeConst(`${base}/fs`, [-1, -1]), shapeConst(`${base}/fe`, [-(kh + 1), -(kw + 1)]), shapeConst(`${base}/fa`, [2, 3]), shapeConst(`${base}/fst`, [-1, -1])],
-              `${base}/Wflip`,
-            );
-            const WBack = depthwise ? flippedOnnx : g.node('Transpose', [flippedOnnx], `${base}/Wback`, [attr.ints('perm', [1, 0, 2, 3])]);
-            return [
-              g.node('Conv', [dz, WBack], `${base}/dx`, [
-                attr.ints('kernel_shape', [kh, kw]),
-                attr.ints('strides', [1, 1]),
-                attr.ints('pads', [kh - 1 - ph.before, kw - 1 - pw.before, kh - 1 - ph.after, kw - 1 - pw.after]),
-                attr.int('group', group),
-              ]),
-            ];
+          // dx is a stride-1 convolution with the kernel flipped and its channel axes swapped; a
+          // strided layer first spreads dz out with zeros between its cells (onnxruntime's Conv is
+          // far faster than its ConvTranspose).
+          const flippedOnnx = g.node(
+            'Slice',
+            [W, shapeConst(`${base}/fs`, [-1, -1]), shapeConst(`${base}/fe`, [-(kh + 1), -(kw + 1)]), shapeConst(`${base}/fa`, [2, 3]), shapeConst(`${base}/fst`, [-1, -1])],
+            `${base}/Wflip`,
+          );
+          const WBack = depthwise ? flippedOnnx : g.node('Transpose', [flippedOnnx], `${base}/Wback`, [attr.ints('perm', [1, 0, 2, 3])]);
+          let spread = dz;
+          let afterH = kh - 1 - ph.after;
+          let afterW = kw - 1 - pw.after;
+          if (sh !== 1 || sw !== 1) {
+            const u = g.node('Unsqueeze', [dz, shapeConst(`${base}/uax`, [3, 5])], `${base}/dz6`);
+            const padded = g.node('Pad', [u, shapeConst(`${base}/zpads`, [0, 0, 0, 0, 0, 0, 0, 0, 0, sh - 1, 0, sw - 1])], `${base}/dz6p`);
+            spread = g.node('Reshape', [padded, shapeConst(`${base}/spread`, [0, 0, ph.out * sh, pw.out * sw])], `${base}/dzspread`);
+            // The spread map is s·out long; the correlation needs x.h + kh − 1 cells in all.
+            afterH = x.shape.h + ph.before - ph.out * sh;
+            afterW = x.shape.w + pw.before - pw.out * sw;
+            if (afterH < 0 || afterW < 0) {
+              spread = g.node(
+                'Slice',
+                [spread, shapeConst(`${base}/ss`, [0, 0]), shapeConst(`${base}/se`, [ph.out * sh + Math.min(0, afterH), pw.out * sw + Math.min(0, afterW)]), shapeConst(`${base}/sa`, [2, 3])],
+                `${base}/dzspreadcut`,
+              );
+              afterH = Math.max(0, afterH);
+              afterW = Math.max(0, afterW);
+            }
           }
           return [
-            g.node('ConvTranspose', [dz, W], `${base}/dx`, [
+            g.node('Conv', [spread, WBack], `${base}/dx`, [
               attr.ints('kernel_shape', [kh, kw]),
-              attr.ints('strides', [sh, sw]),
-              attr.ints('pads', pads),
-              attr.ints('output_padding', outPad),
+              attr.ints('strides', [1, 1]),
+              attr.ints('pads', [kh - 1 - ph.before, kw - 1 - pw.before, afterH, afterW]),
               attr.int('group', group),
             ]),
           ];
@@ -363,22 +375,29 @@ export function buildTrainingGraph(layers: readonly TrainingGraphLayer[], option
           back = (dy) => [needDx[0] ? g.node('Mul', [dy, S], `${base}/dx`) : undefined];
           break;
         }
-        // y = γ·(x − μ)·invStd + β, with μ and invStd frozen.
-        const toChannel = (t: string, tag: string) => g.node('Reshape', [t, shapeConst(`${base}/${tag}shape`, [1, C, 1, 1])], `${base}/${tag}4`);
+        // y = γ·(x − μ)·invStd + β with μ and invStd frozen: onnxruntime's BatchNormalization in
+        // inference mode, γ and β fed as inputs.
         const gammaP = hasGamma ? addParam(layer.name, 'gamma', 'bn_gamma', [C], gamma!) : undefined;
         const betaP = hasBeta ? addParam(layer.name, 'beta', 'bn_beta', [C], beta!) : undefined;
-        const invC = channelConst(`${base}/invstd`, invStd);
-        const meanC = channelConst(`${base}/mean`, mean);
-        const S = gammaP ? g.node('Mul', [toChannel(gammaP, 'g'), invC], `${base}/scale`) : invC;
-        const centred = g.node('Mul', [g.node('Sub', [x.name, meanC], `${base}/xc`), S], `${base}/scaled`);
-        out = { name: betaP ? g.node('Add', [centred, toChannel(betaP, 'b')], `${base}/bn`) : centred, shape: x.shape };
+        const meanT = g.floatConst(`${base}/mean`, [C], Float32Array.from(mean));
+        out = {
+          name: g.node(
+            'BatchNormalization',
+            [x.name, gammaP ?? g.floatConst(`${base}/ones`, [C], new Float32Array(C).fill(1)), betaP ?? g.floatConst(`${base}/zeros`, [C], new Float32Array(C)), meanT, g.floatConst(`${base}/var`, [C], Float32Array.from(variance))],
+            `${base}/bn`,
+            [attr.float('epsilon', eps)],
+          ),
+          shape: x.shape,
+        };
+        const invT = g.floatConst(`${base}/invstd`, [C], Float32Array.from(invStd));
         back = (dy) => {
-          if (betaP) emitGradient(betaP, reduceSum(dy, [0, 2, 3], `${base}/dbeta`));
-          if (gammaP) {
-            const xhat = g.node('Mul', [g.node('Sub', [x.name, meanC], `${base}/gxc`), invC], `${base}/xhat`);
-            emitGradient(gammaP, reduceSum(g.node('Mul', [dy, xhat], `${base}/dyxhat`), [0, 2, 3], `${base}/dgamma`));
-          }
-          return [needDx[0] ? g.node('Mul', [dy, S], `${base}/dx`) : undefined];
+          const sumDy = reduceSum(dy, [0, 2, 3], `${base}/dbeta`);
+          if (betaP) emitGradient(betaP, sumDy);
+          // dγ = invStd·(Σ dy·x − μ·Σ dy): one product pass instead of rebuilding x̂.
+          if (gammaP) emitGradient(gammaP, g.node('Mul', [g.node('Sub', [reduceSum(g.node('Mul', [dy, x.name], `${base}/dyx`), [0, 2, 3], `${base}/sdyx`), g.node('Mul', [meanT, sumDy], `${base}/musdy`)], `${base}/dgs`), invT], `${base}/dgamma`));
+          if (!needDx[0]) return [undefined];
+          const S = g.node('Reshape', [gammaP ? g.node('Mul', [gammaP, invT], `${base}/scale`) : invT, shapeConst(`${base}/cshape`, [1, C, 1, 1])], `${base}/scale4`);
+          return [g.node('Mul', [dy, S], `${base}/dx`)];
         };
         break;
       }

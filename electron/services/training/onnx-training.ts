@@ -3,6 +3,7 @@
 // test reference). Weights stay plain Float32Arrays fed as graph inputs: nothing is re-serialised.
 import ort from 'onnxruntime-node';
 import {
+  defaultIntraOpThreads,
   describeFallback,
   firstLine,
   planProviders,
@@ -42,7 +43,7 @@ export async function createTrainingSession(bytes: Uint8Array, options: Training
     try {
       const session = await ort.InferenceSession.create(bytes, {
         executionProviders: name === 'cpu' ? ['cpu'] : [name, 'cpu'],
-        intraOpNumThreads: options.intraOpThreads,
+        intraOpNumThreads: options.intraOpThreads ?? defaultIntraOpThreads(),
         interOpNumThreads: 1,
         executionMode: 'sequential',
         graphOptimizationLevel: 'all',
