@@ -20,7 +20,7 @@ const UNITS = 5;
 const FEATURE = 'features';
 
 /** A tiny network with every layer kind MobileNetV2 trains: strided/padded/1×1 Conv2D (with and
- * without bias), stride-1 and stride-2 DepthwiseConv2D, BatchNorm, ReLU6 and ReLU, Add, ZeroPadding. */
+ * without bias, stride 2 on an odd map), stride-1 and stride-2 DepthwiseConv2D, BatchNorm, ReLU6 and ReLU, Add, ZeroPadding. */
 function tinyModel(): tf.LayersModel {
   const inp = tf.input({ shape: [SIZE, SIZE, 3], name: 'input' });
   const pad = tf.layers.zeroPadding2d({ padding: [[0, 1], [0, 1]], name: 'pad' }).apply(inp) as tf.SymbolicTensor;
@@ -32,7 +32,9 @@ function tinyModel(): tf.LayersModel {
   const add = tf.layers.add({ name: 'add' }).apply([tf.layers.batchNormalization({ name: 'bn3' }).apply(pw) as tf.SymbolicTensor, r1]) as tf.SymbolicTensor;
   const c2 = tf.layers.conv2d({ filters: 6, kernelSize: 3, strides: 2, padding: 'same', useBias: true, activation: 'relu', name: 'conv2' }).apply(add) as tf.SymbolicTensor;
   const dw2 = tf.layers.depthwiseConv2d({ kernelSize: 3, strides: 2, padding: 'same', useBias: true, name: 'dw2' }).apply(c2) as tf.SymbolicTensor;
-  const out = tf.layers.reLU({ name: FEATURE }).apply(tf.layers.batchNormalization({ name: 'bn4' }).apply(dw2)) as tf.SymbolicTensor;
+  const r4 = tf.layers.reLU({ name: 'relu4' }).apply(tf.layers.batchNormalization({ name: 'bn4' }).apply(dw2)) as tf.SymbolicTensor;
+  // 1×1 stride 2 "same" on an odd 3×3 map: the strided backward's spread map overhangs the input.
+  const out = tf.layers.conv2d({ filters: 6, kernelSize: 1, strides: 2, padding: 'same', useBias: true, activation: 'relu', name: FEATURE }).apply(r4) as tf.SymbolicTensor;
   return tf.model({ inputs: inp, outputs: out });
 }
 
@@ -107,8 +109,8 @@ describe.skipIf(!fs.existsSync(shared))('ONNX training graph on small real image
   const compiled = new Map<string, { tg: TrainingGraph; result: StepResult; session: Awaited<ReturnType<typeof createTrainingSession>> }>();
 
   const trainableSets: Record<string, string[]> = {
-    all: ['conv1', 'bn1', 'dw', 'bn2', 'pw', 'bn3', 'conv2', 'dw2', 'bn4'],
-    last: ['conv2', 'dw2', 'bn4'],
+    all: ['conv1', 'bn1', 'dw', 'bn2', 'pw', 'bn3', 'conv2', 'dw2', 'bn4', FEATURE],
+    last: ['conv2', 'dw2', 'bn4', FEATURE],
   };
 
   beforeAll(async () => {
@@ -145,11 +147,11 @@ describe.skipIf(!fs.existsSync(shared))('ONNX training graph on small real image
     const all = compiled.get('all')!.tg.params.map((p) => p.name);
     expect(all).toEqual([
       'conv1/kernel', 'bn1/gamma', 'bn1/beta', 'dw/depthwise_kernel', 'bn2/gamma', 'bn2/beta', 'pw/kernel', 'bn3/gamma', 'bn3/beta',
-      'conv2/kernel', 'conv2/bias', 'dw2/depthwise_kernel', 'dw2/bias', 'bn4/gamma', 'bn4/beta',
+      'conv2/kernel', 'conv2/bias', 'dw2/depthwise_kernel', 'dw2/bias', 'bn4/gamma', 'bn4/beta', 'features/kernel', 'features/bias',
       'head_dense1/kernel', 'head_dense1/bias', 'head_bn/gamma', 'head_bn/beta', 'head_dense2/kernel', 'head_dense2/bias',
     ]);
     const last = compiled.get('last')!.tg.params.map((p) => p.name);
-    expect(last.filter((n) => !n.startsWith('head_'))).toEqual(['conv2/kernel', 'conv2/bias', 'dw2/depthwise_kernel', 'dw2/bias', 'bn4/gamma', 'bn4/beta']);
+    expect(last.filter((n) => !n.startsWith('head_'))).toEqual(['conv2/kernel', 'conv2/bias', 'dw2/depthwise_kernel', 'dw2/bias', 'bn4/gamma', 'bn4/beta', 'features/kernel', 'features/bias']);
     const r = compiled.get('all')!.result;
     expect(r.loss).toBeGreaterThan(0);
     for (const g of r.gradients.values()) expect(g.some((v) => v !== 0)).toBe(true);

@@ -172,7 +172,9 @@ export function buildTrainingGraph(layers: readonly TrainingGraphLayer[], option
 
   // Which values can reach a trainable weight backwards: only those need an input gradient.
   const upstreamTrainable = new Map<string, boolean>([[input.name, false]]);
-  for (const l of ordered) upstreamTrainable.set(l.name, options.trainableLayers.has(l.name) || l.inbound.some((n) => upstreamTrainable.get(n)));
+  // (A layer "trains" only if it has weights to train: a padding or ReLU in the set does not count.)
+  const hasTrainableWeights = (l: TrainingGraphLayer) => options.trainableLayers.has(l.name) && l.weights.length > 0 && ['Conv2D', 'DepthwiseConv2D', 'BatchNormalization'].includes(l.className);
+  for (const l of ordered) upstreamTrainable.set(l.name, hasTrainableWeights(l) || l.inbound.some((n) => upstreamTrainable.get(n)));
 
   type Mask = (dy: string, y: string, base: string) => string;
   const zero = scalar('zero', 0);
@@ -317,18 +319,24 @@ export function buildTrainingGraph(layers: readonly TrainingGraphLayer[], option
           // dx is a stride-1 convolution with the kernel flipped and its channel axes swapped; a
           // strided layer first spreads dz out with zeros between its cells (onnxruntime's Conv is
           // far faster than its ConvTranspose).
-          const flippedOnnx = g.node(
-            'Slice',
-            [W, shapeConst(`${base}/fs`, [-1, -1]), shapeConst(`${base}/fe`, [-(kh + 1), -(kw + 1)]), shapeConst(`${base}/fa`, [2, 3]), shapeConst(`${base}/fst`, [-1, -1])],
-            `${base}/Wflip`,
-          );
+          const flippedOnnx =
+            kh === 1 && kw === 1
+              ? W
+              : g.node(
+                  'Slice',
+                  [W, shapeConst(`${base}/fs`, [-1, -1]), shapeConst(`${base}/fe`, [-(kh + 1), -(kw + 1)]), shapeConst(`${base}/fa`, [2, 3]), shapeConst(`${base}/fst`, [-1, -1])],
+                  `${base}/Wflip`,
+                );
           const WBack = depthwise ? flippedOnnx : g.node('Transpose', [flippedOnnx], `${base}/Wback`, [attr.ints('perm', [1, 0, 2, 3])]);
           let spread = dz;
           let afterH = kh - 1 - ph.after;
           let afterW = kw - 1 - pw.after;
           if (sh !== 1 || sw !== 1) {
             const u = g.node('Unsqueeze', [dz, shapeConst(`${base}/uax`, [3, 5])], `${base}/dz6`);
-            const padded = g.node('Pad', [u, shapeConst(`${base}/zpads`, [0, 0, 0, 0, 0, 0, 0, 0, 0, sh - 1, 0, sw - 1])], `${base}/dz6p`);
+            // Broadcasting against a [1,…,s,1,s] pattern of one 1 and zeros spreads dz in one pass.
+            const pattern = new Float32Array(sh * sw);
+            pattern[0] = 1;
+            const padded = g.node('Mul', [u, g.floatConst(`${base}/spreadpattern`, [1, 1, 1, sh, 1, sw], pattern)], `${base}/dz6p`);
             spread = g.node('Reshape', [padded, shapeConst(`${base}/spread`, [0, 0, ph.out * sh, pw.out * sw])], `${base}/dzspread`);
             // The spread map is s·out long; the correlation needs x.h + kh − 1 cells in all.
             afterH = x.shape.h + ph.before - ph.out * sh;

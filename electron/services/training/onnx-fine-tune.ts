@@ -555,7 +555,22 @@ export async function fineTuneDetector(
   if (options.register === false) return { summary: r.summary, result: r };
   const spec = tfjsBackbone(options.backbone);
   hooks.onProgress?.({ kind: 'stage', stage: 'export', message: 'converting the fine-tuned backbone and fusing the detector' });
-  const backboneBytes = convertLayersModel(sourceWithWeights(loadNsfwjsSource(options.backbone), r.weights), { outputs: [spec.featureLayer], pooled: spec.featureLayer }).bytes;
+  const original = loadNsfwjsSource(options.backbone);
+  const tuned = sourceWithWeights(original, r.weights);
+  // How far the exported weights moved: trained layers should, frozen ones must not.
+  const before = decodeWeights(original);
+  const trained = new Set(r.trainedLayers);
+  let maxBackboneWeightChange = 0;
+  let maxFrozenWeightChange = 0;
+  for (const [name, w] of decodeWeights(tuned)) {
+    const old = before.get(name)!.data;
+    let m = 0;
+    for (let i = 0; i < old.length; i++) m = Math.max(m, Math.abs(old[i] - w.data[i]));
+    const parts = name.split('/');
+    if (trained.has(parts[parts.length - 2])) maxBackboneWeightChange = Math.max(maxBackboneWeightChange, m);
+    else maxFrozenWeightChange = Math.max(maxFrozenWeightChange, m);
+  }
+  const backboneBytes = convertLayersModel(tuned, { outputs: [spec.featureLayer], pooled: spec.featureLayer }).bytes;
   const detector = buildDetectorOnnx(backboneBytes, r.head);
   const session = await ort.InferenceSession.create(detector, { intraOpNumThreads: options.intraOpThreads ?? defaultIntraOpThreads() });
   let fusedMaxDiff = 0;
@@ -607,5 +622,5 @@ export async function fineTuneDetector(
       thresholdSelection: { chosenOn: 'val', criterion: 'youden' },
     },
   });
-  return { summary: { ...r.summary, exported: true, fusedMaxDiff, modelId: model.id }, modelId: model.id, result: r };
+  return { summary: { ...r.summary, trainedLayers: r.trainedLayers, maxBackboneWeightChange, maxFrozenWeightChange, exported: true, fusedMaxDiff, modelId: model.id }, modelId: model.id, result: r };
 }
