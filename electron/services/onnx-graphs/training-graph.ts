@@ -332,12 +332,19 @@ export function buildTrainingGraph(layers: readonly TrainingGraphLayer[], option
           let afterH = kh - 1 - ph.after;
           let afterW = kw - 1 - pw.after;
           if (sh !== 1 || sw !== 1) {
-            const u = g.node('Unsqueeze', [dz, shapeConst(`${base}/uax`, [3, 5])], `${base}/dz6`);
-            // Broadcasting against a [1,…,s,1,s] pattern of one 1 and zeros spreads dz in one pass.
-            const pattern = new Float32Array(sh * sw);
-            pattern[0] = 1;
-            const padded = g.node('Mul', [u, g.floatConst(`${base}/spreadpattern`, [1, 1, 1, sh, 1, sw], pattern)], `${base}/dz6p`);
-            spread = g.node('Reshape', [padded, shapeConst(`${base}/spread`, [0, 0, ph.out * sh, pw.out * sw])], `${base}/dzspread`);
+            if (sh === sw) {
+              // DepthToSpace (DCR) of [dz, 0, 0, …] along channels puts dz at the top-left of each s×s cell.
+              const zerosShape = g.node('Concat', [g.node('Slice', [g.node('Shape', [dz], `${base}/dzshape0`), shapeConst(`${base}/n0`, [0]), shapeConst(`${base}/n1`, [1])], `${base}/nshape`), shapeConst(`${base}/zshape`, [(sh * sw - 1) * cout, ph.out, pw.out])], `${base}/zerosshape`, [attr.int('axis', 0)]);
+              const zeros = g.node('ConstantOfShape', [zerosShape], `${base}/zeros`);
+              spread = g.node('DepthToSpace', [g.node('Concat', [dz, zeros], `${base}/dzblocks`, [attr.int('axis', 1)])], `${base}/dzspread`, [attr.int('blocksize', sh), attr.string('mode', 'DCR')]);
+            } else {
+              // Broadcasting against a [1,…,s,1,s] pattern of one 1 and zeros spreads dz in one pass.
+              const u = g.node('Unsqueeze', [dz, shapeConst(`${base}/uax`, [3, 5])], `${base}/dz6`);
+              const pattern = new Float32Array(sh * sw);
+              pattern[0] = 1;
+              const padded = g.node('Mul', [u, g.floatConst(`${base}/spreadpattern`, [1, 1, 1, sh, 1, sw], pattern)], `${base}/dz6p`);
+              spread = g.node('Reshape', [padded, shapeConst(`${base}/spread`, [0, 0, ph.out * sh, pw.out * sw])], `${base}/dzspread`);
+            }
             // The spread map is s·out long; the correlation needs x.h + kh − 1 cells in all.
             afterH = x.shape.h + ph.before - ph.out * sh;
             afterW = x.shape.w + pw.before - pw.out * sw;
