@@ -15,12 +15,13 @@ import { applyOptimizerStep, createOptimizerState, createTrainingSession, runTra
 
 const repoRoot = findRepoRoot();
 const shared = path.resolve(repoRoot, '../shared/datasets');
-const SIZE = 24;
+const SIZE = 40;
 const UNITS = 5;
 const FEATURE = 'features';
+const BELOW_AVERAGE_POOL = new Set(['conv1', 'bn1', 'dw', 'bn2', 'pw', 'bn3']);
 
 /** A tiny network with every layer kind MobileNetV2 trains: strided/padded/1×1 Conv2D (with and
- * without bias, stride 2 on an odd map), stride-1 and stride-2 DepthwiseConv2D, BatchNorm, ReLU6 and ReLU, Add, ZeroPadding. */
+ * without bias, stride 2 on an odd map), stride-1 and stride-2 DepthwiseConv2D, BatchNorm, ReLU6 and ReLU, Add, ZeroPadding, and InceptionV3's average pool, max pool and concatenation. */
 function tinyModel(): tf.LayersModel {
   const inp = tf.input({ shape: [SIZE, SIZE, 3], name: 'input' });
   const pad = tf.layers.zeroPadding2d({ padding: [[0, 1], [0, 1]], name: 'pad' }).apply(inp) as tf.SymbolicTensor;
@@ -30,8 +31,12 @@ function tinyModel(): tf.LayersModel {
   const r2 = tf.layers.reLU({ maxValue: 6, name: 'relu2' }).apply(tf.layers.batchNormalization({ name: 'bn2' }).apply(dw)) as tf.SymbolicTensor;
   const pw = tf.layers.conv2d({ filters: 8, kernelSize: 1, useBias: false, name: 'pw' }).apply(r2) as tf.SymbolicTensor;
   const add = tf.layers.add({ name: 'add' }).apply([tf.layers.batchNormalization({ name: 'bn3' }).apply(pw) as tf.SymbolicTensor, r1]) as tf.SymbolicTensor;
-  const c2 = tf.layers.conv2d({ filters: 6, kernelSize: 3, strides: 2, padding: 'same', useBias: true, activation: 'relu', name: 'conv2' }).apply(add) as tf.SymbolicTensor;
-  const dw2 = tf.layers.depthwiseConv2d({ kernelSize: 3, strides: 2, padding: 'same', useBias: true, name: 'dw2' }).apply(c2) as tf.SymbolicTensor;
+  // InceptionV3's branch ops: a 3×3 "same" average pool (padding cells not counted) and a concatenation.
+  const avg = tf.layers.averagePooling2d({ poolSize: 3, strides: 1, padding: 'same', name: 'avg' }).apply(add) as tf.SymbolicTensor;
+  const cat = tf.layers.concatenate({ name: 'cat' }).apply([add, avg]) as tf.SymbolicTensor;
+  const c2 = tf.layers.conv2d({ filters: 6, kernelSize: 3, strides: 2, padding: 'same', useBias: true, activation: 'relu', name: 'conv2' }).apply(cat) as tf.SymbolicTensor;
+  const mp = tf.layers.maxPooling2d({ poolSize: 2, strides: 2, name: 'mp' }).apply(c2) as tf.SymbolicTensor;
+  const dw2 = tf.layers.depthwiseConv2d({ kernelSize: 3, strides: 2, padding: 'same', useBias: true, name: 'dw2' }).apply(mp) as tf.SymbolicTensor;
   const r4 = tf.layers.reLU({ name: 'relu4' }).apply(tf.layers.batchNormalization({ name: 'bn4' }).apply(dw2)) as tf.SymbolicTensor;
   // 1×1 stride 2 "same" on an odd 3×3 map: the strided backward's spread map overhangs the input.
   const out = tf.layers.conv2d({ filters: 6, kernelSize: 1, strides: 2, padding: 'same', useBias: true, activation: 'relu', name: FEATURE }).apply(r4) as tf.SymbolicTensor;
@@ -110,7 +115,7 @@ describe.skipIf(!fs.existsSync(shared))('ONNX training graph on small real image
 
   const trainableSets: Record<string, string[]> = {
     all: ['conv1', 'bn1', 'dw', 'bn2', 'pw', 'bn3', 'conv2', 'dw2', 'bn4', FEATURE],
-    last: ['conv2', 'dw2', 'bn4', FEATURE],
+    last: ['dw2', 'bn4', FEATURE],
   };
 
   beforeAll(async () => {
@@ -151,7 +156,7 @@ describe.skipIf(!fs.existsSync(shared))('ONNX training graph on small real image
       'head_dense1/kernel', 'head_dense1/bias', 'head_bn/gamma', 'head_bn/beta', 'head_dense2/kernel', 'head_dense2/bias',
     ]);
     const last = compiled.get('last')!.tg.params.map((p) => p.name);
-    expect(last.filter((n) => !n.startsWith('head_'))).toEqual(['conv2/kernel', 'conv2/bias', 'dw2/depthwise_kernel', 'dw2/bias', 'bn4/gamma', 'bn4/beta', 'features/kernel', 'features/bias']);
+    expect(last.filter((n) => !n.startsWith('head_'))).toEqual(['dw2/depthwise_kernel', 'dw2/bias', 'bn4/gamma', 'bn4/beta', 'features/kernel', 'features/bias']);
     const r = compiled.get('all')!.result;
     expect(r.loss).toBeGreaterThan(0);
     for (const g of r.gradients.values()) expect(g.some((v) => v !== 0)).toBe(true);
@@ -242,13 +247,17 @@ describe.skipIf(!fs.existsSync(shared))('ONNX training graph on small real image
     return { vars, lossFn, headVars };
   }
 
-  it('matches TensorFlow.js autograd on the same weights and batch, whole network and last layers only', () => {
+  it('matches TensorFlow.js autograd on the same weights and batch (whole network and last layers; tfjs is wrong below a "same" average pool)', () => {
     for (const key of Object.keys(trainableSets)) {
       const { tg, result } = compiled.get(key)!;
       const ref = tfjsReference(tg.params);
       const { value, grads } = tf.variableGrads(ref.lossFn, ref.vars);
       expect(Math.abs(value.dataSync()[0] - result.loss)).toBeLessThan(1e-5);
       tg.params.forEach((p, i) => {
+        // tfjs's CPU AvgPoolGrad divides by kh·kw everywhere (tfjs-backend-cpu AvgPoolGrad.js
+        // avgMultiplier), although its forward excludes "same" padding cells: below the average
+        // pool tfjs is wrong at the borders, and finite differences are the reference there.
+        if (BELOW_AVERAGE_POOL.has(p.layer)) return;
         const expected = grads[ref.vars[i].name].dataSync() as Float32Array;
         const got = result.gradients.get(p.name)!;
         const scale = expected.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
@@ -262,7 +271,8 @@ describe.skipIf(!fs.existsSync(shared))('ONNX training graph on small real image
 
   it('one and two optimiser steps in onnxruntime and in tfjs from the same state give the same weights (≤ 1e-4)', async () => {
     for (const kind of ['adam', 'rmsprop'] as const) {
-      const { tg, session } = compiled.get('all')!;
+      // From the graph whose every weight lies above the average pool (see BELOW_AVERAGE_POOL).
+      const { tg, session } = compiled.get('last')!;
       const original = model.getWeights().map((t) => t.clone());
       const ref = tfjsReference(tg.params);
       const opts: OptimizerOptions = { kind, headLearningRate: 1e-2, backboneLearningRate: 1e-2 };

@@ -453,6 +453,71 @@ export function buildTrainingGraph(layers: readonly TrainingGraphLayer[], option
         out = { name: g.node('Sum', ins.map((v) => v.name), `${base}/sum`), shape: x.shape };
         back = (dy) => ins.map((_, i) => (needDx[i] ? dy : undefined));
         break;
+      case 'Concatenate': {
+        const axis = Number(cfg.axis ?? -1);
+        if (axis !== -1 && axis !== 3) unsupported(layer, `axis ${axis}`);
+        out = { name: g.node('Concat', ins.map((v) => v.name), `${base}/concat`, [attr.int('axis', 1)]), shape: { ...x.shape, c: ins.reduce((n, v) => n + v.shape.c, 0) } };
+        back = (dy) => {
+          let start = 0;
+          return ins.map((v, i) => {
+            const from = start;
+            start += v.shape.c;
+            return needDx[i] ? g.node('Slice', [dy, shapeConst(`${base}/s${i}`, [from]), shapeConst(`${base}/e${i}`, [from + v.shape.c]), shapeConst(`${base}/a${i}`, [1])], `${base}/dx${i}`) : undefined;
+          });
+        };
+        break;
+      }
+      case 'AveragePooling2D':
+      case 'MaxPooling2D': {
+        const [kh, kw] = pair(cfg.pool_size, 2);
+        const [sh, sw] = pair(cfg.strides ?? cfg.pool_size, 2);
+        const ph = padding(cfg.padding ?? 'valid', x.shape.h, kh, sh, layer);
+        const pw = padding(cfg.padding ?? 'valid', x.shape.w, kw, sw, layer);
+        const pads = [ph.before, pw.before, ph.after, pw.after];
+        const shape = { c: x.shape.c, h: ph.out, w: pw.out };
+        const outPad = [x.shape.h - (sh * (ph.out - 1) + kh - ph.before - ph.after), x.shape.w - (sw * (pw.out - 1) + kw - pw.before - pw.after)];
+        const spreadBack = (d: string, tag: string) => {
+          if (outPad[0] < 0 || outPad[1] < 0 || outPad[0] >= sh || outPad[1] >= sw) unsupported(layer, 'this stride/padding combination');
+          return g.node('ConvTranspose', [d, g.floatConst(`${base}/ones`, [x.shape.c, 1, kh, kw], new Float32Array(x.shape.c * kh * kw).fill(1))], `${base}/${tag}`, [
+            attr.ints('kernel_shape', [kh, kw]),
+            attr.ints('strides', [sh, sw]),
+            attr.ints('pads', pads),
+            attr.ints('output_padding', outPad),
+            attr.int('group', x.shape.c),
+          ]);
+        };
+        if (layer.className === 'AveragePooling2D') {
+          // Keras averages over the cells inside the image only.
+          const counts = new Float32Array(ph.out * pw.out);
+          for (let oy = 0; oy < ph.out; oy++)
+            for (let ox = 0; ox < pw.out; ox++) {
+              const ys = Math.min(x.shape.h, oy * sh - ph.before + kh) - Math.max(0, oy * sh - ph.before);
+              const xs = Math.min(x.shape.w, ox * sw - pw.before + kw) - Math.max(0, ox * sw - pw.before);
+              counts[oy * pw.out + ox] = 1 / (ys * xs);
+            }
+          out = { name: g.node('AveragePool', [x.name], `${base}/avg`, [attr.ints('kernel_shape', [kh, kw]), attr.ints('strides', [sh, sw]), attr.ints('pads', pads), attr.int('count_include_pad', 0)]), shape };
+          back = (dy) => [needDx[0] ? spreadBack(g.node('Mul', [dy, g.floatConst(`${base}/inv`, [1, 1, ph.out, pw.out], counts)], `${base}/share`), 'dx') : undefined];
+        } else if (!needDx[0]) {
+          // Frozen below: the forward alone (overlapping windows included).
+          out = { name: g.node('MaxPool', [x.name], `${base}/max`, [attr.ints('kernel_shape', [kh, kw]), attr.ints('strides', [sh, sw]), attr.ints('pads', pads)]), shape };
+          back = () => [undefined];
+        } else {
+          if (sh < kh || sw < kw) unsupported(layer, 'overlapping max pooling above a trainable layer');
+          // MaxPool's Indices (flat over the whole NCHW tensor) scatter each cell's gradient to its maximum.
+          const y = g.unique(`${base}/max`);
+          const indices = g.unique(`${base}/indices`);
+          g.nodes.push({ input: [x.name], output: [y, indices], name: `MaxPool:${y}`, opType: 'MaxPool', attribute: [attr.ints('kernel_shape', [kh, kw]), attr.ints('strides', [sh, sw]), attr.ints('pads', pads)] });
+          out = { name: y, shape };
+          back = (dy) => {
+            const flat = (t: string, tag: string) => g.node('Reshape', [t, shapeConst(`${base}/flat${tag}`, [-1])], `${base}/${tag}`);
+            const xShape = g.node('Shape', [x.name], `${base}/xshape`);
+            const zeros = g.node('ConstantOfShape', [g.node('ReduceProd', [xShape], `${base}/n`, [attr.int('keepdims', 1)])], `${base}/zeros`);
+            const scattered = g.node('ScatterElements', [zeros, flat(indices, 'idx'), flat(dy, 'dy')], `${base}/scatter`, [attr.int('axis', 0)]);
+            return [g.node('Reshape', [scattered, xShape], `${base}/dx`)];
+          };
+        }
+        break;
+      }
       default:
         unsupported(layer, 'this layer class');
     }
