@@ -175,6 +175,23 @@ export function buildTrainingGraph(layers: readonly TrainingGraphLayer[], option
   // (A layer "trains" only if it has weights to train: a padding or ReLU in the set does not count.)
   const hasTrainableWeights = (l: TrainingGraphLayer) => options.trainableLayers.has(l.name) && l.weights.length > 0 && ['Conv2D', 'DepthwiseConv2D', 'BatchNormalization'].includes(l.className);
   for (const l of ordered) upstreamTrainable.set(l.name, hasTrainableWeights(l) || l.inbound.some((n) => upstreamTrainable.get(n)));
+  // A trainable convolution without activation whose only consumer is a trainable BatchNorm is folded
+  // with it: one Conv with W·scale and the shifted bias, no BatchNorm pass, and γ's gradient from the
+  // kernel's correlation (Σ dy·z = ⟨W, G⟩ + b·Σ dy), so no extra pass over the activations either.
+  const consumers = new Map<string, number>();
+  for (const l of ordered) for (const n of l.inbound) consumers.set(n, (consumers.get(n) ?? 0) + 1);
+  const foldedInto = new Map<string, TrainingGraphLayer>();
+  const foldedBns = new Set<string>();
+  for (const bn of ordered) {
+    if (bn.className !== 'BatchNormalization' || bn.inbound.length !== 1 || !hasTrainableWeights(bn)) continue;
+    const conv = ordered.find((l) => l.name === bn.inbound[0]);
+    if (!conv || (conv.className !== 'Conv2D' && conv.className !== 'DepthwiseConv2D') || !hasTrainableWeights(conv)) continue;
+    if ((conv.config.activation ?? 'linear') !== 'linear' || consumers.get(conv.name) !== 1 || conv.name === options.featureLayer) continue;
+    const axis = bn.config.axis == null ? -1 : Number(Array.isArray(bn.config.axis) ? bn.config.axis[0] : bn.config.axis);
+    if (axis !== -1 && axis !== 3) continue;
+    foldedInto.set(conv.name, bn);
+    foldedBns.add(bn.name);
+  }
 
   type Mask = (dy: string, y: string, base: string) => string;
   const zero = scalar('zero', 0);
@@ -267,6 +284,27 @@ export function buildTrainingGraph(layers: readonly TrainingGraphLayer[], option
           if (trainable) B = biasParam = addParam(layer.name, 'bias', 'bias', [cout], layer.weights[1].values);
           else B = g.floatConst(`${base}/B`, [cout], Float32Array.from(layer.weights[1].values));
         }
+        // Folded BatchNorm: W ← W·scale, B ← (b − μ)·scale + β, with scale = γ·invStd.
+        const bnFold = foldedInto.get(layer.name);
+        let fold: { scale: string; gammaP?: string; betaP?: string; meanT: string; invT: string; rawBias?: string } | undefined;
+        if (bnFold) {
+          const bc = bnFold.config;
+          let wi = 0;
+          const gammaV = bc.scale !== false ? bnFold.weights[wi++].values : null;
+          const betaV = bc.center !== false ? bnFold.weights[wi++].values : null;
+          const meanV = bnFold.weights[wi++].values;
+          const varV = bnFold.weights[wi++].values;
+          const epsV = Number(bc.epsilon ?? 1e-3);
+          const gammaP = gammaV ? addParam(bnFold.name, 'gamma', 'bn_gamma', [cout], gammaV) : undefined;
+          const betaP = betaV ? addParam(bnFold.name, 'beta', 'bn_beta', [cout], betaV) : undefined;
+          const invT = g.floatConst(`${bnFold.name}/invstd`, [cout], Float32Array.from(varV, (v) => 1 / Math.sqrt(v + epsV)));
+          const meanT = g.floatConst(`${bnFold.name}/mean`, [cout], Float32Array.from(meanV));
+          const scale = gammaP ? g.node('Mul', [gammaP, invT], `${bnFold.name}/scale`) : invT;
+          W = g.node('Mul', [W, g.node('Reshape', [scale, shapeConst(`${base}/foldshape`, [cout, 1, 1, 1])], `${base}/scale4`)], `${base}/Wfolded`);
+          const centred = g.node('Mul', [B ? g.node('Sub', [B, meanT], `${base}/bmm`) : g.node('Neg', [meanT], `${base}/negmean`), scale], `${base}/bscaled`);
+          fold = { scale, gammaP, betaP, meanT, invT, rawBias: B };
+          B = betaP ? g.node('Add', [centred, betaP], `${base}/Bfolded`) : centred;
+        }
         const [sh, sw] = pair(cfg.strides, 1);
         const ph = padding(cfg.padding, x.shape.h, kh, sh, layer);
         const pw = padding(cfg.padding, x.shape.w, kw, sw, layer);
@@ -312,8 +350,23 @@ export function buildTrainingGraph(layers: readonly TrainingGraphLayer[], option
                 }
             }
             const stacked = taps.length === 1 ? taps[0] : g.node('Concat', taps.map((t) => g.node('Unsqueeze', [t, shapeConst(`${t}/ax`, [0])], `${t}/u`)), `${base}/taps`, [attr.int('axis', 0)]);
-            emitGradient(kernelParam, g.node('Reshape', [stacked, shapeConst(`${base}/gkshape`, kShape)], `${base}/dW`));
-            if (biasParam) emitGradient(biasParam, reduceSum(dz, [0, 2, 3], `${base}/db`));
+            const G = g.node('Reshape', [stacked, shapeConst(`${base}/gkshape`, kShape)], `${base}/G`);
+            if (!fold) {
+              emitGradient(kernelParam, G);
+              if (biasParam) emitGradient(biasParam, reduceSum(dz, [0, 2, 3], `${base}/db`));
+            } else {
+              // Keras layout puts the output channel last ([kh,kw,cin,cout]; depthwise [kh,kw,C,1]).
+              const scaleK = depthwise ? g.node('Reshape', [fold.scale, shapeConst(`${base}/sk`, [cout, 1])], `${base}/scaleK`) : fold.scale;
+              emitGradient(kernelParam, g.node('Mul', [G, scaleK], `${base}/dW`));
+              const sumDy = reduceSum(dz, [0, 2, 3], `${base}/sumdy`);
+              if (biasParam) emitGradient(biasParam, g.node('Mul', [sumDy, fold.scale], `${base}/db`));
+              if (fold.betaP) emitGradient(fold.betaP, g.node('Identity', [sumDy], `${bnFold!.name}/dbeta`));
+              if (fold.gammaP) {
+                const wg = reduceSum(g.node('Mul', [kernelParam, G], `${base}/WG`), depthwise ? [0, 1, 3] : [0, 1, 2], `${base}/wgsum`);
+                const shift = g.node('Mul', [fold.rawBias ? g.node('Sub', [fold.rawBias, fold.meanT], `${base}/bmm2`) : g.node('Neg', [fold.meanT], `${base}/negmean2`), sumDy], `${base}/shiftdy`);
+                emitGradient(fold.gammaP, g.node('Mul', [g.node('Add', [wg, shift], `${base}/sdyz`), fold.invT], `${bnFold!.name}/dgamma`));
+              }
+            }
           }
           if (!needDx[0]) return [undefined];
           // dx is a stride-1 convolution with the kernel flipped and its channel axes swapped; a
@@ -370,6 +423,12 @@ export function buildTrainingGraph(layers: readonly TrainingGraphLayer[], option
         break;
       }
       case 'BatchNormalization': {
+        if (foldedBns.has(layer.name)) {
+          // Already applied inside its convolution.
+          out = { name: g.node('Identity', [x.name], `${base}/folded`), shape: x.shape };
+          back = (dy) => [dy];
+          break;
+        }
         const axis = cfg.axis == null ? -1 : Number(Array.isArray(cfg.axis) ? cfg.axis[0] : cfg.axis);
         if (axis !== -1 && axis !== 3) unsupported(layer, `axis ${axis}`);
         let i = 0;
