@@ -194,13 +194,15 @@ export function buildTrainingGraph(layers: readonly TrainingGraphLayer[], option
   }
 
   type Mask = (dy: string, y: string, base: string) => string;
-  const zero = scalar('zero', 0);
-  const reluMask: Mask = (dy, y, base) => g.node('Where', [g.node('Greater', [y, zero], `${base}/pos`), dy, zero], `${base}/d`);
+  // One shared scalar zero, created by the first backward mask that needs it.
+  let zeroName: string | undefined;
+  const zero = () => (zeroName ??= scalar('zero', 0));
+  const reluMask: Mask = (dy, y, base) => g.node('Where', [g.node('Greater', [y, zero()], `${base}/pos`), dy, zero()], `${base}/d`);
   const clipMask =
     (max: number): Mask =>
     (dy, y, base) => {
-      const inside = g.node('And', [g.node('Greater', [y, zero], `${base}/pos`), g.node('Less', [y, scalar(`${base}/max`, max)], `${base}/below`)], `${base}/inside`);
-      return g.node('Where', [inside, dy, zero], `${base}/d`);
+      const inside = g.node('And', [g.node('Greater', [y, zero()], `${base}/pos`), g.node('Less', [y, scalar(`${base}/max`, max)], `${base}/below`)], `${base}/inside`);
+      return g.node('Where', [inside, dy, zero()], `${base}/d`);
     };
   const activation = (layer: TrainingGraphLayer, x: string, name: unknown, extra: Record<string, unknown> = {}): { y: string; mask?: Mask } => {
     const base = layer.name;
