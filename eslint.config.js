@@ -11,6 +11,18 @@ const noElectronNoReact = {
   ],
 };
 
+// Only electron/services/onnx-graphs/ builds ONNX ModelProtos: it alone holds the protobuf writer,
+// and everything else reaches it through its index.
+const onnxGraphsFromOutside = {
+  paths: [...noElectronNoReact.paths, { name: 'protobufjs', message: 'Only electron/services/onnx-graphs/ writes protobuf (the ONNX writer lives there).' }],
+  patterns: [
+    {
+      group: ['**/onnx-graphs/*', '!**/onnx-graphs/index', '**/models/convert/**'],
+      message: 'Import ONNX graph builders from electron/services/onnx-graphs (its index), not its files.',
+    },
+  ],
+};
+
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', 'models/backbones/**', 'out/**', 'test/fixtures/generated/**'] },
   js.configs.recommended,
@@ -26,6 +38,11 @@ export default tseslint.config(
     files: ['electron/**/*.ts', 'models/**/*.ts', 'test/**/*.ts'],
     ignores: ['electron/main.ts', 'electron/preload.ts', 'electron/ipc/**'],
     rules: { 'no-restricted-imports': ['error', noElectronNoReact] },
+  },
+  {
+    files: ['electron/**/*.ts', 'models/**/*.ts'],
+    ignores: ['electron/main.ts', 'electron/preload.ts', 'electron/ipc/**', 'electron/services/onnx-graphs/**'],
+    rules: { 'no-restricted-imports': ['error', onnxGraphsFromOutside] },
   },
   {
     files: ['renderer/**/*.{ts,tsx}'],

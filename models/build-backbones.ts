@@ -8,8 +8,7 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { convertLayersModel, POOLED_OUTPUT } from './convert/keras-to-onnx';
-import { loadLayersFolderSource, loadNsfwjsSource, nsfwjsPackage, type LayersModelSource } from './convert/tfjs-source';
+import { convertLayersModel, loadLayersFolderSource, loadNsfwjsSource, nsfwjsPackage, POOLED_OUTPUT, type LayersModelSource } from '../electron/services/onnx-graphs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const REPO_ROOT = path.resolve(here, '..');
@@ -111,7 +110,7 @@ export function sha256File(file: string): string {
 
 /** Changes whenever the recipe or the converter code changes, so stale builds are redone. */
 function buildKey(recipe: BackboneRecipe): string {
-  const converterFiles = ['keras-to-onnx.ts', 'onnx-proto.ts', 'tfjs-source.ts', 'js-literal.ts'].map((f) => fs.readFileSync(path.join(here, 'convert', f), 'utf8'));
+  const converterFiles = ['keras-to-onnx.ts', 'onnx-proto.ts', 'tfjs-source.ts', 'js-literal.ts'].map((f) => fs.readFileSync(path.join(here, '..', 'electron', 'services', 'onnx-graphs', f), 'utf8'));
   return sha256(JSON.stringify({ recipe: { ...recipe, load: undefined }, converter: converterFiles.map((c) => sha256(c)) }));
 }
 

@@ -12,7 +12,7 @@ import { getDetectorSession, releaseDetectorSessions } from '../services/engine/
 import { ModelRegistry } from '../services/engine/model-registry';
 import { findRepoRoot } from '../services/app/app-info';
 import { readBackboneManifest, type BackboneEntry } from '../services/engine/backbones';
-import { buildDetectorOnnx } from '../../models/convert/detector';
+import { buildDetectorOnnx } from '../services/onnx-graphs';
 
 export interface BenchIo {
   print(obj: unknown): void;

@@ -8,7 +8,7 @@ import { benchOptionReader, seededRandomHead } from './bench-support';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { buildDetectorOnnx } from '../../models/convert/detector';
+import { buildDetectorOnnx } from '../services/onnx-graphs';
 import { findRepoRoot } from '../services/app/app-info';
 import { findBackbone } from '../services/engine/backbones';
 import { releaseDetectorSessions } from '../services/engine/detector-session';

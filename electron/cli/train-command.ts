@@ -1,5 +1,6 @@
 // `npm run train -- --backbone <name> [options]`: the paper's recipe on cached frozen-backbone
-// features, or with --unfreeze k also fine-tuning the last k backbone blocks.
+// features, or with --unfreeze all|k fine-tuning the whole network or its last k blocks in
+// onnxruntime (a compiled training graph; resumable with --resume).
 import os from 'node:os';
 import path from 'node:path';
 import { CaseStore } from '../services/case-store';
@@ -10,6 +11,8 @@ import { parseViews } from '../services/training/image-views';
 import { trainDetector, type TrainDetectorProgress, type TrainDetectorResult } from '../services/training/train-detector';
 import { TrainingError } from '../services/training/training-errors';
 import { ModelRegistryError } from '../services/engine/model-registry';
+import { isProviderPreference, unknownProviderMessage, type ProviderPreference } from '../services/engine/execution-providers';
+import type { FineTuneProgress } from '../services/training/onnx-fine-tune';
 
 export interface TrainCommandContext {
   dataDir: string;
@@ -32,7 +35,14 @@ export const TRAIN_USAGE = [
   '  --exclude-modality <m>      hold a modality out of training (tested on it; the paper\'s Table 3)',
   '  --exclude-generator <g>     hold a generator out of training (tested on it)',
   '  --leave-one-out generator,modality   also run the held-out folds and record them in the model card',
-  '  --unfreeze <k>              also fine-tune the last k backbone blocks in tfjs (slow on CPU)',
+  '  --unfreeze all|<k>          fine-tune the whole backbone or its last k blocks with the head, in onnxruntime',
+  '  --backbone-lr <x>           learning rate of the backbone layers when fine-tuning (default 0.0001; --lr is the head\'s)',
+  '  --weight-decay <x>          decoupled weight decay on kernels when fine-tuning (default 0)',
+  '  --limit <n>                 fine-tune on at most n training and n validation images (smoke runs)',
+  '  --resume                    continue a killed fine-tuning run from its last epoch checkpoint',
+  '  --checkpoint-dir <dir>      where fine-tuning keeps its checkpoint (default <data-dir>/training/<run>)',
+  '  --provider auto|cpu|cuda|dml|coreml|webgpu   execution provider for fine-tuning (default auto, falls back to cpu)',
+  '  --threads <n>               onnxruntime intra-op threads for fine-tuning',
   '  --id <model-id>             default <backbone>-<timestamp>',
   '  --set-default               make the new model the active detector (audited in the global chain; a model',
   '                              below the quality floors also needs --confirm-weak)',
@@ -56,7 +66,14 @@ const spec = {
   'exclude-modality': { type: 'list' },
   'exclude-generator': { type: 'list' },
   'leave-one-out': { type: 'list' },
-  unfreeze: { type: 'int' },
+  unfreeze: { type: 'string' },
+  'backbone-lr': { type: 'number' },
+  'weight-decay': { type: 'number' },
+  limit: { type: 'int' },
+  resume: { type: 'flag' },
+  'checkpoint-dir': { type: 'string' },
+  provider: { type: 'string' },
+  threads: { type: 'int' },
   id: { type: 'string' },
   'set-default': { type: 'flag' },
   'confirm-weak': { type: 'flag' },
@@ -85,7 +102,12 @@ export async function runTrainCommand(argv: string[], ctx: TrainCommandContext):
     numberInRange(flags.lr, 'lr', 0, 10, false);
     numberInRange(flags.units, 'units', 1, 65_536);
     numberInRange(flags.dropout, 'dropout', 0, 0.99);
-    numberInRange(flags.unfreeze, 'unfreeze', 0, 1000);
+    if (flags.unfreeze !== undefined && flags.unfreeze !== 'all' && !/^\d+$/.test(flags.unfreeze as string)) throw new UsageError('--unfreeze takes "all" or a whole number of blocks');
+    numberInRange(flags['backbone-lr'], 'backbone-lr', 0, 10, false);
+    numberInRange(flags['weight-decay'], 'weight-decay', 0, 1);
+    numberInRange(flags.limit, 'limit', 2, 10_000_000);
+    numberInRange(flags.threads, 'threads', 1, 1024);
+    if (flags.provider !== undefined && !isProviderPreference(flags.provider as string)) throw new UsageError(unknownProviderMessage(flags.provider as string));
     for (const v of (flags['leave-one-out'] as string[] | undefined) ?? []) {
       if (v !== 'generator' && v !== 'modality') throw new UsageError('--leave-one-out takes generator and/or modality');
     }
@@ -102,6 +124,16 @@ export async function runTrainCommand(argv: string[], ctx: TrainCommandContext):
   const onSigint = () => controller.abort();
   process.once('SIGINT', onSigint);
   let lastFeatureLine = 0;
+  const onFineTuneProgress = (p: FineTuneProgress) => {
+    if (json) {
+      if (p.kind !== 'batch') ctx.print({ progress: p });
+      return;
+    }
+    if (p.kind === 'stage') ctx.print(`[${p.stage}] ${p.message}`);
+    else if (p.kind === 'batch') {
+      if (p.batch === p.batches || p.batch % 10 === 0) ctx.print(`  epoch ${p.epoch} batch ${p.batch}/${p.batches} loss ${fmt(p.loss)}`);
+    } else if (p.kind === 'epoch') ctx.print(`  epoch ${p.epoch}/${p.epochs} loss ${fmt(p.loss)} val_loss ${fmt(p.valLoss)} lr ${p.learningRate.toExponential(1)} ${p.seconds.toFixed(1)} s`);
+  };
   const onProgress = (p: TrainDetectorProgress) => {
     if (json) {
       if (p.kind !== 'batch') ctx.print({ progress: p });
@@ -133,17 +165,34 @@ export async function runTrainCommand(argv: string[], ctx: TrainCommandContext):
       excludeModalities: flags['exclude-modality'] as string[] | undefined,
       excludeGenerators: flags['exclude-generator'] as string[] | undefined,
     };
-    if (flags.unfreeze !== undefined && (flags.unfreeze as number) > 0) {
-      const { fineTuneDetector } = await import('../services/training/fine-tune');
+    if (flags.unfreeze !== undefined && flags.unfreeze !== '0') {
+      const { fineTuneDetector } = await import('../services/training/onnx-fine-tune');
       const r = await fineTuneDetector(
         {
           datasetDir,
           dataDir: ctx.dataDir,
           backbone: flags.backbone as string,
-          unfreezeBlocks: flags.unfreeze as number,
-          ...sharedOptions,
+          unfreeze: flags.unfreeze === 'all' ? 'all' : Number(flags.unfreeze),
+          epochs: sharedOptions.epochs,
+          batchSize: sharedOptions.batchSize,
+          headLearningRate: sharedOptions.learningRate,
+          backboneLearningRate: flags['backbone-lr'] as number | undefined,
+          weightDecay: flags['weight-decay'] as number | undefined,
+          optimizer: sharedOptions.optimizer,
+          hiddenUnits: sharedOptions.hiddenUnits,
+          dropout: sharedOptions.dropout,
+          seed: sharedOptions.seed,
+          excludeModalities: sharedOptions.excludeModalities,
+          excludeGenerators: sharedOptions.excludeGenerators,
+          limit: flags.limit as number | undefined,
+          resume: flags.resume === true,
+          checkpointDir: flags['checkpoint-dir'] as string | undefined,
+          provider: flags.provider as ProviderPreference | undefined,
+          intraOpThreads: flags.threads as number | undefined,
+          modelId: flags.id as string | undefined,
+          register: flags['no-register'] !== true,
         },
-        { onProgress, signal: controller.signal },
+        { onProgress: onFineTuneProgress, signal: controller.signal },
       );
       const summary = { unfreeze: flags.unfreeze, ...r.summary };
       ctx.print(json ? { result: summary } : summary);

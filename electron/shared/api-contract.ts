@@ -354,8 +354,8 @@ export const apiContract = {
           seed: z.number().int().min(0).max(0xffffffff).optional(),
           /** Also run leave-one-generator-out / leave-one-modality-out folds and record them in the model card. */
           leaveOneOut: z.array(z.enum(['generator', 'modality'])).max(2).optional(),
-          /** Also fine-tune the last k backbone blocks (tfjs; slow on a CPU). 0 = frozen backbone, head only. */
-          unfreezeBlocks: z.number().int().min(0).max(8).optional(),
+          /** Fine-tune the whole backbone ('all') or its last k blocks with the head, in onnxruntime; 0 or absent = frozen backbone, head only. */
+          unfreeze: z.union([z.literal('all'), z.number().int().min(0).max(20)]).optional(),
           // A trained model never becomes active here: activation is models.activate, explicit and audited.
         })
         .strict(),

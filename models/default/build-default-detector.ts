@@ -9,7 +9,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { buildDetectorOnnx } from '../convert/detector';
+import { buildDetectorOnnx } from '../../electron/services/onnx-graphs';
 import { readHeadWeightsFile, SHIPPED_DETECTOR_FILE } from '../../electron/services/engine/model-registry';
 
 const here = path.dirname(fileURLToPath(import.meta.url));

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findBackbone } from '../../electron/services/engine/backbones';
 import { getDetectorSession, releaseDetectorSessions } from '../../electron/services/engine/detector-session';
 import { listProviderAvailability, planProviders, vulkanLoaderPresent } from '../../electron/services/engine/execution-providers';
-import { buildDetectorOnnx } from '../../models/convert/detector';
+import { buildDetectorOnnx } from '../../electron/services/onnx-graphs';
 
 const repoRoot = path.resolve(__dirname, '../..');
 let work: string;

@@ -16,7 +16,7 @@ import { ModelRegistry, ModelRegistryError, type HeadWeightsLike } from '../../e
 import { decodeToPaperRgb, toModelInput } from '../../electron/services/engine/preprocess';
 import { trainHead, type HeadWeights } from '../../electron/services/training/head-trainer';
 import { serialiseHeadWeights } from '../../electron/services/training/head-weights-file';
-import { buildDetectorOnnx } from '../../models/convert/detector';
+import { buildDetectorOnnx } from '../../electron/services/onnx-graphs';
 import { makeBadInputs, type BadInputCase } from '../fixtures/bad-inputs/make-bad-inputs';
 
 const repoRoot = path.resolve(__dirname, '../..');

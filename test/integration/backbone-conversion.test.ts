@@ -9,9 +9,9 @@ import * as ort from 'onnxruntime-node';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildBackbones, sha256File, TINY_DARKNET_DIR } from '../../models/build-backbones';
-import { buildDetectorOnnx, buildHeadOnnx, scoreHeadReference, type HeadWeights } from '../../models/convert/detector';
-import { convertLayersModel, POOLED_OUTPUT } from '../../models/convert/keras-to-onnx';
-import { loadLayersFolderSource, loadNsfwjsSource, type LayersModelSource } from '../../models/convert/tfjs-source';
+import { buildDetectorOnnx, buildHeadOnnx, scoreHeadReference, type HeadWeights } from '../../electron/services/onnx-graphs/detector';
+import { convertLayersModel, POOLED_OUTPUT } from '../../electron/services/onnx-graphs/keras-to-onnx';
+import { loadLayersFolderSource, loadNsfwjsSource, type LayersModelSource } from '../../electron/services/onnx-graphs/tfjs-source';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const datasets = path.resolve(repoRoot, '../shared/datasets');

@@ -21,7 +21,7 @@ import { createRng as seededRandom } from '../../electron/services/common/seeded
 import { loadBackboneGraph, openRegisteredModel, releaseExplainerSessions } from '../../electron/services/explainers/registered-model';
 import { serialiseHeadWeights } from '../../electron/services/training/head-weights-file';
 import { trainHead } from '../../electron/services/training/head-trainer';
-import { buildDetectorOnnx } from '../../models/convert/detector';
+import { buildDetectorOnnx } from '../../electron/services/onnx-graphs';
 
 const repoRoot = path.resolve(__dirname, '../..');
 const datasets = path.resolve(repoRoot, '../shared/datasets');

@@ -211,6 +211,24 @@ describe('model lab: build, train, activate, export/import, evaluate, threshold'
     expect(globalAudit().filter((e) => e.action === 'model.activated')).toEqual([]);
   });
 
+  it('fine-tunes the last backbone block in onnxruntime from the lab, registers it with its fine-tuning card, never active', async () => {
+    const job = await runJob({ kind: 'training.run', datasetDir: dataset.dir, backbone: 'mobilenet_v2', epochs: 1, batchSize: 8, seed: 3, unfreeze: 1, modelId: 'lab-fine-tuned' });
+    expect(job.error).toBeUndefined();
+    expect(job.status).toBe('done');
+    expect((job.result as { modelId: string }).modelId).toBe('lab-fine-tuned');
+    // Progress came from the training graph: one epoch with its loss.
+    const epochs = events.filter((e) => e.id === job.id && e.progress.detail?.kind === 'epoch');
+    expect(epochs.length).toBeGreaterThanOrEqual(1);
+    expect(Number.isFinite((epochs.at(-1)!.progress.detail as { loss: number }).loss)).toBe(true);
+    const tuned = (await services.handlers['models.list']({})).find((m) => m.id === 'lab-fine-tuned')!;
+    expect(tuned.active).toBe(false);
+    const fineTuning = tuned.card.fineTuning as { engine: string; depth: number; epochs: number; provider: string };
+    expect(fineTuning).toMatchObject({ engine: 'onnxruntime training graph', depth: 1, epochs: 1, provider: 'cpu' });
+    // Its backbone is no longer the shipped one.
+    const shipped = (await services.handlers['models.list']({})).find((m) => m.source === 'shipped')!;
+    expect((tuned.card.backbone as { sha256: string }).sha256).not.toBe((shipped.card.backbone as { sha256?: string }).sha256);
+  }, 600_000);
+
   it('discards a cancelled training run: it is never registered', async () => {
     const { jobId } = await services.handlers['jobs.start']({ kind: 'training.run', datasetDir: dataset.dir, backbone: 'mobilenet_v2', epochs: 500, batchSize: 1, modelId: 'cancelled-model' });
     // Cancel once the head is learning (features are cached by the run before, so this comes quickly).

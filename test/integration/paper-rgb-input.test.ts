@@ -11,8 +11,8 @@ import { findBackbone } from '../../electron/services/engine/backbones';
 import { getDetectorSession, releaseDetectorSessions } from '../../electron/services/engine/detector-session';
 import { ModelRegistry } from '../../electron/services/engine/model-registry';
 import { decodeToPaperRgb, toModelInput, type Normalisation } from '../../electron/services/engine/preprocess';
-import { PAPER_RGB_INPUT, withPaperRgbInput } from '../../models/convert/detector';
-import { ConversionError } from '../../models/convert/conversion-error';
+import { PAPER_RGB_INPUT, withPaperRgbInput } from '../../electron/services/onnx-graphs/detector';
+import { ConversionError } from '../../electron/services/onnx-graphs/conversion-error';
 
 const repoRoot = path.resolve(__dirname, '../..');
 const datasets = path.resolve(repoRoot, '../shared/datasets');

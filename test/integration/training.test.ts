@@ -140,15 +140,15 @@ describe.skipIf(!backbonesBuilt || !fs.existsSync(sources))('training end to end
   });
 
   it('--unfreeze 1 fine-tunes the last backbone block (and only it) on a few images, converts it to ONNX and registers it', async () => {
-    const { fineTuneDetector } = await import('../../electron/services/training/fine-tune');
-    const r = await fineTuneDetector({ datasetDir, dataDir, backbone: 'mobilenet_v2', unfreezeBlocks: 1, epochs: 1, batchSize: 4, limit: 4, modelId: 'tiny-unfreeze' });
+    const { fineTuneDetector } = await import('../../electron/services/training/onnx-fine-tune');
+    const r = await fineTuneDetector({ datasetDir, dataDir, backbone: 'mobilenet_v2', unfreeze: 1, epochs: 1, batchSize: 4, limit: 4, modelId: 'tiny-unfreeze' });
     const s = r.summary as { trainedLayers: string[]; maxBackboneWeightChange: number; maxFrozenWeightChange: number; history: Array<{ loss: number }>; fusedMaxDiff: number };
     expect(s.trainedLayers).toEqual(['Conv_1', 'Conv_1_bn', 'out_relu']);
     expect(s.maxBackboneWeightChange).toBeGreaterThan(0);
     expect(s.maxFrozenWeightChange).toBe(0);
     expect(s.history).toHaveLength(1);
     expect(Number.isFinite(s.history[0].loss)).toBe(true);
-    // The converted fine-tuned detector scores as the tfjs model did.
+    // The converted fine-tuned detector scores as the training graph did.
     expect(s.fusedMaxDiff).toBeLessThanOrEqual(1e-3);
     const model = await new ModelRegistry({ dataDir, repoRoot }).resolve('tiny-unfreeze');
     expect((model.card.backbone as { fineTunedBlocks?: number }).fineTunedBlocks).toBe(1);

@@ -6,7 +6,7 @@ import { ablatedHeadScores, globalAveragePool, headForward, headGradientWrtPoole
 import { GraphTail, type GraphLayer, type LayerGraph } from '../../electron/services/explainers/layer-graph';
 import { createRng as seededRandom } from '../../electron/services/common/seeded-random';
 import { ShallowLayerGradients } from '../../electron/services/explainers/shallow-gradients';
-import { buildLayerGradientOnnx } from '../../electron/services/explainers/gradient-onnx';
+import { buildLayerGradientOnnx } from '../../electron/services/onnx-graphs';
 
 function gaussian(seed: number): () => number {
   const r = seededRandom(seed);

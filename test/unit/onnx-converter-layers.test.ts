@@ -3,12 +3,12 @@
 import * as tf from '@tensorflow/tfjs';
 import * as ort from 'onnxruntime-node';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { ConversionError } from '../../models/convert/conversion-error';
-import { convertLayersModel, POOLED_OUTPUT, spatialPadding } from '../../models/convert/keras-to-onnx';
-import { parseJsLiteral } from '../../models/convert/js-literal';
-import { decodeModel, encodeModel, makeModel, valueInfo } from '../../models/convert/onnx-proto';
-import type { LayersModelSource, WeightSpec } from '../../models/convert/tfjs-source';
-import { decodeWeights } from '../../models/convert/tfjs-source';
+import { ConversionError } from '../../electron/services/onnx-graphs/conversion-error';
+import { convertLayersModel, POOLED_OUTPUT, spatialPadding } from '../../electron/services/onnx-graphs/keras-to-onnx';
+import { parseJsLiteral } from '../../electron/services/onnx-graphs/js-literal';
+import { decodeModel, encodeModel, makeModel, valueInfo } from '../../electron/services/onnx-graphs/onnx-proto';
+import type { LayersModelSource, WeightSpec } from '../../electron/services/onnx-graphs/tfjs-source';
+import { decodeWeights } from '../../electron/services/onnx-graphs/tfjs-source';
 
 function rng(seed: number): () => number {
   let s = seed >>> 0;

@@ -3,7 +3,7 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs/promises';
 import ort from 'onnxruntime-node';
-import { withPaperRgbInput } from '../../../models/convert/detector';
+import { withPaperRgbInput } from '../onnx-graphs';
 import {
   defaultIntraOpThreads,
   describeFallback,

@@ -16,6 +16,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { findRepoRoot } from '../app/app-info';
 import { getDetectorSession, hashFileCached, sha256Hex } from './detector-session';
+import { buildDetectorOnnx } from '../onnx-graphs';
 import { parseNormalisation, type Normalisation } from './preprocess';
 
 export type ModelRegistryErrorCode =
@@ -339,8 +340,6 @@ export class ModelRegistry {
     let bytes: Uint8Array;
     try {
       const head = readHeadWeightsFile(headFile);
-      // Loaded only here: the converter is needed once, when the shipped default is first fused.
-      const { buildDetectorOnnx } = await import('../../../models/convert/detector');
       // The head reads the pooled map of the card's feature layer, which may be an earlier layer.
       bytes = buildDetectorOnnx(new Uint8Array(backboneBytes), head, card.backbone.featureLayer ? { featureOutput: card.backbone.featureLayer } : {});
     } catch (e) {

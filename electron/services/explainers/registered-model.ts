@@ -10,13 +10,12 @@ import { getDetectorSession, providerReport, type SessionOptionsInput } from '..
 import { defaultIntraOpThreads, type ProviderName } from '../engine/execution-providers';
 import { ModelRegistry, readHeadWeightsFile, type RegisteredModel } from '../engine/model-registry';
 import type { Normalisation } from '../engine/preprocess';
+import { decodeWeights, loadNsfwjsSource } from '../onnx-graphs';
 import { ExplainError } from './explain-errors';
 import type { ExplainableModel, HeadParams } from './explain-types';
 import { layerGraphFromKeras, type LayerGraph } from './layer-graph';
 import { createOnnxExplainableModel, onnxActivationSource } from './onnx-model';
 
-// The converter's tfjs reader (sibling area, loaded only when LayerCAM needs the backbone graph).
-const TFJS_SOURCE_MODULE = '../../../models/convert/tfjs-source';
 
 export interface ExplainableRegisteredModel {
   model: ExplainableModel;
@@ -58,12 +57,8 @@ export function loadBackboneGraph(name: string): Promise<LayerGraph> {
   let g = graphCache.get(name);
   if (!g) {
     g = (async () => {
-      const mod = (await import(/* @vite-ignore */ TFJS_SOURCE_MODULE)) as {
-        loadNsfwjsSource(name: string): { modelJson: { modelTopology: Record<string, unknown> } };
-        decodeWeights(source: unknown): Map<string, { shape: number[]; data: Float32Array }>;
-      };
-      const source = mod.loadNsfwjsSource(name);
-      return layerGraphFromKeras(source.modelJson.modelTopology, mod.decodeWeights(source));
+      const source = loadNsfwjsSource(name);
+      return layerGraphFromKeras(source.modelJson.modelTopology, decodeWeights(source));
     })();
     graphCache.set(name, g);
     g.catch(() => graphCache.delete(name));

@@ -1,6 +1,6 @@
 // LayerCAM below the feature layer: activations at a shallow layer from any source (an ONNX output,
 // tfjs), then d(score)/d(activations) through the rest of the backbone and the head. The gradient
-// runs as a compiled ONNX graph (gradient-onnx.ts) when every layer of the tail has an ONNX
+// runs as a compiled ONNX graph (onnx-graphs/layer-gradient.ts) when every layer of the tail has an ONNX
 // gradient, else in the float64 layer-graph runtime; both are exact, the first is ~50× faster.
 import crypto from 'node:crypto';
 import fs from 'node:fs';
@@ -8,7 +8,7 @@ import path from 'node:path';
 import ort from 'onnxruntime-node';
 import { ExplainError } from './explain-errors';
 import type { ExplainTarget, FeatureMap, HeadParams, LayerGradients } from './explain-types';
-import { buildLayerGradientOnnx, GRADIENT_INPUT, GRADIENT_OUTPUT, GRADIENT_P_OUTPUT } from './gradient-onnx';
+import { buildLayerGradientOnnx, GRADIENT_INPUT, GRADIENT_OUTPUT, GRADIENT_P_OUTPUT } from '../onnx-graphs';
 import { globalAveragePool, headGradientWrtPooled } from './head-math';
 import { GraphTail, type LayerGraph } from './layer-graph';
 

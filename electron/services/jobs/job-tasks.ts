@@ -102,7 +102,7 @@ export const jobTasks: Record<string, TaskFn> = {
   async 'training.run'(payload: Record<string, any> & { dataDir: string; datasetDir: string; backbone: string; actor: string }, ctx) {
     const { trainDetector } = await import('../training/train-detector');
     // A trained model is registered but never made active here (that is models.activate, audited).
-    const { kind: _kind, actor, setDefault: _never, unfreezeBlocks, ...options } = payload;
+    const { kind: _kind, actor, setDefault: _never, unfreeze, ...options } = payload;
     const onProgress = (p: any) => {
       if (p.kind === 'epoch' || p.kind === 'batch') {
         const msg = `epoch ${p.epoch}/${p.epochs} loss ${p.loss.toFixed(4)}${p.valLoss !== undefined ? ` val ${p.valLoss.toFixed(4)}` : ''} lr ${p.learningRate}`;
@@ -111,9 +111,26 @@ export const jobTasks: Record<string, TaskFn> = {
       else if (p.kind === 'fold') ctx.progress(p.index, p.total, `leave-one-${p.by}-out: ${p.heldOut} ROC-AUC ${p.rocAuc ?? 'n/a'}`, { ...p });
       else if (p.kind === 'stage') ctx.progress(0, null, p.message, { ...p });
     };
-    if (typeof unfreezeBlocks === 'number' && unfreezeBlocks > 0) {
-      const { fineTuneDetector } = await import('../training/fine-tune');
-      const tuned = await fineTuneDetector({ ...(options as any), unfreezeBlocks }, { signal: ctx.signal, onProgress: onProgress as never });
+    if (unfreeze !== undefined && unfreeze !== 0) {
+      // The compiled training graph in onnxruntime (resumable, same provider choice as analysis).
+      const { fineTuneDetector } = await import('../training/onnx-fine-tune');
+      const tuned = await fineTuneDetector(
+        {
+          datasetDir: options.datasetDir,
+          dataDir: payload.dataDir,
+          backbone: options.backbone,
+          unfreeze,
+          epochs: options.epochs,
+          batchSize: options.batchSize,
+          headLearningRate: options.learningRate,
+          optimizer: options.optimizer,
+          seed: options.seed,
+          excludeModalities: options.excludeModalities,
+          excludeGenerators: options.excludeGenerators,
+          modelId: options.modelId,
+        },
+        { signal: ctx.signal, onProgress },
+      );
       await discardIfCancelled(payload.dataDir, tuned.modelId, ctx.signal);
       return JSON.parse(JSON.stringify({ modelId: tuned.modelId, fineTuned: tuned.summary }, (_k, v) => (ArrayBuffer.isView(v) ? undefined : v)));
     }

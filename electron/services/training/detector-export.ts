@@ -2,35 +2,17 @@
 // and proves the fused file scores images exactly as the head did on the cached features.
 import * as ort from 'onnxruntime-node';
 import { decodeToPaperRgb, toModelInput } from '../engine/preprocess';
+import { buildDetectorOnnx } from '../onnx-graphs';
 import type { ResolvedBackbone } from './backbone-specs';
 import { scoreWithHead, type HeadWeights } from './head-trainer';
-import { TrainingError } from './training-errors';
 
-// Resolved at run time: the converter is a sibling area and may be absent in a partial checkout.
-const FUSION_MODULE = '../../../models/convert/detector';
-
-interface FusionModule {
-  buildDetectorOnnx(backbone: string | Uint8Array, head: HeadWeights, options?: unknown): Uint8Array | Promise<Uint8Array>;
-}
-
-export async function loadFusion(): Promise<FusionModule> {
-  try {
-    const m = (await import(/* @vite-ignore */ FUSION_MODULE)) as Partial<FusionModule>;
-    if (typeof m.buildDetectorOnnx !== 'function') throw new Error('buildDetectorOnnx is not exported');
-    return m as FusionModule;
-  } catch (e) {
-    throw new TrainingError('UNSUPPORTED', `the detector fusion (models/convert/detector.ts) is not available: ${(e as Error).message}`);
-  }
-}
 
 /**
  * featureOutput: the backbone output the head reads (pooled by the fusion's mean) and that the
  * detector exposes as `features` for the explainers; default the backbone's last feature map.
  */
 export async function fuseDetector(backbone: ResolvedBackbone, head: HeadWeights, featureOutput?: string): Promise<Uint8Array> {
-  const fusion = await loadFusion();
-  const bytes = await fusion.buildDetectorOnnx(backbone.onnxPath, head, featureOutput ? { featureOutput } : {});
-  return bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes);
+  return buildDetectorOnnx(backbone.onnxPath, head, featureOutput ? { featureOutput } : {});
 }
 
 /**

@@ -5,6 +5,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { findRepoRoot } from '../app/app-info';
+import { convertLayersModel, loadLayersFolderSource, loadNsfwjsSource } from '../onnx-graphs';
 import { MID_LAYERS, TINY_DARKNET_LAST } from './backbone-specs';
 import type { BackboneSpec } from './feature-cache';
 import { TrainingError } from './training-errors';
@@ -17,11 +18,8 @@ export async function buildExperimentBackbone(name: string, cacheDir: string, mi
   if (!last) throw new TrainingError('BACKBONE_NOT_FOUND', `unknown backbone ${name}`);
   const file = path.join(cacheDir, `${name}-${last}-${midLayer}.onnx`);
   if (!fs.existsSync(file)) {
-    // Loaded lazily: the converter is only needed for experiments.
-    const convert = await import('../../../models/convert/keras-to-onnx');
-    const source = await import('../../../models/convert/tfjs-source');
-    const src = name === 'tiny_darknet' ? source.loadLayersFolderSource(path.resolve(repoRoot, '../shared/datasets/models/tiny-darknet')) : source.loadNsfwjsSource(name);
-    const r = convert.convertLayersModel(src, { outputs: [last, midLayer], pooled: last });
+    const src = name === 'tiny_darknet' ? loadLayersFolderSource(path.resolve(repoRoot, '../shared/datasets/models/tiny-darknet')) : loadNsfwjsSource(name);
+    const r = convertLayersModel(src, { outputs: [last, midLayer], pooled: last });
     fs.mkdirSync(cacheDir, { recursive: true });
     fs.writeFileSync(`${file}.tmp`, r.bytes);
     fs.renameSync(`${file}.tmp`, file);

@@ -124,7 +124,7 @@ export async function trainDetector(options: TrainDetectorOptions, hooks: TrainD
   const features = options.features ?? 'last';
   const views = [...new Set<ViewName>(['plain', ...(options.views ?? ['flip'])])];
   if (options.unfreeze !== undefined && options.unfreeze > 0) {
-    throw new TrainingError('UNSUPPORTED', 'use fineTuneBackbone (fine-tune.ts) for --unfreeze; trainDetector trains the head on frozen features');
+    throw new TrainingError('UNSUPPORTED', 'use fineTuneBackbone (onnx-fine-tune.ts) for --unfreeze; trainDetector trains the head on frozen features');
   }
 
   progress({ kind: 'stage', stage: 'dataset', message: `reading ${options.datasetDir}` });

@@ -3,33 +3,11 @@
 // of a convolution is a ConvTranspose with the same weights, a BatchNorm is a per-channel scale, a
 // ReLU a mask of its output...). onnxruntime then runs LayerCAM's gradient in milliseconds instead of
 // the float64 JS runtime's hundreds; that runtime stays the reference the graph is tested against.
-import { ExplainError } from './explain-errors';
-import type { HeadParams } from './explain-types';
-import { checkHead } from './head-math';
-import type { GraphLayer, LayerGraph } from './layer-graph';
-
-// The converter's ONNX writer (sibling area); loaded at run time like the engine does.
-const ONNX_PROTO_MODULE = '../../../models/convert/onnx-proto';
-
-interface Attribute {
-  name: string;
-  type: number;
-}
-interface Builder {
-  nodes: unknown[];
-  initializers: unknown[];
-  floatConst(base: string, dims: number[], data: Float32Array): string;
-  int64Const(base: string, values: number[]): string;
-  unique(base: string): string;
-  node(opType: string, inputs: string[], outputBase: string, attributes?: Attribute[], exactOutputName?: boolean): string;
-}
-interface OnnxProto {
-  OnnxGraphBuilder: new () => Builder;
-  attr: { int(n: string, i: number): Attribute; float(n: string, f: number): Attribute; ints(n: string, v: number[]): Attribute };
-  valueInfo(name: string, dims: (number | string)[]): unknown;
-  makeModel(graph: unknown, metadata: Record<string, string>, doc?: string): unknown;
-  encodeModel(model: unknown): Uint8Array;
-}
+import { ExplainError } from '../explainers/explain-errors';
+import type { HeadParams } from '../explainers/explain-types';
+import { checkHead } from '../explainers/head-math';
+import type { GraphLayer, LayerGraph } from '../explainers/layer-graph';
+import { attr, encodeModel, makeModel, OnnxGraphBuilder, valueInfo } from './onnx-proto';
 
 export const GRADIENT_INPUT = 'activations';
 export const GRADIENT_P_OUTPUT = 'p_synthetic';
@@ -92,14 +70,7 @@ function tailLayers(graph: LayerGraph, from: string, to: string): GraphLayer[] {
  * `gradient_synthetic` [1,h,w,c] = d p(synthetic) / d activations (negate it for p(real)).
  */
 export async function buildLayerGradientOnnx(graph: LayerGraph, from: string, to: string, head: HeadParams, fromShape: readonly [number, number, number]): Promise<Uint8Array> {
-  let proto: OnnxProto;
-  try {
-    proto = (await import(/* @vite-ignore */ ONNX_PROTO_MODULE)) as OnnxProto;
-  } catch (e) {
-    throw new ExplainError('EXPLAIN_UNSUPPORTED_LAYER', `The ONNX writer (models/convert/onnx-proto.ts) is not available: ${(e as Error).message}`);
-  }
-  const { attr } = proto;
-  const g = new proto.OnnxGraphBuilder();
+  const g = new OnnxGraphBuilder();
   const layers = tailLayers(graph, from, to);
   const [h0, w0, c0] = fromShape;
   const values = new Map<string, Value>();
@@ -403,15 +374,15 @@ export async function buildLayerGradientOnnx(graph: LayerGraph, from: string, to
   const dFrom = parts.length === 1 ? parts[0] : g.node('Sum', parts, 'from/dsum');
   g.node('Transpose', [dFrom], GRADIENT_OUTPUT, [attr.ints('perm', [0, 2, 3, 1])], true);
 
-  const model = proto.makeModel(
+  const model = makeModel(
     {
       name: `gradient ${from} → ${to}`,
       node: g.nodes,
       initializer: g.initializers,
-      input: [proto.valueInfo(GRADIENT_INPUT, [1, h0, w0, c0])],
-      output: [proto.valueInfo(GRADIENT_P_OUTPUT, [1, 1]), proto.valueInfo(GRADIENT_OUTPUT, [1, h0, w0, c0])],
+      input: [valueInfo(GRADIENT_INPUT, [1, h0, w0, c0])],
+      output: [valueInfo(GRADIENT_P_OUTPUT, [1, 1]), valueInfo(GRADIENT_OUTPUT, [1, h0, w0, c0])],
     },
     { purpose: 'layercam-gradient', from, to },
   );
-  return proto.encodeModel(model);
+  return encodeModel(model);
 }

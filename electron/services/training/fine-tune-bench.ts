@@ -1,0 +1,105 @@
+// The fine-tuning benchmark's measurement (npm run bench -- training): one compiled training graph and
+// its forward-only twin, the same weights and the same real batch, timed alternately so both see the
+// same machine load. Medians, not means: the machine is shared.
+import { decodeToPaperRgb, toModelInput } from '../engine/preprocess';
+import type { ProviderName } from '../engine/execution-providers';
+import { layerGraphFromKeras } from '../explainers/layer-graph';
+import { buildTrainingGraph, decodeWeights, loadNsfwjsSource } from '../onnx-graphs';
+import { tfjsBackbone } from './backbone-specs';
+import type { DatasetItem } from './dataset-items';
+import { backboneBlocks, initialHead } from './onnx-fine-tune';
+import { applyOptimizerStep, createOptimizerState, createTrainingSession, runTrainingGraph, type TrainingBatch } from './onnx-training';
+import { TrainingError } from './training-errors';
+
+export interface FineTuneBenchOptions {
+  backbone: string;
+  unfreeze: number | 'all';
+  batchSize: number;
+  reps: number;
+  intraOpThreads?: number;
+  items: readonly DatasetItem[];
+  hiddenUnits?: number;
+}
+
+export interface FineTuneBenchResult {
+  batchSize: number;
+  provider: ProviderName;
+  optimizer: 'adam';
+  trainedWeights: number;
+  /** Median seconds per batch. */
+  forwardSeconds: number;
+  stepSeconds: number;
+  updateSeconds: number;
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+export async function benchFineTuneStep(o: FineTuneBenchOptions): Promise<FineTuneBenchResult> {
+  const spec = tfjsBackbone(o.backbone);
+  if (o.items.length < o.batchSize) throw new TrainingError('EMPTY_SPLIT', `the dataset has ${o.items.length} images, fewer than one batch of ${o.batchSize}`);
+  const source = loadNsfwjsSource(o.backbone);
+  const graph = layerGraphFromKeras(source.modelJson.modelTopology, decodeWeights(source));
+  const blocks = backboneBlocks(graph, spec.featureLayer);
+  const k = o.unfreeze === 'all' ? blocks.length : o.unfreeze;
+  const trainable = new Set(blocks.slice(blocks.length - k).flat());
+  const units = o.hiddenUnits ?? 256;
+  const head = initialHead(o.backbone === 'mobilenet_v2' ? 1280 : 2048, units, 1);
+  const inputShape = [spec.inputSize, spec.inputSize, 3] as const;
+  const train = buildTrainingGraph(graph.layers, { featureLayer: spec.featureLayer, inputShape, trainableLayers: trainable, head });
+  const forward = buildTrainingGraph(graph.layers, { featureLayer: spec.featureLayer, inputShape, trainableLayers: trainable, head, forwardOnly: true });
+  const trainSession = await createTrainingSession(train.bytes, { preference: 'auto', intraOpThreads: o.intraOpThreads });
+  const forwardSession = await createTrainingSession(forward.bytes, { preference: trainSession.provider, intraOpThreads: o.intraOpThreads });
+  try {
+    // Half real, half synthetic images when the dataset has both.
+    const reals = o.items.filter((i) => i.label === 0);
+    const fakes = o.items.filter((i) => i.label === 1);
+    const picked = [...reals.slice(0, Math.ceil(o.batchSize / 2)), ...fakes.slice(0, Math.floor(o.batchSize / 2))];
+    const items = picked.length === o.batchSize ? picked : o.items.slice(0, o.batchSize);
+    const per = spec.inputSize * spec.inputSize * 3;
+    const images = new Float32Array(o.batchSize * per);
+    for (const [i, it] of items.entries()) toModelInput((await decodeToPaperRgb(it.file)).data, { inputSize: spec.inputSize, normalisation: spec.normalisation }, images, i * per);
+    const batch: TrainingBatch = {
+      images,
+      count: o.batchSize,
+      inputShape,
+      labels: Float32Array.from(items.map((i) => i.label)),
+      weights: new Float32Array(o.batchSize).fill(1),
+      dropoutMask: Float32Array.from({ length: o.batchSize * units }, (_, i) => (i % 2 ? 2 : 0)),
+      units,
+    };
+    const values = new Map(train.params.map((p) => [p.name, Float32Array.from(p.initial)]));
+    const state = createOptimizerState('adam', train.params);
+    const opts = { kind: 'adam' as const, headLearningRate: 1e-3, backboneLearningRate: 1e-4 };
+    const fwd: number[] = [];
+    const step: number[] = [];
+    const upd: number[] = [];
+    // One warm-up of each, then alternate.
+    for (let r = -1; r < o.reps; r++) {
+      let t = performance.now();
+      await runTrainingGraph(forwardSession.session, forward.params, values, batch);
+      const f = (performance.now() - t) / 1000;
+      t = performance.now();
+      const out = await runTrainingGraph(trainSession.session, train.params, values, batch);
+      const u0 = performance.now();
+      applyOptimizerStep(state, opts, train.params, values, out.gradients);
+      const end = performance.now();
+      if (r >= 0) {
+        fwd.push(f);
+        step.push((end - t) / 1000);
+        upd.push((end - u0) / 1000);
+      }
+    }
+    return {
+      batchSize: o.batchSize,
+      provider: trainSession.provider,
+      optimizer: 'adam',
+      trainedWeights: train.params.filter((p) => !p.head).length,
+      forwardSeconds: median(fwd),
+      stepSeconds: median(step),
+      updateSeconds: median(upd),
+    };
+  } finally {
+    await trainSession.session.release();
+    await forwardSession.session.release();
+  }
+}

@@ -1,0 +1,203 @@
+// Runs compiled training graphs (onnx-graphs/training-graph.ts) in onnxruntime and updates the
+// weights between steps with Adam or RMSprop written here in float32, as tfjs computes them (the
+// test reference). Weights stay plain Float32Arrays fed as graph inputs: nothing is re-serialised.
+import ort from 'onnxruntime-node';
+import {
+  defaultIntraOpThreads,
+  describeFallback,
+  firstLine,
+  planProviders,
+  recordProviderFailure,
+  type ProviderName,
+  type ProviderPreference,
+} from '../engine/execution-providers';
+import {
+  TRAIN_DROPOUT_INPUT,
+  TRAIN_IMAGES_INPUT,
+  TRAIN_LABELS_INPUT,
+  TRAIN_LOGIT_OUTPUT,
+  TRAIN_LOSS_OUTPUT,
+  TRAIN_P_OUTPUT,
+  TRAIN_WEIGHTS_INPUT,
+  type TrainableParam,
+} from '../onnx-graphs';
+import { TrainingError } from './training-errors';
+
+export interface TrainingSessionOptions {
+  preference?: ProviderPreference;
+  intraOpThreads?: number;
+}
+
+export interface OrtTrainingSession {
+  session: ort.InferenceSession;
+  provider: ProviderName;
+  providerNote?: string;
+}
+
+/** A session for a training (or forward-only) graph, with the same provider order and fallback as analysis. */
+export async function createTrainingSession(bytes: Uint8Array, options: TrainingSessionOptions = {}): Promise<OrtTrainingSession> {
+  const preference = options.preference ?? 'auto';
+  const plan = planProviders(preference);
+  const attempts: { name: ProviderName; reason: string }[] = plan.skipped.filter((s) => s.name === preference || (preference === 'auto' && !/only on|does not offer/.test(s.reason)));
+  for (const name of plan.order) {
+    try {
+      const session = await ort.InferenceSession.create(bytes, {
+        executionProviders: name === 'cpu' ? ['cpu'] : [name, 'cpu'],
+        intraOpNumThreads: options.intraOpThreads ?? defaultIntraOpThreads(),
+        interOpNumThreads: 1,
+        executionMode: 'sequential',
+        graphOptimizationLevel: 'all',
+        logSeverityLevel: 3,
+      });
+      return { session, provider: name, providerNote: describeFallback(preference, name, attempts) };
+    } catch (e) {
+      const reason = firstLine((e as Error).message ?? String(e));
+      if (name === 'cpu') throw new TrainingError('UNSUPPORTED', `onnxruntime could not load the training graph: ${reason}`);
+      recordProviderFailure(name, reason);
+      attempts.push({ name, reason });
+    }
+  }
+  throw new TrainingError('UNSUPPORTED', 'No execution provider could load the training graph');
+}
+
+export interface TrainingBatch {
+  /** NHWC model input, count × h × w × c. */
+  images: Float32Array;
+  count: number;
+  inputShape: readonly [number, number, number];
+  labels: Float32Array;
+  weights: Float32Array;
+  /** count × units, keep/(1 − rate) or 0; ones for evaluation. */
+  dropoutMask: Float32Array;
+  units: number;
+}
+
+export interface StepResult {
+  loss: number;
+  p: Float32Array;
+  logits: Float32Array;
+  /** Gradient per param name (absent for a forward-only graph). */
+  gradients: Map<string, Float32Array>;
+}
+
+/** One run of a training graph with the current weights. */
+export async function runTrainingGraph(session: ort.InferenceSession, params: readonly TrainableParam[], values: ReadonlyMap<string, Float32Array>, batch: TrainingBatch): Promise<StepResult> {
+  const feeds: Record<string, ort.Tensor> = {
+    [TRAIN_IMAGES_INPUT]: new ort.Tensor('float32', batch.images.subarray(0, batch.count * batch.inputShape[0] * batch.inputShape[1] * batch.inputShape[2]), [batch.count, ...batch.inputShape]),
+    [TRAIN_LABELS_INPUT]: new ort.Tensor('float32', batch.labels, [batch.count]),
+    [TRAIN_WEIGHTS_INPUT]: new ort.Tensor('float32', batch.weights, [batch.count]),
+    [TRAIN_DROPOUT_INPUT]: new ort.Tensor('float32', batch.dropoutMask, [batch.count, batch.units]),
+  };
+  for (const p of params) {
+    const v = values.get(p.name);
+    if (!v) throw new TrainingError('BAD_OPTIONS', `no value for weight ${p.name}`);
+    feeds[p.name] = new ort.Tensor('float32', v, p.shape);
+  }
+  const out = (await session.run(feeds)) as Record<string, ort.Tensor>;
+  const gradients = new Map<string, Float32Array>();
+  for (const p of params) {
+    const t = out[p.gradient];
+    if (t) gradients.set(p.name, t.data as Float32Array);
+  }
+  const loss = (out[TRAIN_LOSS_OUTPUT].data as Float32Array)[0];
+  return { loss, p: out[TRAIN_P_OUTPUT].data as Float32Array, logits: out[TRAIN_LOGIT_OUTPUT].data as Float32Array, gradients };
+}
+
+export type OptimizerKind = 'adam' | 'rmsprop';
+
+export interface OptimizerOptions {
+  kind: OptimizerKind;
+  /** Learning rate of the head's weights. */
+  headLearningRate: number;
+  /** Learning rate of the backbone's weights (smaller, so fine-tuning does not wreck them). */
+  backboneLearningRate: number;
+  beta1?: number;
+  beta2?: number;
+  /** RMSprop's decay. */
+  rho?: number;
+  epsilon?: number;
+  /** Decoupled weight decay on kernels (not biases, BatchNorm γ/β), per step: w −= lr·decay·w. */
+  weightDecay?: number;
+}
+
+/** Serializable optimiser state (moments per param, step count, the current learning-rate scale). */
+export interface OptimizerState {
+  kind: OptimizerKind;
+  step: number;
+  /** Multiplies both learning rates (reduce-on-plateau lowers it). */
+  lrScale: number;
+  first: Map<string, Float32Array>;
+  second: Map<string, Float32Array>;
+}
+
+export function createOptimizerState(kind: OptimizerKind, params: readonly TrainableParam[]): OptimizerState {
+  const zeros = () => new Map(params.map((p) => [p.name, new Float32Array(p.initial.length)]));
+  return { kind, step: 0, lrScale: 1, first: zeros(), second: zeros() };
+}
+
+const f32 = Math.fround;
+
+/**
+ * Updates `values` in place from `gradients`. Adam as tfjs's AdamOptimizer computes it:
+ * m ← β₁m + (1−β₁)g, v ← β₂v + (1−β₂)g², w ← w − lr·(m/(1−β₁ᵗ)) / (√(v/(1−β₂ᵗ)) + ε);
+ * RMSprop as tfjs's (no momentum, not centred): s ← ρs + (1−ρ)g², w ← w − lr·g/√(s + ε).
+ */
+export function applyOptimizerStep(
+  state: OptimizerState,
+  options: OptimizerOptions,
+  params: readonly TrainableParam[],
+  values: Map<string, Float32Array>,
+  gradients: ReadonlyMap<string, Float32Array>,
+): void {
+  const beta1 = options.beta1 ?? 0.9;
+  const beta2 = options.beta2 ?? 0.999;
+  const rho = options.rho ?? 0.9;
+  const eps = options.epsilon ?? 1e-7;
+  state.step += 1;
+  const t = state.step;
+  const c1 = f32(1 - f32(beta1 ** t));
+  const c2 = f32(1 - f32(beta2 ** t));
+  for (const p of params) {
+    const g = gradients.get(p.name);
+    if (!g) throw new TrainingError('BAD_OPTIONS', `no gradient for ${p.name}`);
+    const w = values.get(p.name)!;
+    const m = state.first.get(p.name)!;
+    const v = state.second.get(p.name)!;
+    const lr = f32((p.head ? options.headLearningRate : options.backboneLearningRate) * state.lrScale);
+    const decay = options.weightDecay && (p.kind === 'conv_kernel' || p.kind === 'depthwise_kernel' || p.kind === 'dense_kernel') ? options.weightDecay : 0;
+    for (let i = 0; i < w.length; i++) {
+      const gi = g[i];
+      if (!Number.isFinite(gi)) throw new TrainingError('DIVERGED', `the gradient of ${p.name} is not finite`);
+      if (state.kind === 'adam') {
+        m[i] = f32(f32(beta1 * m[i]) + f32((1 - beta1) * gi));
+        v[i] = f32(f32(beta2 * v[i]) + f32((1 - beta2) * f32(gi * gi)));
+        w[i] = f32(w[i] - f32(lr * f32(f32(m[i] / c1) / f32(Math.sqrt(f32(v[i] / c2)) + eps))));
+      } else {
+        v[i] = f32(f32(rho * v[i]) + f32((1 - rho) * f32(gi * gi)));
+        w[i] = f32(w[i] - f32(f32(lr * gi) / f32(Math.sqrt(f32(v[i] + eps)))));
+      }
+      if (decay) w[i] = f32(w[i] - f32(lr * decay * w[i]));
+    }
+  }
+}
+
+/** Reduce-on-plateau: lower the learning-rate scale when validation loss stops improving. */
+export interface PlateauState {
+  best: number;
+  bad: number;
+}
+
+export function plateauStep(state: PlateauState, opt: OptimizerState, valLoss: number, settings = { patience: 2, factor: 0.5, minScale: 1e-3, minDelta: 1e-4 }): boolean {
+  if (valLoss < state.best - settings.minDelta) {
+    state.best = valLoss;
+    state.bad = 0;
+    return false;
+  }
+  state.bad += 1;
+  if (state.bad > settings.patience && opt.lrScale > settings.minScale) {
+    opt.lrScale = Math.max(settings.minScale, opt.lrScale * settings.factor);
+    state.bad = 0;
+    return true;
+  }
+  return false;
+}
