@@ -171,26 +171,32 @@ for (const layerArg of layerArgs) {
         },
       });
       const modes: Record<string, Array<{ rocAuc: number | null; fpr: number }>> = { resize: [], 'crops-mean-logit': [], 'crops-max': [], 'crops-centre': [] };
+      // Out-of-fold source-file scores per mode: what an operating point for that mode is fitted on.
+      const oofByMode: Record<string, Array<[0 | 1, string, number]>> = { resize: [], 'crops-mean-logit': [] };
       plan.folds.forEach((fold, f) => {
         const list = heldOutSources(fold);
         const threshold = runs[f].result.threshold;
         const resize = Array.from(scoreWithHead(foldHeads[f], gatherRows(resizeTable, asItems(list), 'plain')));
         modes.resize.push(foldScore(list, resize, threshold));
+        list.forEach((src, i) => oofByMode.resize.push([src.label, src.label === 0 ? fold.realSource : src.generator, Number(resize[i].toFixed(6))]));
         const byParent = new Map<string, number[]>();
         const ownCrops = crops.filter((c) => list.some((s) => s.id === c.parent));
         const cs = scoreWithHead(foldHeads[f], gatherRows(cropTable, asItems(ownCrops), 'plain'));
         ownCrops.forEach((c, i) => byParent.set(c.parent, [...(byParent.get(c.parent) ?? []), cs[i]]));
-        modes['crops-mean-logit'].push(foldScore(list, list.map((s) => aggregateCropScores(byParent.get(s.id) ?? [], 'mean-logit')), threshold));
+        const meanLogit = list.map((s) => aggregateCropScores(byParent.get(s.id) ?? [], 'mean-logit'));
+        modes['crops-mean-logit'].push(foldScore(list, meanLogit, threshold));
+        list.forEach((src, i) => oofByMode['crops-mean-logit'].push([src.label, src.label === 0 ? fold.realSource : src.generator, Number(meanLogit[i].toFixed(6))]));
         modes['crops-max'].push(foldScore(list, list.map((s) => aggregateCropScores(byParent.get(s.id) ?? [], 'max')), threshold));
         modes['crops-centre'].push(foldScore(list, list.map((s) => (byParent.get(s.id) ?? [NaN])[0]), threshold));
       });
-      inference = Object.fromEntries(
+      inference = { outOfFold: oofByMode };
+      Object.assign(inference, Object.fromEntries(
         Object.entries(modes).map(([m, rs]) => {
           const aucs = rs.map((r) => r.rocAuc).filter((a): a is number => a !== null);
           return [m, { meanRocAuc: aucs.reduce((s, a) => s + a, 0) / aucs.length, minRocAuc: Math.min(...aucs), meanFpr: rs.reduce((s, r) => s + r.fpr, 0) / rs.length, maxFpr: Math.max(...rs.map((r) => r.fpr)), folds: rs }];
         }),
-      );
-      for (const [m, v] of Object.entries(inference)) {
+      ));
+      for (const [m, v] of Object.entries(inference).filter(([k]) => k !== 'outOfFold')) {
         const s = v as { meanRocAuc: number; minRocAuc: number; meanFpr: number; maxFpr: number };
         process.stdout.write(`|   inference ${m} | source files | crossed mean ${fmt(s.meanRocAuc)} min ${fmt(s.minRocAuc)} | FPR mean ${fmt(s.meanFpr)} max ${fmt(s.maxFpr)} |\n`);
       }

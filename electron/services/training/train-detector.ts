@@ -76,6 +76,9 @@ export interface TrainDetectorResult {
   threshold: ThresholdSelection;
   val: SplitEvaluation;
   test: SplitEvaluation;
+  /** The test split and its raw scores, for re-evaluation at another (calibrated) operating point. */
+  testItems: DatasetItem[];
+  testScores: Float32Array;
   leaveOneOut: Partial<Record<'generator' | 'modality', HoldOutSummary>>;
   model?: RegisteredModel;
   detectorBytes?: Uint8Array;
@@ -262,6 +265,8 @@ export async function trainDetector(options: TrainDetectorOptions, hooks: TrainD
     threshold,
     val,
     test,
+    testItems: split.test,
+    testScores,
     leaveOneOut,
     seconds: 0,
   };
