@@ -105,7 +105,13 @@ export function EvidenceView({ caseId }: { caseId: string | null }) {
                 <td>
                   {new Date(ev.ingestedAt).toLocaleString()} by {ev.ingestedBy}
                 </td>
-                <td data-testid="verdict">{latest.get(ev.id)?.verdict ?? '—'}</td>
+                <td
+                  data-testid="verdict"
+                  data-verdict={latest.get(ev.id)?.verdict}
+                  title={latest.get(ev.id)?.verdict === 'inconclusive' ? 'The score lies in the model card\'s inconclusive band: the detector cannot tell' : undefined}
+                >
+                  {latest.get(ev.id)?.verdict ?? '—'}
+                </td>
                 <td>{latest.get(ev.id)?.pSynthetic.toFixed(4) ?? '—'}</td>
                 <td title={latest.get(ev.id)?.model.sha256}>
                   {latest.has(ev.id) ? `${latest.get(ev.id)!.model.id} · ${latest.get(ev.id)!.provider}` : '—'}
