@@ -69,10 +69,15 @@ if (crossedFile) {
   const wanted = opt('--crossed-row');
   const row = rows.filter((r) => !wanted || r.label === wanted).at(-1);
   if (!row) throw new Error(`no row ${wanted} in ${crossedFile}`);
+  // Fitted on what the engine will score: the folds' scores of whole source files in the shipped
+  // input mode when the run has them, else the folds' scores of dataset crops.
+  const fileScores = row.inference?.outOfFold?.[inputMode === 'crops' ? 'crops-mean-logit' : 'resize'];
+  const fitOn = fileScores && opt('--fit-on', 'source-files') === 'source-files' ? 'source-files' : 'dataset-items';
   const oof: OutOfFoldScore[] =
-    inputMode === 'crops' && row.inference?.outOfFold?.['crops-mean-logit']
-      ? row.inference.outOfFold['crops-mean-logit'].map(([label, group, score]) => ({ label, group, score }))
+    fitOn === 'source-files' && fileScores
+      ? fileScores.map(([label, group, score]) => ({ label, group, score }))
       : row.outOfFold.flatMap((f) => f.items.map(([label, generator, score]) => ({ label, group: label === 0 ? f.realSource : generator, score })));
+  process.stderr.write(`operating point fitted on ${oof.length} out-of-fold ${fitOn} scores (${inputMode})\n`);
   operatingPoint = fitOperatingPoint(oof, { targetFpr: Number(opt('--target-fpr', '0.05')), maxFnr: Number(opt('--max-fnr', '0.1')) });
   const { outOfFold: _scores, ...inferenceModes } = row.inference ?? {};
   crossed = {
@@ -80,6 +85,7 @@ if (crossedFile) {
       `leave-one-real-source-out × leave-one-generator-group-out: ${row.crossed.folds.length} folds, ${row.groups} groups of generator families, pairing ${String(row.pairing)}; ` +
       `each fold trains without one collection of real photographs and one group of generators and tests only those; its threshold is chosen on its own validation split for FPR ${row.targetFpr}`,
     configuration: row.label,
+    operatingPointFittedOn: fitOn,
     meanRocAuc: row.crossed.meanRocAuc,
     minRocAuc: row.crossed.minRocAuc,
     worstRealSourceFpr: row.crossed.worstRealSourceFpr,
