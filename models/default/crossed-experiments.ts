@@ -47,6 +47,8 @@ const pairing = pairingArg === 'all' ? 'all' : Number(pairingArg);
 const head: HeadTrainingOptions = { epochs: Number(opt('--epochs', '20')), seed: 1 };
 const augmentSets = (opt('--augment', 'flip') as string).split(';').map((s) => parseViews(s));
 const layerArgs = (opt('--layers', 'mid') as string).split(',');
+// --balance-real-sources: each collection of real photographs weighs the same in training.
+const balanceRealSources = args.includes('--balance-real-sources');
 
 const dataset = loadDataset(datasetDir);
 const realSource = (i: Pick<DatasetItem, 'sourceKey'>) => realSourceOf(i.sourceKey);
@@ -131,7 +133,7 @@ for (const layerArg of layerArgs) {
   const layers: LayerSpec[] = layersFor(choice as FeatureChoice, backbone, output);
   if (pooling) for (const l of layers) l.pooling = pooling as LayerSpec['pooling'];
   for (const views of augmentSets) {
-    const label = `${layers.map((l) => `${l.output} ${l.pooling}`).join('+')} [${views.join(',')}]`;
+    const label = `${layers.map((l) => `${l.output} ${l.pooling}`).join('+')} [${views.join(',')}]${balanceRealSources ? ' real-source-balanced' : ''}`;
     const t0 = performance.now();
     const table = await buildFeatureTable(dataset.items, {
       backbone,
@@ -145,12 +147,14 @@ for (const layerArg of layerArgs) {
     const featureSeconds = (performance.now() - t0) / 1000;
     // In-distribution test ROC-AUC, for the record only.
     const split = splitWithHoldOut(dataset.items);
-    const main = await trainHead(featureSetFor(table, split.train, views), featureSetFor(table, split.val, ['plain']), head);
+    const groupOf = balanceRealSources ? realSource : undefined;
+    const main = await trainHead(featureSetFor(table, split.train, views, groupOf), featureSetFor(table, split.val, ['plain'], groupOf), head);
     const testScores = scoreWithHead(main.weights, gatherRows(table, split.test, 'plain'));
     const testAuc = computeRocAuc(split.test.map((i) => i.label), testScores, generatorBalancedWeights(split.test));
     const foldHeads: HeadWeights[] = [];
     const { summary, runs } = await runCrossedValidation(table, dataset.items, plan, realSource, views, head, {
       targetFpr,
+      balanceRealSources,
       onFold: (run, i, n) => {
         foldHeads.push(run.weights);
         const r = run.result;

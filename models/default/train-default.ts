@@ -15,6 +15,7 @@ import { parseViews } from '../../electron/services/training/image-views';
 import { sha256Text } from '../../electron/services/training/head-weights-file';
 import { trainDetector } from '../../electron/services/training/train-detector';
 import { buildDefaultDetector } from './build-default-detector';
+import { realSourceOf } from '../../electron/services/dataset/source-manifest';
 import { computeBinaryMetrics } from '../../electron/services/evaluation/metrics';
 import { generatorBalancedWeights } from '../../electron/services/evaluation/sample-weights';
 import { calibrateScore } from '../../electron/services/engine/operating-point';
@@ -47,6 +48,7 @@ const r = await trainDetector(
     modelId: `${id}-candidate`,
     cacheDir,
     seed: Number(opt('--seed', '1')),
+    realGroupOf: args.includes('--balance-real-sources') ? (item) => realSourceOf(item.sourceKey) : undefined,
   },
   {
     onProgress: (p) => {

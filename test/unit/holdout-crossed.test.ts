@@ -3,7 +3,7 @@
 // held-out classes are separable by construction scores ROC-AUC 1.
 import { describe, expect, it } from 'vitest';
 import type { DatasetItem } from '../../electron/services/training/dataset-items';
-import type { FeatureTable } from '../../electron/services/training/feature-table';
+import { sourceBalancedWeights, type FeatureTable } from '../../electron/services/training/feature-table';
 import {
   generatorFamilyOf,
   planCrossedFolds,
@@ -64,6 +64,16 @@ describe('crossed hold-out folds', () => {
       expect(split.test).toHaveLength(items.filter(held).length);
       expect(split.train.some((i) => i.split !== 'train')).toBe(false);
     }
+  });
+
+  it('can weigh every real collection the same, leaving the synthetic weights as they were', () => {
+    const items = makeItems().filter((i) => i.label === 1 || sourceOf(i) !== 'low-light' || Number(i.sourceKey.split(':')[1]) < 5);
+    const w = sourceBalancedWeights(items, sourceOf);
+    const realShare = (src: string) => items.reduce((s, it, i) => s + (it.label === 0 && sourceOf(it) === src ? w[i] : 0), 0);
+    expect(realShare('faces')).toBeCloseTo(realShare('low-light'), 9);
+    expect(realShare('faces') + realShare('low-light') + realShare('wallpapers')).toBeCloseTo(items.length / 2, 9);
+    const syn = items.map((it, i) => (it.label === 1 ? w[i] : 0));
+    expect(syn.reduce((s, x) => s + x, 0)).toBeCloseTo(items.length / 2, 9);
   });
 
   it('chooses the threshold that meets the false-positive target on the scores it is given', () => {

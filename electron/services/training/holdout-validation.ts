@@ -273,11 +273,12 @@ export async function runCrossedFold(
   realSourceOf: (item: DatasetItem) => string,
   trainViews: readonly ViewName[],
   head: HeadTrainingOptions,
-  options: { targetFpr: number; signal?: AbortSignal },
+  options: { targetFpr: number; signal?: AbortSignal; balanceRealSources?: boolean },
 ): Promise<CrossedFoldRun> {
   const split = splitForCrossedFold(items, fold, realSourceOf);
   checkSplitUsable(split, `fold ${fold.realSource} × generator group ${fold.generatorGroup}`);
-  const training = await trainHead(featureSetFor(table, split.train, trainViews), featureSetFor(table, split.val, ['plain']), head, { signal: options.signal });
+  const groupOf = options.balanceRealSources ? realSourceOf : undefined;
+  const training = await trainHead(featureSetFor(table, split.train, trainViews, groupOf), featureSetFor(table, split.val, ['plain'], groupOf), head, { signal: options.signal });
   const testScores = scoreWithHead(training.weights, gatherRows(table, split.test, 'plain'));
   const valScores = scoreWithHead(training.weights, gatherRows(table, split.val, 'plain'));
   const valReal = split.val.map((it, i) => (it.label === 0 ? valScores[i] : NaN)).filter((s) => !Number.isNaN(s));
@@ -371,7 +372,7 @@ export async function runCrossedValidation(
   realSourceOf: (item: DatasetItem) => string,
   trainViews: readonly ViewName[],
   head: HeadTrainingOptions,
-  options: { targetFpr: number; signal?: AbortSignal; onFold?: (run: CrossedFoldRun, index: number, total: number) => void },
+  options: { targetFpr: number; signal?: AbortSignal; balanceRealSources?: boolean; onFold?: (run: CrossedFoldRun, index: number, total: number) => void },
 ): Promise<{ summary: CrossedSummary; runs: CrossedFoldRun[] }> {
   const runs: CrossedFoldRun[] = [];
   for (const [i, fold] of plan.folds.entries()) {

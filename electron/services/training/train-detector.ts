@@ -46,6 +46,8 @@ export interface TrainDetectorOptions extends HeadTrainingOptions {
   setDefault?: boolean;
   cacheDir?: string;
   repoRoot?: string;
+  /** Balance the real class by collection (each group of real photographs weighs the same) in training. */
+  realGroupOf?: (item: DatasetItem) => string;
   /** Fine-tune the last k backbone blocks as well (tfjs; slow on CPU). */
   unfreeze?: number;
 }
@@ -169,7 +171,8 @@ export async function trainDetector(options: TrainDetectorOptions, hooks: TrainD
     l2: options.l2,
     seed: options.seed,
   };
-  const training = await trainHead(featureSetFor(table, split.train, views), featureSetFor(table, split.val, ['plain']), headOptions, {
+  const groupOf = options.realGroupOf;
+  const training = await trainHead(featureSetFor(table, split.train, views, groupOf), featureSetFor(table, split.val, ['plain'], groupOf), headOptions, {
     onProgress: progress,
     signal: hooks.signal,
   });
