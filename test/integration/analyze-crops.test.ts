@@ -14,6 +14,7 @@ import { releaseDetectorSessions } from '../../electron/services/engine/detector
 import { ModelRegistry } from '../../electron/services/engine/model-registry';
 import { aggregateCropScores, cropBoxes, decodeNativeCrops } from '../../electron/services/engine/multi-crop';
 import { verdictFor } from '../../electron/services/engine/operating-point';
+import { makeBadInputs } from '../fixtures/bad-inputs/make-bad-inputs';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const shared = path.resolve(repoRoot, '../shared/datasets');
@@ -28,7 +29,7 @@ let work: string;
 let dataDir: string;
 let registry: ModelRegistry;
 
-async function collect(inputs: string[], options: Partial<Parameters<typeof analyzeFiles>[1]> = {}): Promise<AnalyzeSuccess[]> {
+async function collectAll(inputs: string[], options: Partial<Parameters<typeof analyzeFiles>[1]> = {}): Promise<AnalyzeResult[]> {
   const out: AnalyzeResult[] = [];
   const it = analyzeFiles(inputs, { dataDir, repoRoot, registry, ...options });
   for (;;) {
@@ -36,6 +37,11 @@ async function collect(inputs: string[], options: Partial<Parameters<typeof anal
     if (r.done) break;
     out.push(r.value);
   }
+  return out;
+}
+
+async function collect(inputs: string[], options: Partial<Parameters<typeof analyzeFiles>[1]> = {}): Promise<AnalyzeSuccess[]> {
+  const out = await collectAll(inputs, options);
   for (const r of out) expect(isAnalyzeFailure(r), JSON.stringify(r)).toBe(false);
   return out as AnalyzeSuccess[];
 }
@@ -79,6 +85,17 @@ describe('multi-crop input', () => {
     expect(crops[2].crops).toBe(1);
     expect(crops[2].pSynthetic).toBeCloseTo(resize[0].pSynthetic, 5);
     expect(resize[0].inputMode).toBe('resize');
+  });
+
+  it('reports every bad input in crops mode with the code the resize mode gives', async () => {
+    const badDir = path.join(work, 'bad-inputs');
+    const cases = await makeBadInputs(badDir);
+    const byName = new Map((await collectAll([badDir], { inputMode: 'crops', batchSize: 3 })).map((r) => [path.basename(r.path), r]));
+    for (const c of cases) {
+      const r = byName.get(c.file);
+      expect(r, c.file).toBeDefined();
+      expect(isAnalyzeFailure(r!) ? r.error.code : 'ok', c.file).toBe(c.expect);
+    }
   });
 
   it('gives verdicts by the card\'s threshold and inconclusive band', async () => {

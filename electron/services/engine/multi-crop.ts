@@ -2,7 +2,7 @@
 // pixel-level traces of a large image), score several 256×256 windows of the file at its own
 // resolution and aggregate their logits. Small images are enlarged to a 256 short side first.
 import sharp from 'sharp';
-import { DEFAULT_MAX_FILE_BYTES, DEFAULT_MAX_PIXELS, ImageInputError, PAPER_SIZE, sniffImageFormat, type DecodeLimits } from './preprocess';
+import { classifyDecodeError, DEFAULT_MAX_FILE_BYTES, DEFAULT_MAX_PIXELS, ImageInputError, PAPER_SIZE, sniffImageFormat, type DecodeLimits } from './preprocess';
 
 export const INPUT_MODES = ['resize', 'crops'] as const;
 export type InputMode = (typeof INPUT_MODES)[number];
@@ -90,9 +90,8 @@ export async function decodeNativeCrops(buf: Buffer, limits: DecodeLimits = {}, 
     if (r.info.channels !== 3) throw new ImageInputError('CORRUPT', `Decoder produced ${r.info.channels} channels, expected 3`);
   } catch (e) {
     if (e instanceof ImageInputError) throw e;
-    const msg = (e as Error).message ?? String(e);
-    if (/pixel limit/i.test(msg)) throw new ImageInputError('TOO_LARGE', `The image has more pixels than the limit: ${msg}`);
-    throw new ImageInputError(/truncat|premature|end of/i.test(msg) ? 'TRUNCATED' : 'CORRUPT', `The image cannot be decoded: ${msg}`);
+    // The same classification as the resize path, so both modes name a bad file alike.
+    throw classifyDecodeError(e, buf, sniffed.format);
   }
   const boxes = cropBoxes(width, height, maxCrops);
   const crops = boxes.map((b) => {
