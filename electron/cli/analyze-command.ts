@@ -1,5 +1,6 @@
 // `npm run cli -- analyze <file|dir>... [--json] [--model <id>] [--threshold <t>] [--batch <n>] [--provider <p>]`
 // One line per file. Exit 0 when at least one file was analysed, 1 when none could be, 2 for usage errors.
+import { INPUT_MODES, type InputMode } from '../services/engine/multi-crop';
 import { analyzeFiles, AnalyzeError, isAnalyzeFailure, type AnalyzeResult, type AnalyzeSummary } from '../services/engine/analyze';
 import { DetectorSessionError } from '../services/engine/detector-session';
 import { isProviderPreference, unknownProviderMessage, type ProviderPreference } from '../services/engine/execution-providers';
@@ -13,13 +14,16 @@ export interface AnalyzeCommandContext {
 }
 
 export const ANALYZE_USAGE = [
-  'Usage: npm run cli -- analyze <file|dir>... [--json] [--model <id>] [--threshold <t>] [--batch <n>] [--provider <p>]',
+  'Usage: npm run cli -- analyze <file|dir>... [--json] [--model <id>] [--threshold <t>] [--input-mode resize|crops] [--batch <n>] [--provider <p>]',
   '',
   'Says for each image whether it is a real photograph or AI-generated. Folders are searched recursively.',
-  '  --json            one JSON object per line: {path, sha256, pSynthetic, verdict, threshold, model, provider, ms}',
+  '  --json            one JSON object per line: {path, sha256, pSynthetic, verdict, threshold, inconclusiveBand, inputMode, crops, model, provider, ms}',
+  '                    verdict is "synthetic", "real" or "inconclusive" (pSynthetic inside the model card\'s band below the threshold)',
   '                    or {path, error: {code, message}} for a file that cannot be analysed',
   '  --model <id>      the detector to use (default: the default model)',
-  '  --threshold <t>   decision threshold in [0, 1] (default: the model card\'s, chosen on validation data)',
+  '  --threshold <t>   decision threshold in [0, 1] (default: the model card\'s, chosen on validation data; drops the inconclusive band)',
+  '  --input-mode <m>  crops: score 256×256 windows at native resolution and average their logits; resize: the paper\'s',
+  '                    whole-image stretch to 256×256 (default: the model card\'s)',
   '  --batch <n>       images per inference batch, 1-256 (default 8)',
   '  --provider <p>    auto | cpu | cuda | dml | coreml | webgpu (default auto; falls back to cpu)',
   '',
@@ -34,6 +38,7 @@ interface ParsedArgs {
   threshold?: number;
   batchSize?: number;
   provider?: ProviderPreference;
+  inputMode?: InputMode;
 }
 
 export function parseAnalyzeArgs(argv: readonly string[]): ParsedArgs | { error: string } {
@@ -62,7 +67,7 @@ export function parseAnalyzeArgs(argv: readonly string[]): ParsedArgs | { error:
     }
     if (arg === '--json') out.json = true;
     else if (arg === '--help') out.help = true;
-    else if (['--model', '--threshold', '--batch', '--provider'].includes(arg)) {
+    else if (['--model', '--threshold', '--batch', '--provider', '--input-mode'].includes(arg)) {
       let value: string;
       if (inline !== undefined) value = inline;
       else {
@@ -72,6 +77,10 @@ export function parseAnalyzeArgs(argv: readonly string[]): ParsedArgs | { error:
         i++;
       }
       if (arg === '--model') out.modelId = value;
+      else if (arg === '--input-mode') {
+        if (!(INPUT_MODES as readonly string[]).includes(value)) return { error: `--input-mode must be ${INPUT_MODES.join(' or ')}, got "${value}"` };
+        out.inputMode = value as InputMode;
+      }
       else if (arg === '--threshold') {
         const t = Number(value);
         if (value.trim() === '' || !Number.isFinite(t) || t < 0 || t > 1) return { error: `--threshold must be a number from 0 to 1, got "${value}"` };
@@ -115,6 +124,7 @@ export async function runAnalyzeCommand(argv: readonly string[], ctx: AnalyzeCom
       dataDir: ctx.dataDir,
       modelId: parsed.modelId,
       threshold: parsed.threshold,
+      inputMode: parsed.inputMode,
       batchSize: parsed.batchSize,
       provider: parsed.provider,
       onReady: ({ session }) => {

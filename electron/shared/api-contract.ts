@@ -102,6 +102,12 @@ export const explainParametersSchema = z
   })
   .strict();
 
+/**
+ * Verdicts the engine gives: "inconclusive" is a score inside the model card's band just below the
+ * threshold. Stored analyses keep any string, so a reader must not assume only these three.
+ */
+export const VERDICTS = ['synthetic', 'real', 'inconclusive'] as const;
+
 export const analysisSchema = z.object({
   id: z.string(),
   evidenceId: z.string(),

@@ -142,7 +142,7 @@ describe('analyzeFiles with a detector trained on real data', () => {
     for (const r of results) {
       expect(isAnalyzeFailure(r)).toBe(false);
       const s = r as AnalyzeSuccess;
-      expect(Object.keys(s).sort()).toEqual(['model', 'ms', 'pSynthetic', 'path', 'provider', 'sha256', 'threshold', 'verdict']);
+      expect(Object.keys(s).sort()).toEqual(['inputMode', 'model', 'ms', 'pSynthetic', 'path', 'provider', 'sha256', 'threshold', 'verdict']);
       expect(s.sha256).toBe(sha256Hex(fs.readFileSync(s.path)));
       expect(s.pSynthetic).toBeGreaterThanOrEqual(0);
       expect(s.pSynthetic).toBeLessThanOrEqual(1);

@@ -8,7 +8,10 @@ import { planDataset, type DatasetPlan } from '../../electron/services/dataset/b
 import { DatasetBuildError } from '../../electron/services/dataset/dataset-errors';
 import {
   parseSourceManifest,
+  REAL_SOURCES,
+  realSourceOf,
   SOURCE_GROUPS,
+  sourceKeyOf,
   sourceGroupOf,
   unmatchedGroupMembers,
 } from '../../electron/services/dataset/source-manifest';
@@ -35,8 +38,39 @@ describe('dataset split plan on ../shared/datasets', () => {
 
   it('matches every README group member to a manifest row', () => {
     const rows = parseSourceManifest(fs.readFileSync(path.join(sourcesDir, 'MANIFEST.csv'), 'utf8'));
-    expect(rows).toHaveLength(836);
+    expect(rows).toHaveLength(1519);
     expect(unmatchedGroupMembers(rows)).toEqual([]);
+  });
+
+  it('keeps identities, crops of one photo, sequences and one model\'s seeds in one split', () => {
+    const splitsOf = (re: RegExp) => new Set(plan.items.filter((i) => re.test(i.sourceKey)).map((i) => i.split));
+    const together: Array<[string, RegExp, number]> = [
+      ['deepface celebrities with facenet, InstantID musk and PhotoMaker scarlett', /serengil\/deepface@|facenet-pytorch@|InstantID@.*musk_resize|PhotoMaker@.*scarlett/, 48],
+      ['face_recognition identities', /ageitgey\/face_recognition@/, 19],
+      ['Solvay 1927 crops and photo', /Solvay_conference_1927/, 3],
+      ['GoPro sequences', /HINet@.*GOPR0384|DeblurGANv2@.*000027/, 2],
+      ['SICE 0-199', /Zero-DCE_extension@.*train_data\/(7|57|107|157|32|112|192)\.jpg$/, 7],
+      ['StyleGAN2 config-e and config-f seeds', /awesome-pretrained-stylegan2@.*FFHQ config-[ef]\)\//, 2],
+      ['Obama StyleGAN2 models', /awesome-pretrained-stylegan2@.*obama|low-shot-comparison/, 2],
+      ['ComfyUI prompts', /ComfyUI_examples@/, 18],
+      ['LoRA Kiriko', /cloneofsimo\/lora@.*(lora_pti_example|lora_with_clip_4x4|lora_some_tweaks|lora_just_)/, 5],
+      ['YOLOP dash-cam', /hustvl\/YOLOP@/, 6],
+    ];
+    for (const [name, re, sources] of together) {
+      expect(new Set(plan.items.filter((i) => re.test(i.sourceKey)).map((i) => i.sourceKey)).size, name).toBe(sources);
+      expect(splitsOf(re).size, name).toBe(1);
+    }
+  });
+
+  it('puts every real photograph in a named collection for leave-one-real-source-out', () => {
+    const rows = parseSourceManifest(fs.readFileSync(path.join(sourcesDir, 'MANIFEST.csv'), 'utf8')).filter((r) => r.label === 'real');
+    const counts: Record<string, number> = {};
+    for (const r of rows) {
+      const s = realSourceOf(sourceKeyOf(r.source));
+      counts[s] = (counts[s] ?? 0) + 1;
+    }
+    expect(counts).toEqual({ 'debian-photos': 41, wallpapers: 25, 'kodak-cbsd68': 92, 'sun-hays': 80, 'low-light': 132, faces: 156, degraded: 83, everyday: 134 });
+    expect(Object.keys(counts).sort()).toEqual([...REAL_SOURCES].sort());
   });
 
   it('never puts one source in two splits', () => {

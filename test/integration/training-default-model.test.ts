@@ -22,8 +22,15 @@ describe.skipIf(!backboneBuilt)('shipped default detector', () => {
       const r = buildDefaultDetector({ force: true, outFile: out });
       expect(r.sha256).toBe(card.sha256);
       expect(crypto.createHash('sha256').update(fs.readFileSync(out)).digest('hex')).toBe(card.sha256);
-      expect(card.thresholdSelection.chosenOn).toBe('val');
-      expect(card.metrics.leaveOneGeneratorOut.folds.length).toBeGreaterThan(30);
+      // The operating point comes from held-out real collections, not the random validation split.
+      expect(card.thresholdSelection.chosenOn).toMatch(/held-out real collections/);
+      expect(card.thresholdSelection.targetFpr).toBeLessThanOrEqual(0.05);
+      expect(card.inconclusiveBand.high).toBe(card.threshold);
+      expect(card.inconclusiveBand.low).toBeLessThanOrEqual(card.threshold);
+      expect(card.calibration.method).toBe('platt');
+      expect(card.metrics.crossedHoldOut.folds.length).toBeGreaterThanOrEqual(16);
+      expect(card.metrics.crossedHoldOut.byGenerator.length).toBeGreaterThan(30);
+      expect(card.metrics.crossedHoldOut.byRealSource.length).toBe(8);
       const session = await ort.InferenceSession.create(out);
       const shared = path.resolve(repoRoot, '../shared/datasets');
       const manifest = fs.readFileSync(path.join(shared, 'MANIFEST.csv'), 'utf8').split('\n');

@@ -16,6 +16,8 @@ import path from 'node:path';
 import { getDetectorSession, providerReport, type DetectorSession } from './detector-session';
 import { defaultIntraOpThreads, type ProviderName, type ProviderPreference } from './execution-providers';
 import { ModelRegistry, type RegisteredModel } from './model-registry';
+import { aggregateCropScores, decodeNativeCrops, DEFAULT_MAX_CROPS, INPUT_MODES, type CropAggregate, type InputMode } from './multi-crop';
+import { calibrateScore, inferenceOf, operatingPointOf, verdictFor, type InconclusiveBand, type Verdict } from './operating-point';
 import {
   ImageInputError,
   decodeToPaperRgb,
@@ -30,9 +32,16 @@ import {
 export interface AnalyzeSuccess {
   path: string;
   sha256: string;
+  /** Calibrated when the model card carries a calibration. */
   pSynthetic: number;
-  verdict: 'synthetic' | 'real';
+  /** "inconclusive" inside the card's band, just below the threshold. */
+  verdict: Verdict;
   threshold: number;
+  inconclusiveBand?: InconclusiveBand;
+  /** How the file was read: the paper's whole-image resize, or windows at native resolution. */
+  inputMode: InputMode;
+  /** Windows scored, in crops mode. */
+  crops?: number;
   model: { id: string; sha256: string };
   provider: ProviderName;
   /**
@@ -69,8 +78,12 @@ export interface AnalyzeOptions extends DecodeLimits {
   /** Shares one registry (and its knowledge of models) across calls. */
   registry?: ModelRegistry;
   modelId?: string;
-  /** Overrides the model card's decision threshold. */
+  /** Overrides the model card's decision threshold (and drops its inconclusive band). */
   threshold?: number;
+  /** Overrides the card's input mode: 'resize' (the paper) or 'crops' (native-resolution windows). */
+  inputMode?: InputMode;
+  maxCrops?: number;
+  cropAggregate?: CropAggregate;
   batchSize?: number;
   provider?: ProviderPreference;
   /** Files read ahead of inference; memory is bounded by this and by maxInFlightBytes. */
@@ -199,7 +212,7 @@ class ByteBudget {
 }
 
 type Decoded =
-  | { path: string; ok: true; rgb: PaperRgb; sha256: string }
+  | { path: string; ok: true; rgb: PaperRgb; sha256: string; crops?: Uint8Array[] }
   | { path: string; ok: false; error: AnalyzeFailure['error'] };
 
 /** At most `limit` holders at once; the rest wait in order. */
@@ -221,22 +234,62 @@ class Semaphore {
 
 const cancelledBeforeDecode = new Error('The run was cancelled before this file was decoded');
 
-async function decodeOne(filePath: string, limits: DecodeLimits, budget: ByteBudget, decoders: Semaphore, signal?: AbortSignal): Promise<Decoded> {
+interface ReadMode {
+  inputMode: InputMode;
+  maxCrops: number;
+  aggregate: CropAggregate;
+}
+
+/** One file's input images: the stretched 256×256 (resize) or its native windows (crops). */
+async function decodeForMode(buf: Buffer, limits: DecodeLimits, mode?: ReadMode): Promise<{ rgb: PaperRgb; crops?: Uint8Array[] }> {
+  if (mode?.inputMode !== 'crops') return { rgb: await decodeToPaperRgb(buf, { ...limits, sourceInfo: false }) };
+  const c = await decodeNativeCrops(buf, limits, mode.maxCrops);
+  // A PNG cut after its image data decodes without complaint; decodeToPaperRgb's check catches it.
+  if (sniffIsPng(buf) && !pngHasEnd(buf)) throw new ImageInputError('TRUNCATED', 'The PNG file has no IEND chunk (truncated file)');
+  return { rgb: { data: c.crops[0], size: PAPER_SIZE, source: { format: 'png', width: c.width, height: c.height } } as PaperRgb, crops: c.crops };
+}
+
+const sniffIsPng = (b: Uint8Array) => b.length > 8 && b[0] === 0x89 && b[1] === 0x50 && b[2] === 0x4e && b[3] === 0x47;
+function pngHasEnd(b: Uint8Array): boolean {
+  const tail = Buffer.from(b.subarray(Math.max(0, b.length - 64))).toString('latin1');
+  return tail.includes('IEND');
+}
+
+/** Raw p(synthetic) per decoded file: one session run over every window, then each file's windows aggregated. */
+async function scoreDecoded(session: DetectorSession, items: readonly Extract<Decoded, { ok: true }>[], buffer: Uint8Array, aggregate: CropAggregate): Promise<number[]> {
+  const imageBytes = PAPER_SIZE * PAPER_SIZE * 3;
+  const images = items.map((d) => d.crops ?? [d.rgb.data]);
+  const total = images.reduce((s, l) => s + l.length, 0);
+  const buf = buffer.length >= total * imageBytes ? buffer : new Uint8Array(total * imageBytes);
+  let k = 0;
+  for (const list of images) for (const img of list) buf.set(img, k++ * imageBytes);
+  const scores = await session.predict(buf, total);
+  const out: number[] = [];
+  k = 0;
+  for (const list of images) {
+    const own = Array.from(scores.slice(k, k + list.length));
+    k += list.length;
+    out.push(list.length === 1 ? own[0] : own.some((p) => !(p >= 0 && p <= 1)) ? NaN : aggregateCropScores(own, aggregate));
+  }
+  return out;
+}
+
+async function decodeOne(filePath: string, limits: DecodeLimits, budget: ByteBudget, decoders: Semaphore, signal?: AbortSignal, mode?: ReadMode): Promise<Decoded> {
   let reserved = 0;
   try {
     const buf = await readImageFile(filePath, limits, async (size) => {
       reserved = size;
       await budget.acquire(size);
     });
-    const [sha256, rgb] = await Promise.all([
+    const [sha256, decoded] = await Promise.all([
       sha256Async(buf),
       decoders.run(() => {
         // A group queues many files behind a few decoders: once cancelled, only the running ones finish.
         if (signal?.aborted) throw cancelledBeforeDecode;
-        return decodeToPaperRgb(buf, { ...limits, sourceInfo: false });
+        return decodeForMode(buf, limits, mode);
       }),
     ]);
-    return { path: filePath, ok: true, rgb, sha256 };
+    return { path: filePath, ok: true, rgb: decoded.rgb, crops: decoded.crops, sha256 };
   } catch (e) {
     if (e === cancelledBeforeDecode) return { path: filePath, ok: false, error: { code: 'CANCELLED', message: cancelledBeforeDecode.message } };
     const err = e instanceof ImageInputError ? e : (e as NodeJS.ErrnoException)?.code ? fileSystemError(e, filePath) : e;
@@ -271,10 +324,19 @@ export async function* analyzeFiles(inputs: readonly string[], options: AnalyzeO
   });
   options.onReady?.({ model, session });
 
-  const threshold = options.threshold ?? model.card.threshold;
+  const operatingPoint = operatingPointOf(model.card, options.threshold);
+  const threshold = operatingPoint.threshold;
+  const cardInference = inferenceOf(model.card);
+  const inputMode = options.inputMode ?? cardInference.inputMode;
+  if (!(INPUT_MODES as readonly string[]).includes(inputMode)) throw new AnalyzeError('INVALID_OPTIONS', `input mode must be one of ${INPUT_MODES.join(', ')}, got ${inputMode}`);
+  const readMode: ReadMode = {
+    inputMode,
+    maxCrops: options.maxCrops ?? cardInference.maxCrops ?? DEFAULT_MAX_CROPS,
+    aggregate: options.cropAggregate ?? cardInference.aggregate ?? 'mean-logit',
+  };
   const modelRef = { id: model.id, sha256: session.modelSha256 };
   const imageBytes = PAPER_SIZE * PAPER_SIZE * 3;
-  const batchBuffer = new Uint8Array(batchSize * imageBytes);
+  const batchBuffer = new Uint8Array(batchSize * imageBytes * (inputMode === 'crops' ? readMode.maxCrops : 1));
   const limits: DecodeLimits = { maxPixels: options.maxPixels, maxFileBytes: options.maxFileBytes };
   // Enough files in flight to fill the next batch while the current one runs. A file needs several
   // event-loop turns (open, stat, read, close, hash, decode) and a synchronous session.run allows one
@@ -305,7 +367,7 @@ export async function* analyzeFiles(inputs: readonly string[], options: AnalyzeO
         break;
       }
       const entry = next.value;
-      inFlight.push('error' in entry ? Promise.resolve({ path: entry.path, ok: false, error: entry.error }) : decodeOne(entry.path, limits, budget, decoders, options.signal));
+      inFlight.push('error' in entry ? Promise.resolve({ path: entry.path, ok: false, error: entry.error }) : decodeOne(entry.path, limits, budget, decoders, options.signal, readMode));
     }
   };
 
@@ -320,14 +382,13 @@ export async function* analyzeFiles(inputs: readonly string[], options: AnalyzeO
     const n = batchItems.length;
     const out = new Map<number, AnalyzeResult>();
     if (n === 0) return out;
-    for (let i = 0; i < n; i++) batchBuffer.set(batchItems[i].rgb.data, i * imageBytes);
-    const scores = await session.predict(batchBuffer, n);
+    const scores = await scoreDecoded(session, batchItems, batchBuffer, readMode.aggregate);
     const now = performance.now();
     const share = (now - lastBatchEnd) / n;
     lastBatchEnd = now;
     for (let i = 0; i < n; i++) {
       const d = batchItems[i];
-      const p = scores[i];
+      const p = calibrateScore(scores[i], operatingPoint.calibration);
       if (!(p >= 0 && p <= 1)) {
         // A NaN would otherwise read as "real": never let a broken number become a verdict.
         out.set(i, { path: d.path, error: { code: 'INTERNAL', message: `The model produced an invalid score (${p}) for this image` } });
@@ -337,8 +398,11 @@ export async function* analyzeFiles(inputs: readonly string[], options: AnalyzeO
         path: d.path,
         sha256: d.sha256,
         pSynthetic: p,
-        verdict: p >= threshold ? 'synthetic' : 'real',
+        verdict: verdictFor(p, operatingPoint),
         threshold,
+        ...(operatingPoint.band ? { inconclusiveBand: operatingPoint.band } : {}),
+        inputMode,
+        ...(d.crops ? { crops: d.crops.length } : {}),
         model: modelRef,
         provider: session.provider,
         ms: Math.round(share * 100) / 100,

@@ -202,7 +202,7 @@ function looksTruncated(buf: Uint8Array, format: DecodableFormat): boolean {
   }
 }
 
-function classifyDecodeError(err: unknown, buf: Uint8Array, format: DecodableFormat): ImageInputError {
+export function classifyDecodeError(err: unknown, buf: Uint8Array, format: DecodableFormat): ImageInputError {
   const message = err instanceof Error ? err.message : String(err);
   if (/pixel limit/i.test(message)) {
     return new ImageInputError('TOO_MANY_PIXELS', `The image declares more pixels than the limit allows (decompression bomb guard): ${message}`);

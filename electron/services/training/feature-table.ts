@@ -60,12 +60,25 @@ export function gatherRows(table: FeatureTable, items: readonly DatasetItem[], v
   return out;
 }
 
-/** A labelled, generator-balanced feature set over the given views (views[0] is the plain one). */
-export function featureSetFor(table: FeatureTable, items: readonly DatasetItem[], views: readonly ViewName[]): FeatureSet {
+/**
+ * A labelled, generator-balanced feature set over the given views (views[0] is the plain one).
+ * With `realGroupOf`, the real class is balanced too: each collection of real photographs gets the
+ * same share of the real weight (so 150 faces do not outweigh 25 wallpapers' worth of evidence, or
+ * the other way round).
+ */
+export function featureSetFor(table: FeatureTable, items: readonly DatasetItem[], views: readonly ViewName[], realGroupOf?: (item: DatasetItem) => string): FeatureSet {
   return {
     dim: table.dim,
     views: views.map((v) => gatherRows(table, items, v)),
     labels: Uint8Array.from(items.map((i) => i.label)),
-    weights: Float32Array.from(generatorBalancedWeights(items)),
+    weights: Float32Array.from(realGroupOf ? sourceBalancedWeights(items, realGroupOf) : generatorBalancedWeights(items)),
   };
+}
+
+export function sourceBalancedWeights(items: readonly DatasetItem[], realGroupOf: (item: DatasetItem) => string): number[] {
+  const w = generatorBalancedWeights(items);
+  const counts = new Map<string, number>();
+  for (const it of items) if (it.label === 0) counts.set(realGroupOf(it), (counts.get(realGroupOf(it)) ?? 0) + 1);
+  const realTotal = items.reduce((s, it, i) => s + (it.label === 0 ? w[i] : 0), 0);
+  return items.map((it, i) => (it.label === 0 ? realTotal / counts.size / (counts.get(realGroupOf(it)) as number) : w[i]));
 }

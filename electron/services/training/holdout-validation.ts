@@ -2,6 +2,7 @@
 // it against real test images it never saw. In-distribution validation on tiles of generators that
 // were trained on says little about the next generator; these folds are what configurations are
 // selected on.
+import crypto from 'node:crypto';
 import { computeRocAuc } from '../evaluation/metrics';
 import { generatorBalancedWeights } from '../evaluation/sample-weights';
 import { checkSplitUsable, splitWithHoldOut, type DatasetItem, type HoldOut } from './dataset-items';
@@ -107,4 +108,277 @@ export async function runLeaveOneOut(
     hooks.onFold?.(run.result, i, groups.length);
   }
   return summariseFolds(folds);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Leave-one-real-source-out crossed with leave-one-generator-out. Holding out generators alone
+// keeps the same real collections in training and test, so a head that has learnt "what these
+// photographs look like" scores well there and then calls a new collection of real faces or
+// degraded photographs synthetic. Each crossed fold holds out one collection of real photographs
+// AND one group of generator families from train and val; its test set is only those: unseen real
+// photographs against unseen generators. The threshold is chosen on the fold's own validation
+// split (for a stated false-positive rate), so the held-out false-positive rate measures the
+// operating-point rule, not a threshold tuned on the answers.
+
+/** Related generator names that share a model or a decoder are held out together. */
+const GENERATOR_FAMILY_RULES: ReadonlyArray<[RegExp, string]> = [
+  [/^stylegan2(-|$)/, 'stylegan2'],
+  [/^stylegan-(ffhq)$/, 'stylegan'],
+  [/^styleswin-/, 'styleswin'],
+  [/^eg3d-/, 'eg3d'],
+  [/^(stable-diffusion-v1|sd1\.5-|anything-v3$)/, 'stable-diffusion-v1'],
+  [/^latent-diffusion-/, 'latent-diffusion'],
+  [/^sd3/, 'sd3'],
+  [/^auraflow-/, 'auraflow'],
+  [/^(chroma|hidream|omnigen2$)/, 'flux-vae'],
+  [/^(taming-transformers-|vqgan-clip$)/, 'taming-transformers'],
+  [/^show-o/, 'show-o'],
+  [/^lumina-/, 'lumina'],
+  [/^(funit|coco-funit)$/, 'funit'],
+];
+
+export function generatorFamilyOf(generator: string): string {
+  return GENERATOR_FAMILY_RULES.find(([re]) => re.test(generator))?.[1] ?? generator;
+}
+
+export interface CrossedFoldSpec {
+  realSource: string;
+  /** Index of the generator group held out with it. */
+  generatorGroup: number;
+  generators: string[];
+}
+
+export interface CrossedFoldPlan {
+  realSources: string[];
+  /** Each group is a list of generator names (whole families). */
+  generatorGroups: string[][];
+  folds: CrossedFoldSpec[];
+}
+
+/**
+ * Generator families dealt into `groups` groups of roughly equal item counts (largest family first,
+ * to the lightest group; ties by a seeded order), then every real source crossed with every group
+ * (`pairing: 'all'`, real × groups folds) or each real source paired with one group per rotation
+ * (`pairing: n`, n × real folds, rotation r pairs source i with group (i + r) mod groups).
+ */
+export function planCrossedFolds(
+  items: readonly DatasetItem[],
+  realSourceOf: (item: DatasetItem) => string,
+  options: { groups: number; pairing: 'all' | number; seed?: number },
+): CrossedFoldPlan {
+  const realSources = [...new Set(items.filter((i) => i.label === 0).map(realSourceOf))].sort();
+  const familyItems = new Map<string, { count: number; generators: Set<string> }>();
+  for (const item of items) {
+    if (item.label !== 1) continue;
+    const f = generatorFamilyOf(item.generator);
+    const e = familyItems.get(f) ?? { count: 0, generators: new Set() };
+    e.count++;
+    e.generators.add(item.generator);
+    familyItems.set(f, e);
+  }
+  const seedRank = (name: string) => crypto.createHash('sha256').update(`${options.seed ?? 1}\u0000${name}`).digest().readUInt32BE(0);
+  const families = [...familyItems.entries()].sort((a, b) => b[1].count - a[1].count || seedRank(a[0]) - seedRank(b[0]));
+  const k = Math.max(1, Math.min(options.groups, families.length));
+  const groups: { count: number; generators: string[] }[] = Array.from({ length: k }, () => ({ count: 0, generators: [] }));
+  for (const [, fam] of families) {
+    const lightest = groups.reduce((best, g, i) => (g.count < groups[best].count ? i : best), 0);
+    groups[lightest].count += fam.count;
+    groups[lightest].generators.push(...[...fam.generators].sort());
+  }
+  const generatorGroups = groups.map((g) => g.generators.sort());
+  const folds: CrossedFoldSpec[] = [];
+  if (options.pairing === 'all') {
+    for (const realSource of realSources) for (let g = 0; g < k; g++) folds.push({ realSource, generatorGroup: g, generators: generatorGroups[g] });
+  } else {
+    for (let r = 0; r < options.pairing; r++) {
+      realSources.forEach((realSource, i) => {
+        const g = (i + r) % k;
+        folds.push({ realSource, generatorGroup: g, generators: generatorGroups[g] });
+      });
+    }
+  }
+  return { realSources, generatorGroups, folds };
+}
+
+/** Train/val without the held-out real source and generators; test = exactly those, from every split. */
+export function splitForCrossedFold(items: readonly DatasetItem[], fold: CrossedFoldSpec, realSourceOf: (item: DatasetItem) => string): Record<'train' | 'val' | 'test', DatasetItem[]> {
+  const held = new Set(fold.generators);
+  const out: Record<'train' | 'val' | 'test', DatasetItem[]> = { train: [], val: [], test: [] };
+  for (const item of items) {
+    const heldOut = item.label === 0 ? realSourceOf(item) === fold.realSource : held.has(item.generator);
+    if (heldOut) out.test.push(item);
+    else if (item.split !== 'test') out[item.split].push(item);
+  }
+  return out;
+}
+
+/**
+ * The threshold at which at most `targetFpr` of the (weighted) real scores lie at or above it: the
+ * smallest score t with weighted share of real scores >= t not above the target.
+ */
+export function thresholdForFpr(realScores: ArrayLike<number>, targetFpr: number, weights?: ArrayLike<number>): number {
+  const n = realScores.length;
+  if (n === 0) return 0.5;
+  const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => realScores[b] - realScores[a]);
+  const w = (i: number) => (weights ? weights[i] : 1);
+  const total = order.reduce((s, i) => s + w(i), 0);
+  let above = 0;
+  let threshold = realScores[order[0]] + 1e-6;
+  for (let j = 0; j < n; j++) {
+    const i = order[j];
+    // Ties move together: a threshold cannot separate equal scores.
+    let k = j;
+    let tieWeight = 0;
+    while (k < n && realScores[order[k]] === realScores[i]) tieWeight += w(order[k++]);
+    if ((above + tieWeight) / total > targetFpr) break;
+    above += tieWeight;
+    threshold = realScores[i];
+    j = k - 1;
+  }
+  return Math.min(1, threshold);
+}
+
+export interface CrossedFoldResult {
+  realSource: string;
+  generatorGroup: number;
+  trainCount: number;
+  testReal: number;
+  testSynthetic: number;
+  /** Held-out generators (each counts equally) against the held-out real source. */
+  rocAuc: number | null;
+  /** Chosen on the fold's validation split for the target false-positive rate. */
+  threshold: number;
+  /** Share of the held-out real photographs' crops called synthetic at that threshold. */
+  fprHeldOutReal: number;
+  /** Share of the held-out synthetic images found at that threshold (generator-balanced). */
+  tprHeldOutSynthetic: number;
+  perGenerator: Array<{ generator: string; items: number; rocAuc: number | null }>;
+  bestEpoch: number;
+  seconds: number;
+}
+
+export interface CrossedFoldRun {
+  result: CrossedFoldResult;
+  weights: HeadTrainingResult['weights'];
+  testItems: DatasetItem[];
+  testScores: Float32Array;
+  valItems: DatasetItem[];
+  valScores: Float32Array;
+}
+
+export async function runCrossedFold(
+  table: FeatureTable,
+  items: readonly DatasetItem[],
+  fold: CrossedFoldSpec,
+  realSourceOf: (item: DatasetItem) => string,
+  trainViews: readonly ViewName[],
+  head: HeadTrainingOptions,
+  options: { targetFpr: number; signal?: AbortSignal; balanceRealSources?: boolean },
+): Promise<CrossedFoldRun> {
+  const split = splitForCrossedFold(items, fold, realSourceOf);
+  checkSplitUsable(split, `fold ${fold.realSource} × generator group ${fold.generatorGroup}`);
+  const groupOf = options.balanceRealSources ? realSourceOf : undefined;
+  const training = await trainHead(featureSetFor(table, split.train, trainViews, groupOf), featureSetFor(table, split.val, ['plain'], groupOf), head, { signal: options.signal });
+  const testScores = scoreWithHead(training.weights, gatherRows(table, split.test, 'plain'));
+  const valScores = scoreWithHead(training.weights, gatherRows(table, split.val, 'plain'));
+  const valReal = split.val.map((it, i) => (it.label === 0 ? valScores[i] : NaN)).filter((s) => !Number.isNaN(s));
+  const threshold = thresholdForFpr(valReal, options.targetFpr);
+  const labels = split.test.map((i) => i.label);
+  const weights = generatorBalancedWeights(split.test);
+  let fp = 0;
+  let realCount = 0;
+  let tpW = 0;
+  let synW = 0;
+  split.test.forEach((it, i) => {
+    if (it.label === 0) {
+      realCount++;
+      if (testScores[i] >= threshold) fp++;
+    } else {
+      synW += weights[i];
+      if (testScores[i] >= threshold) tpW += weights[i];
+    }
+  });
+  const perGenerator = fold.generators.map((g) => {
+    const idx = split.test.map((it, i) => (it.label === 0 || it.generator === g ? i : -1)).filter((i) => i >= 0);
+    const n = idx.filter((i) => labels[i] === 1).length;
+    return { generator: g, items: n, rocAuc: n ? computeRocAuc(idx.map((i) => labels[i]), idx.map((i) => testScores[i])) : null };
+  });
+  return {
+    result: {
+      realSource: fold.realSource,
+      generatorGroup: fold.generatorGroup,
+      trainCount: split.train.length,
+      testReal: realCount,
+      testSynthetic: labels.length - realCount,
+      rocAuc: new Set(labels).size === 2 ? computeRocAuc(labels, testScores, weights) : null,
+      threshold,
+      fprHeldOutReal: realCount ? fp / realCount : 0,
+      tprHeldOutSynthetic: synW ? tpW / synW : 0,
+      perGenerator,
+      bestEpoch: training.bestEpoch,
+      seconds: training.seconds,
+    },
+    weights: training.weights,
+    testItems: split.test,
+    testScores,
+    valItems: split.val,
+    valScores,
+  };
+}
+
+export interface CrossedSummary {
+  folds: CrossedFoldResult[];
+  meanRocAuc: number | null;
+  minRocAuc: number | null;
+  /** Per held-out real source: mean fold ROC-AUC and false-positive rate over its folds (pooled crops). */
+  byRealSource: Array<{ realSource: string; folds: number; meanRocAuc: number | null; fpr: number }>;
+  /** Per generator: mean ROC-AUC over the folds that held it out (against each fold's held-out real source). */
+  byGenerator: Array<{ generator: string; folds: number; meanRocAuc: number | null }>;
+  worstRealSourceFpr: number;
+}
+
+export function summariseCrossedFolds(folds: readonly CrossedFoldResult[]): CrossedSummary {
+  const mean = (xs: number[]) => (xs.length ? xs.reduce((s, x) => s + x, 0) / xs.length : null);
+  const aucs = folds.map((f) => f.rocAuc).filter((a): a is number => a !== null);
+  const sources = [...new Set(folds.map((f) => f.realSource))].sort();
+  const byRealSource = sources.map((realSource) => {
+    const fs = folds.filter((f) => f.realSource === realSource);
+    const reals = fs.reduce((s, f) => s + f.testReal, 0);
+    return {
+      realSource,
+      folds: fs.length,
+      meanRocAuc: mean(fs.map((f) => f.rocAuc).filter((a): a is number => a !== null)),
+      fpr: reals ? fs.reduce((s, f) => s + f.fprHeldOutReal * f.testReal, 0) / reals : 0,
+    };
+  });
+  const gens = new Map<string, number[]>();
+  for (const f of folds) for (const g of f.perGenerator) if (g.rocAuc !== null) gens.set(g.generator, [...(gens.get(g.generator) ?? []), g.rocAuc]);
+  const byGenerator = [...gens.entries()].map(([generator, xs]) => ({ generator, folds: xs.length, meanRocAuc: mean(xs) })).sort((a, b) => (a.meanRocAuc ?? 0) - (b.meanRocAuc ?? 0));
+  return {
+    folds: [...folds],
+    meanRocAuc: mean(aucs),
+    minRocAuc: aucs.length ? Math.min(...aucs) : null,
+    byRealSource,
+    byGenerator,
+    worstRealSourceFpr: Math.max(0, ...byRealSource.map((r) => r.fpr)),
+  };
+}
+
+/** Every fold of a plan, in order; `onFold` sees each result as it lands. */
+export async function runCrossedValidation(
+  table: FeatureTable,
+  items: readonly DatasetItem[],
+  plan: CrossedFoldPlan,
+  realSourceOf: (item: DatasetItem) => string,
+  trainViews: readonly ViewName[],
+  head: HeadTrainingOptions,
+  options: { targetFpr: number; signal?: AbortSignal; balanceRealSources?: boolean; onFold?: (run: CrossedFoldRun, index: number, total: number) => void },
+): Promise<{ summary: CrossedSummary; runs: CrossedFoldRun[] }> {
+  const runs: CrossedFoldRun[] = [];
+  for (const [i, fold] of plan.folds.entries()) {
+    const run = await runCrossedFold(table, items, fold, realSourceOf, trainViews, head, options);
+    runs.push(run);
+    options.onFold?.(run, i, plan.folds.length);
+  }
+  return { summary: summariseCrossedFolds(runs.map((r) => r.result)), runs };
 }

@@ -46,6 +46,8 @@ export interface TrainDetectorOptions extends HeadTrainingOptions {
   setDefault?: boolean;
   cacheDir?: string;
   repoRoot?: string;
+  /** Balance the real class by collection (each group of real photographs weighs the same) in training. */
+  realGroupOf?: (item: DatasetItem) => string;
   /** Fine-tune the last k backbone blocks as well (tfjs; slow on CPU). */
   unfreeze?: number;
   /** Who trained it, for the model card. */
@@ -78,6 +80,9 @@ export interface TrainDetectorResult {
   threshold: ThresholdSelection;
   val: SplitEvaluation;
   test: SplitEvaluation;
+  /** The test split and its raw scores, for re-evaluation at another (calibrated) operating point. */
+  testItems: DatasetItem[];
+  testScores: Float32Array;
   leaveOneOut: Partial<Record<'generator' | 'modality', HoldOutSummary>>;
   model?: RegisteredModel;
   detectorBytes?: Uint8Array;
@@ -168,7 +173,8 @@ export async function trainDetector(options: TrainDetectorOptions, hooks: TrainD
     l2: options.l2,
     seed: options.seed,
   };
-  const training = await trainHead(featureSetFor(table, split.train, views), featureSetFor(table, split.val, ['plain']), headOptions, {
+  const groupOf = options.realGroupOf;
+  const training = await trainHead(featureSetFor(table, split.train, views, groupOf), featureSetFor(table, split.val, ['plain'], groupOf), headOptions, {
     onProgress: progress,
     signal: hooks.signal,
   });
@@ -265,6 +271,8 @@ export async function trainDetector(options: TrainDetectorOptions, hooks: TrainD
     threshold,
     val,
     test,
+    testItems: split.test,
+    testScores,
     leaveOneOut,
     seconds: 0,
   };

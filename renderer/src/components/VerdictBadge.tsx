@@ -5,7 +5,11 @@ export function VerdictBadge({ verdict, failed }: { verdict: string | null | und
   const known = ['real', 'synthetic', 'inconclusive'].includes(verdict) ? verdict : 'other';
   const mark = known === 'real' ? '✓ ' : known === 'synthetic' ? '⚠ ' : known === 'inconclusive' ? '? ' : '';
   return (
-    <span className={`badge verdict-${known}`} data-verdict={verdict}>
+    <span
+      className={`badge verdict-${known}`}
+      data-verdict={verdict}
+      title={known === 'inconclusive' ? "The score fell in the model's inconclusive band, just below its threshold: neither a real nor a synthetic call." : undefined}
+    >
       {mark}
       {verdict}
     </span>

@@ -1,0 +1,125 @@
+// Calibration and operating point from out-of-fold scores: the crossed folds' held-out images
+// (real photographs of a collection the head never saw, images of generators it never saw), each
+// scored by the head that was trained without them. Platt scaling is fitted on their logits; the
+// threshold is the calibrated score at which at most the target share of held-out real photographs
+// (each collection weighing the same) would be called synthetic; below it, an "inconclusive" band
+// reaches down to where at most `maxFnr` of the held-out synthetic images (each generator weighing
+// the same) would be called real.
+import type { Calibration, InconclusiveBand } from '../engine/operating-point';
+import { calibrateScore } from '../engine/operating-point';
+import { thresholdForFpr } from './holdout-validation';
+
+export interface OutOfFoldScore {
+  label: 0 | 1;
+  /** Real: the collection; synthetic: the generator. Each group weighs the same within its class. */
+  group: string;
+  score: number;
+}
+
+const logit = (p: number) => {
+  const q = Math.min(Math.max(p, 1e-7), 1 - 1e-7);
+  return Math.log(q / (1 - q));
+};
+
+/** Each class sums to 1, each group within it to 1 / (its class's groups). */
+export function groupBalancedWeights(scores: readonly OutOfFoldScore[]): number[] {
+  const counts = new Map<string, number>();
+  const groupsPerClass = [new Set<string>(), new Set<string>()];
+  for (const s of scores) {
+    counts.set(`${s.label}:${s.group}`, (counts.get(`${s.label}:${s.group}`) ?? 0) + 1);
+    groupsPerClass[s.label].add(s.group);
+  }
+  return scores.map((s) => 1 / (counts.get(`${s.label}:${s.group}`) as number) / groupsPerClass[s.label].size);
+}
+
+/** Weighted logistic regression of the label on a·logit(score) + b (Newton's method). */
+export function fitPlatt(scores: readonly OutOfFoldScore[], weights: readonly number[] = groupBalancedWeights(scores)): Calibration {
+  const z = scores.map((s) => logit(s.score));
+  let a = 1;
+  let b = 0;
+  for (let iter = 0; iter < 100; iter++) {
+    let ga = 0;
+    let gb = 0;
+    let haa = 0;
+    let hab = 0;
+    let hbb = 0;
+    for (let i = 0; i < z.length; i++) {
+      const p = 1 / (1 + Math.exp(-(a * z[i] + b)));
+      const r = (p - scores[i].label) * weights[i];
+      const h = p * (1 - p) * weights[i];
+      ga += r * z[i];
+      gb += r;
+      haa += h * z[i] * z[i];
+      hab += h * z[i];
+      hbb += h;
+    }
+    // A tiny ridge keeps the step finite when the classes separate.
+    const det = (haa + 1e-9) * (hbb + 1e-9) - hab * hab;
+    const da = ((hbb + 1e-9) * ga - hab * gb) / det;
+    const db = ((haa + 1e-9) * gb - hab * ga) / det;
+    a -= da;
+    b -= db;
+    if (Math.abs(da) + Math.abs(db) < 1e-10) break;
+  }
+  return { method: 'platt', a, b };
+}
+
+export interface FittedOperatingPoint {
+  calibration: Calibration;
+  threshold: number;
+  band: InconclusiveBand;
+  targetFpr: number;
+  maxFnr: number;
+  /** On the out-of-fold scores themselves: per real collection, the shares called synthetic / inconclusive. */
+  byRealSource: Array<{ group: string; n: number; synthetic: number; inconclusive: number; real: number }>;
+  bySyntheticGroup: Array<{ group: string; n: number; synthetic: number; inconclusive: number; real: number }>;
+  overall: { realCalledSynthetic: number; realInconclusive: number; syntheticFound: number; syntheticInconclusive: number; syntheticCalledReal: number };
+}
+
+export function fitOperatingPoint(scores: readonly OutOfFoldScore[], options: { targetFpr: number; maxFnr: number }): FittedOperatingPoint {
+  const weights = groupBalancedWeights(scores);
+  const calibration = fitPlatt(scores, weights);
+  const cal = scores.map((s) => calibrateScore(s.score, calibration));
+  const realIdx = scores.map((s, i) => (s.label === 0 ? i : -1)).filter((i) => i >= 0);
+  const synIdx = scores.map((s, i) => (s.label === 1 ? i : -1)).filter((i) => i >= 0);
+  const threshold = thresholdForFpr(realIdx.map((i) => cal[i]), options.targetFpr, realIdx.map((i) => weights[i]));
+  // The band's floor: the weighted maxFnr-quantile of the synthetic scores.
+  const order = [...synIdx].sort((x, y) => cal[x] - cal[y]);
+  const synTotal = order.reduce((s, i) => s + weights[i], 0);
+  let below = 0;
+  let low = 0;
+  for (const i of order) {
+    if ((below + weights[i]) / synTotal > options.maxFnr) {
+      low = cal[i];
+      break;
+    }
+    below += weights[i];
+  }
+  const band: InconclusiveBand = { low: Math.min(low, threshold), high: threshold };
+  const verdict = (p: number) => (p >= threshold ? 'synthetic' : p >= band.low ? 'inconclusive' : 'real');
+  const table = (label: 0 | 1) => {
+    const groups = [...new Set(scores.filter((s) => s.label === label).map((s) => s.group))].sort();
+    return groups.map((group) => {
+      const idx = scores.map((s, i) => (s.label === label && s.group === group ? i : -1)).filter((i) => i >= 0);
+      const share = (v: string) => idx.filter((i) => verdict(cal[i]) === v).length / idx.length;
+      return { group, n: idx.length, synthetic: share('synthetic'), inconclusive: share('inconclusive'), real: share('real') };
+    });
+  };
+  const wShare = (idx: number[], v: string) => idx.reduce((s, i) => s + (verdict(cal[i]) === v ? weights[i] : 0), 0) / idx.reduce((s, i) => s + weights[i], 0);
+  return {
+    calibration,
+    threshold,
+    band,
+    targetFpr: options.targetFpr,
+    maxFnr: options.maxFnr,
+    byRealSource: table(0),
+    bySyntheticGroup: table(1),
+    overall: {
+      realCalledSynthetic: wShare(realIdx, 'synthetic'),
+      realInconclusive: wShare(realIdx, 'inconclusive'),
+      syntheticFound: wShare(synIdx, 'synthetic'),
+      syntheticInconclusive: wShare(synIdx, 'inconclusive'),
+      syntheticCalledReal: wShare(synIdx, 'real'),
+    },
+  };
+}

@@ -1,0 +1,238 @@
+// Selection on folds that predict the next case: every configuration (feature layer and pooling,
+// training views, inference mode) is scored on leave-one-real-source-out × leave-one-generator-
+// group-out folds (holdout-validation.ts), never on the random test split. Each row reports the
+// folds' mean and worst ROC-AUC, the false-positive rate on every held-out real source at the
+// threshold each fold chose on its own validation split (target FPR 5 %), and the per-generator
+// ROC-AUC. With --inference, the same fold heads also score the SOURCE files of the held-out
+// sources and generators in the paper's whole-image resize and in native-resolution multi-crop
+// (mean logit and max), so the inference modes are compared on the same folds.
+//
+//   npx tsx models/default/crossed-experiments.ts --dataset <dir> [--cache dir] [--layers mid|last|mid:block_8_add:mean-std]
+//     [--augment "flip;flip,bj;flip,mix,mix2"] [--groups 4] [--pairing 2|all] [--target-fpr 0.05] [--inference] [--out results.json]
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import sharp from 'sharp';
+import { parseSourceManifest, realSourceOf, sourceKeyOf } from '../../electron/services/dataset/source-manifest';
+import { computeRocAuc } from '../../electron/services/evaluation/metrics';
+import { generatorBalancedWeights } from '../../electron/services/evaluation/sample-weights';
+import { aggregateCropScores, decodeNativeCrops } from '../../electron/services/engine/multi-crop';
+import { layersFor, resolveBackbone, type FeatureChoice } from '../../electron/services/training/backbone-specs';
+import { loadDataset, splitWithHoldOut, type DatasetItem } from '../../electron/services/training/dataset-items';
+import type { LayerSpec } from '../../electron/services/training/feature-cache';
+import { buildFeatureTable, featureSetFor, gatherRows, type FeatureTable } from '../../electron/services/training/feature-table';
+import { scoreWithHead, trainHead, type HeadTrainingOptions, type HeadWeights } from '../../electron/services/training/head-trainer';
+import { planCrossedFolds, runCrossedValidation, type CrossedFoldSpec } from '../../electron/services/training/holdout-validation';
+import { parseViews } from '../../electron/services/training/image-views';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const args = process.argv.slice(2);
+const opt = (name: string, dflt?: string) => {
+  const i = args.indexOf(name);
+  return i >= 0 ? args[i + 1] : dflt;
+};
+const datasetDir = opt('--dataset');
+if (!datasetDir) {
+  process.stderr.write('usage: crossed-experiments.ts --dataset <dir> [--cache dir] [--layers ...] [--augment "flip;flip,bj"] [--inference]\n');
+  process.exit(2);
+}
+const cacheDir = opt('--cache', '/tmp/wt13/features') as string;
+const outFile = opt('--out', '/tmp/wt13/crossed-results.json') as string;
+const sourcesDir = path.resolve(here, '../../../shared/datasets');
+const targetFpr = Number(opt('--target-fpr', '0.05'));
+const groups = Number(opt('--groups', '4'));
+const pairingArg = opt('--pairing', '2') as string;
+const pairing = pairingArg === 'all' ? 'all' : Number(pairingArg);
+const head: HeadTrainingOptions = { epochs: Number(opt('--epochs', '20')), seed: 1 };
+const augmentSets = (opt('--augment', 'flip') as string).split(';').map((s) => parseViews(s));
+const layerArgs = (opt('--layers', 'mid') as string).split(',');
+// --balance-real-sources: each collection of real photographs weighs the same in training.
+const balanceRealSources = args.includes('--balance-real-sources');
+
+const dataset = loadDataset(datasetDir);
+const realSource = (i: Pick<DatasetItem, 'sourceKey'>) => realSourceOf(i.sourceKey);
+const plan = planCrossedFolds(dataset.items, realSource, { groups, pairing, seed: 1 });
+process.stderr.write(`real sources: ${plan.realSources.join(', ')}\n`);
+plan.generatorGroups.forEach((g, i) => process.stderr.write(`generator group ${i}: ${g.join(', ')}\n`));
+const backbone = resolveBackbone('mobilenet_v2');
+const results: unknown[] = fs.existsSync(outFile) ? (JSON.parse(fs.readFileSync(outFile, 'utf8')) as unknown[]) : [];
+const fmt = (x: number | null | undefined) => (x === null || x === undefined ? '—' : x.toFixed(3));
+
+/** Source files of ../shared/datasets as items, for the inference-mode comparison. */
+interface SourceFile {
+  id: string;
+  file: string;
+  label: 0 | 1;
+  generator: string;
+  modality: string;
+  sourceKey: string;
+}
+const sourceRows = parseSourceManifest(fs.readFileSync(path.join(sourcesDir, 'MANIFEST.csv'), 'utf8'));
+const allSourceFiles: SourceFile[] = sourceRows.map((r) => ({
+  id: `src-${r.path.replace(/[^A-Za-z0-9._-]/g, '_')}`,
+  file: path.join(sourcesDir, r.path),
+  label: r.label === 'synthetic' ? 1 : 0,
+  generator: r.generator,
+  modality: r.modality,
+  sourceKey: sourceKeyOf(r.source),
+}));
+// --inference-cap n: at most n files per generator and 4n per real source (a seeded choice by file
+// name hash), so the native-crop comparison fits the 2-core machine.
+const cap = Number(opt('--inference-cap', '0'));
+const hashRank = (s: string) => crypto.createHash('sha256').update(s).digest().readUInt32BE(0);
+const sourceFiles: SourceFile[] = (() => {
+  if (!cap) return allSourceFiles;
+  const byGroup = new Map<string, SourceFile[]>();
+  for (const s of allSourceFiles) {
+    const g = s.label === 0 ? `real:${realSourceOf(s.sourceKey)}` : `gen:${s.generator}`;
+    byGroup.set(g, [...(byGroup.get(g) ?? []), s]);
+  }
+  return [...byGroup.entries()].flatMap(([g, list]) => list.sort((a, b) => hashRank(a.id) - hashRank(b.id)).slice(0, g.startsWith('real:') ? 4 * cap : cap));
+})();
+
+/** Native-resolution windows of every source file, written once as lossless PNGs. */
+async function cropItems(): Promise<Array<SourceFile & { parent: string }>> {
+  const dir = path.join(path.dirname(cacheDir), 'native-crops');
+  fs.mkdirSync(dir, { recursive: true });
+  const out: Array<SourceFile & { parent: string }> = [];
+  for (const s of sourceFiles) {
+    const listFile = path.join(dir, `${s.id}.json`);
+    let n: number;
+    if (fs.existsSync(listFile)) n = (JSON.parse(fs.readFileSync(listFile, 'utf8')) as { n: number }).n;
+    else {
+      const c = await decodeNativeCrops(fs.readFileSync(s.file));
+      for (const [k, crop] of c.crops.entries()) await sharp(Buffer.from(crop), { raw: { width: 256, height: 256, channels: 3 } }).png({ compressionLevel: 1 }).toFile(path.join(dir, `${s.id}-c${k}.png`));
+      n = c.crops.length;
+      fs.writeFileSync(listFile, JSON.stringify({ n, width: c.width, height: c.height }));
+    }
+    for (let k = 0; k < n; k++) out.push({ ...s, id: `${s.id}-c${k}`, file: path.join(dir, `${s.id}-c${k}.png`), parent: s.id });
+  }
+  return out;
+}
+
+function asItems(list: SourceFile[]): DatasetItem[] {
+  return list.map((s) => ({ id: s.id, file: s.file, split: 'test', label: s.label, modality: s.modality, generator: s.generator, sourceKey: s.sourceKey }));
+}
+
+function heldOutSources(fold: CrossedFoldSpec): SourceFile[] {
+  const gens = new Set(fold.generators);
+  return sourceFiles.filter((s) => (s.label === 0 ? realSource(s) === fold.realSource : gens.has(s.generator)));
+}
+
+function foldScore(list: SourceFile[], scores: number[], threshold: number) {
+  const labels = list.map((s) => s.label);
+  const w = generatorBalancedWeights(list.map((s) => ({ label: s.label, generator: s.generator })));
+  const real = list.map((s, i) => (s.label === 0 ? scores[i] : NaN)).filter((x) => !Number.isNaN(x));
+  return { rocAuc: computeRocAuc(labels, scores, w), fpr: real.length ? real.filter((x) => x >= threshold).length / real.length : 0 };
+}
+
+for (const layerArg of layerArgs) {
+  // "mid", "last", or "mid:<output>:<pooling>"
+  const [choice, output, pooling] = layerArg.split(':');
+  const layers: LayerSpec[] = layersFor(choice as FeatureChoice, backbone, output);
+  if (pooling) for (const l of layers) l.pooling = pooling as LayerSpec['pooling'];
+  for (const views of augmentSets) {
+    const label = `${layers.map((l) => `${l.output} ${l.pooling}`).join('+')} [${views.join(',')}]${balanceRealSources ? ' real-source-balanced' : ''}`;
+    const t0 = performance.now();
+    const table = await buildFeatureTable(dataset.items, {
+      backbone,
+      layers,
+      views,
+      cacheDir,
+      onProgress: (p) => {
+        if (p.done === p.total || p.done % 512 === 0) process.stderr.write(`  ${label} features ${p.view} ${p.done}/${p.total} (cached ${p.cached})\n`);
+      },
+    });
+    const featureSeconds = (performance.now() - t0) / 1000;
+    // In-distribution test ROC-AUC, for the record only.
+    const split = splitWithHoldOut(dataset.items);
+    const groupOf = balanceRealSources ? realSource : undefined;
+    const main = await trainHead(featureSetFor(table, split.train, views, groupOf), featureSetFor(table, split.val, ['plain'], groupOf), head);
+    const testScores = scoreWithHead(main.weights, gatherRows(table, split.test, 'plain'));
+    const testAuc = computeRocAuc(split.test.map((i) => i.label), testScores, generatorBalancedWeights(split.test));
+    const foldHeads: HeadWeights[] = [];
+    const { summary, runs } = await runCrossedValidation(table, dataset.items, plan, realSource, views, head, {
+      targetFpr,
+      balanceRealSources,
+      onFold: (run, i, n) => {
+        foldHeads.push(run.weights);
+        const r = run.result;
+        process.stderr.write(`  fold ${i + 1}/${n} ${r.realSource} × g${r.generatorGroup}: AUC ${fmt(r.rocAuc)} FPR ${fmt(r.fprHeldOutReal)} TPR ${fmt(r.tprHeldOutSynthetic)} t ${r.threshold.toFixed(3)} (${r.seconds.toFixed(1)} s)\n`);
+      },
+    });
+    let inference: Record<string, unknown> | undefined;
+    if (args.includes('--inference')) {
+      const resizeTable: FeatureTable = await buildFeatureTable(asItems(sourceFiles), { backbone, layers, views: ['plain'], cacheDir });
+      const crops = await cropItems();
+      const cropTable: FeatureTable = await buildFeatureTable(asItems(crops), {
+        backbone,
+        layers,
+        views: ['plain'],
+        cacheDir,
+        onProgress: (p) => {
+          if (p.done === p.total || p.done % 1024 === 0) process.stderr.write(`  crops features ${p.done}/${p.total} (cached ${p.cached})\n`);
+        },
+      });
+      const modes: Record<string, Array<{ rocAuc: number | null; fpr: number }>> = { resize: [], 'crops-mean-logit': [], 'crops-max': [], 'crops-centre': [] };
+      // Out-of-fold source-file scores per mode: what an operating point for that mode is fitted on.
+      const oofByMode: Record<string, Array<[0 | 1, string, number]>> = { resize: [], 'crops-mean-logit': [] };
+      plan.folds.forEach((fold, f) => {
+        const list = heldOutSources(fold);
+        const threshold = runs[f].result.threshold;
+        const resize = Array.from(scoreWithHead(foldHeads[f], gatherRows(resizeTable, asItems(list), 'plain')));
+        modes.resize.push(foldScore(list, resize, threshold));
+        list.forEach((src, i) => oofByMode.resize.push([src.label, src.label === 0 ? fold.realSource : src.generator, Number(resize[i].toFixed(6))]));
+        const byParent = new Map<string, number[]>();
+        const ownCrops = crops.filter((c) => list.some((s) => s.id === c.parent));
+        const cs = scoreWithHead(foldHeads[f], gatherRows(cropTable, asItems(ownCrops), 'plain'));
+        ownCrops.forEach((c, i) => byParent.set(c.parent, [...(byParent.get(c.parent) ?? []), cs[i]]));
+        const meanLogit = list.map((s) => aggregateCropScores(byParent.get(s.id) ?? [], 'mean-logit'));
+        modes['crops-mean-logit'].push(foldScore(list, meanLogit, threshold));
+        list.forEach((src, i) => oofByMode['crops-mean-logit'].push([src.label, src.label === 0 ? fold.realSource : src.generator, Number(meanLogit[i].toFixed(6))]));
+        modes['crops-max'].push(foldScore(list, list.map((s) => aggregateCropScores(byParent.get(s.id) ?? [], 'max')), threshold));
+        modes['crops-centre'].push(foldScore(list, list.map((s) => (byParent.get(s.id) ?? [NaN])[0]), threshold));
+      });
+      inference = { outOfFold: oofByMode };
+      Object.assign(inference, Object.fromEntries(
+        Object.entries(modes).map(([m, rs]) => {
+          const aucs = rs.map((r) => r.rocAuc).filter((a): a is number => a !== null);
+          return [m, { meanRocAuc: aucs.reduce((s, a) => s + a, 0) / aucs.length, minRocAuc: Math.min(...aucs), meanFpr: rs.reduce((s, r) => s + r.fpr, 0) / rs.length, maxFpr: Math.max(...rs.map((r) => r.fpr)), folds: rs }];
+        }),
+      ));
+      for (const [m, v] of Object.entries(inference).filter(([k]) => k !== 'outOfFold')) {
+        const s = v as { meanRocAuc: number; minRocAuc: number; meanFpr: number; maxFpr: number };
+        process.stdout.write(`|   inference ${m} | source files | crossed mean ${fmt(s.meanRocAuc)} min ${fmt(s.minRocAuc)} | FPR mean ${fmt(s.meanFpr)} max ${fmt(s.maxFpr)} |\n`);
+      }
+    }
+    const row = {
+      label,
+      layers,
+      views,
+      head,
+      groups,
+      pairing,
+      targetFpr,
+      featureSeconds,
+      testAuc,
+      crossed: summary,
+      // Out-of-fold scores of the held-out items, for calibration of the chosen configuration.
+      outOfFold: runs.map((r) => ({
+        realSource: r.result.realSource,
+        generatorGroup: r.result.generatorGroup,
+        items: r.testItems.map((it, i) => [it.label, it.generator, Number(r.testScores[i].toFixed(6))]),
+      })),
+      inference,
+      at: new Date().toISOString(),
+    };
+    results.push(row);
+    fs.mkdirSync(path.dirname(outFile), { recursive: true });
+    fs.writeFileSync(outFile, JSON.stringify(results));
+    process.stdout.write(
+      `| ${label} | test ${fmt(testAuc)} | crossed mean ${fmt(summary.meanRocAuc)} min ${fmt(summary.minRocAuc)} | FPR by real source ${summary.byRealSource.map((r) => `${r.realSource} ${fmt(r.fpr)}`).join(', ')} (worst ${fmt(summary.worstRealSourceFpr)}) | worst generators ${summary.byGenerator
+        .slice(0, 5)
+        .map((g) => `${g.generator} ${fmt(g.meanRocAuc)}`)
+        .join(', ')} |\n`,
+    );
+  }
+}

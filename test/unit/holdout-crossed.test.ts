@@ -1,0 +1,116 @@
+// Leave-one-real-source-out × leave-one-generator-group-out: the folds hold out what they say, the
+// threshold rule meets its false-positive target on the data it was chosen on, and a fold whose
+// held-out classes are separable by construction scores ROC-AUC 1.
+import { describe, expect, it } from 'vitest';
+import type { DatasetItem } from '../../electron/services/training/dataset-items';
+import { sourceBalancedWeights, type FeatureTable } from '../../electron/services/training/feature-table';
+import {
+  generatorFamilyOf,
+  planCrossedFolds,
+  runCrossedFold,
+  splitForCrossedFold,
+  summariseCrossedFolds,
+  thresholdForFpr,
+} from '../../electron/services/training/holdout-validation';
+
+const sourceOf = (i: Pick<DatasetItem, 'sourceKey'>) => i.sourceKey.split(':')[0];
+
+function makeItems(): DatasetItem[] {
+  const items: DatasetItem[] = [];
+  const splits = ['train', 'train', 'train', 'val', 'test'] as const;
+  let n = 0;
+  for (const src of ['faces', 'wallpapers', 'low-light']) {
+    for (let k = 0; k < 20; k++) items.push({ id: `r${n++}`, file: '', split: splits[k % 5], label: 0, modality: 'photo', generator: 'none', sourceKey: `${src}:${k}` });
+  }
+  for (const gen of ['stylegan2-ffhq', 'stylegan2-lowshot', 'sd3-medium', 'spade', 'dalle2', 'munit']) {
+    for (let k = 0; k < 10; k++) items.push({ id: `s${n++}`, file: '', split: splits[k % 5], label: 1, modality: 'gan', generator: gen, sourceKey: `${gen}:${k}` });
+  }
+  return items;
+}
+
+describe('crossed hold-out folds', () => {
+  it('groups related generators into families', () => {
+    expect(generatorFamilyOf('stylegan2-lowshot')).toBe('stylegan2');
+    expect(generatorFamilyOf('sd3.5-large-controlnet')).toBe('sd3');
+    expect(generatorFamilyOf('chroma-v47')).toBe(generatorFamilyOf('hidream-i1-dev'));
+    expect(generatorFamilyOf('dalle2')).toBe('dalle2');
+  });
+
+  it('crosses every real source with every generator group, families kept whole', () => {
+    const items = makeItems();
+    const plan = planCrossedFolds(items, sourceOf, { groups: 2, pairing: 'all' });
+    expect(plan.realSources).toEqual(['faces', 'low-light', 'wallpapers']);
+    expect(plan.folds).toHaveLength(6);
+    const groupOf = (g: string) => plan.generatorGroups.findIndex((list) => list.includes(g));
+    expect(groupOf('stylegan2-ffhq')).toBe(groupOf('stylegan2-lowshot'));
+    expect(plan.generatorGroups.flat().sort()).toEqual(['dalle2', 'munit', 'sd3-medium', 'spade', 'stylegan2-ffhq', 'stylegan2-lowshot']);
+    const rotated = planCrossedFolds(items, sourceOf, { groups: 2, pairing: 1 });
+    expect(rotated.folds.map((f) => [f.realSource, f.generatorGroup])).toEqual([
+      ['faces', 0],
+      ['low-light', 1],
+      ['wallpapers', 0],
+    ]);
+  });
+
+  it('keeps the held-out source and generators out of train and val, and puts only them in test', () => {
+    const items = makeItems();
+    const plan = planCrossedFolds(items, sourceOf, { groups: 3, pairing: 'all' });
+    for (const fold of plan.folds) {
+      const split = splitForCrossedFold(items, fold, sourceOf);
+      const held = (i: DatasetItem) => (i.label === 0 ? sourceOf(i) === fold.realSource : fold.generators.includes(i.generator));
+      expect([...split.train, ...split.val].some(held)).toBe(false);
+      expect(split.test.every(held)).toBe(true);
+      // Every held-out item is in test, whatever its original split.
+      expect(split.test).toHaveLength(items.filter(held).length);
+      expect(split.train.some((i) => i.split !== 'train')).toBe(false);
+    }
+  });
+
+  it('can weigh every real collection the same, leaving the synthetic weights as they were', () => {
+    const items = makeItems().filter((i) => i.label === 1 || sourceOf(i) !== 'low-light' || Number(i.sourceKey.split(':')[1]) < 5);
+    const w = sourceBalancedWeights(items, sourceOf);
+    const realShare = (src: string) => items.reduce((s, it, i) => s + (it.label === 0 && sourceOf(it) === src ? w[i] : 0), 0);
+    expect(realShare('faces')).toBeCloseTo(realShare('low-light'), 9);
+    expect(realShare('faces') + realShare('low-light') + realShare('wallpapers')).toBeCloseTo(items.length / 2, 9);
+    const syn = items.map((it, i) => (it.label === 1 ? w[i] : 0));
+    expect(syn.reduce((s, x) => s + x, 0)).toBeCloseTo(items.length / 2, 9);
+  });
+
+  it('chooses the threshold that meets the false-positive target on the scores it is given', () => {
+    const real = Array.from({ length: 100 }, (_, i) => i / 100);
+    const t = thresholdForFpr(real, 0.05);
+    expect(real.filter((s) => s >= t).length).toBe(5);
+    expect(real.filter((s) => s >= t - 0.011).length).toBeGreaterThan(5);
+    // Ties cannot be split: a threshold inside a block of equal scores would break the target.
+    const tied = [0.1, 0.9, 0.9, 0.9, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7];
+    expect(tied.filter((s) => s >= thresholdForFpr(tied, 0.2)).length).toBeLessThanOrEqual(2);
+  });
+
+  it('scores a separable fold at ROC-AUC 1 and measures the held-out false positives at the validation threshold', async () => {
+    const items = makeItems();
+    // Feature 0 carries the class, the others noise: every head finds it.
+    const dim = 4;
+    const data = new Float32Array(items.length * dim);
+    let seed = 7;
+    const rnd = () => ((seed = (seed * 48271) % 2147483647) / 2147483647) * 2 - 1;
+    items.forEach((it, i) => {
+      data[i * dim] = it.label ? 3 + rnd() * 0.5 : -3 + rnd() * 0.5;
+      for (let k = 1; k < dim; k++) data[i * dim + k] = rnd();
+    });
+    const table: FeatureTable = { dim, layers: ['x'], index: new Map(items.map((it, i) => [it.id, i])), views: { plain: data }, extraction: { computed: 0, cached: 0, seconds: 0 } };
+    const plan = planCrossedFolds(items, sourceOf, { groups: 2, pairing: 1 });
+    const run = await runCrossedFold(table, items, plan.folds[0], sourceOf, ['plain'], { epochs: 30, hiddenUnits: 8, learningRate: 0.01, seed: 1 }, { targetFpr: 0.05 });
+    expect(run.result.rocAuc).toBe(1);
+    // The threshold comes from the fold's validation photographs, not the held-out ones: the
+    // held-out rate is whatever share of them reaches it.
+    const heldReal = run.testItems.map((it, i) => (it.label === 0 ? run.testScores[i] : NaN)).filter((x) => !Number.isNaN(x));
+    expect(run.result.fprHeldOutReal).toBe(heldReal.filter((x) => x >= run.result.threshold).length / heldReal.length);
+    expect(run.result.fprHeldOutReal).toBeLessThanOrEqual(0.1);
+    expect(run.result.tprHeldOutSynthetic).toBeGreaterThan(0.9);
+    expect(run.result.testReal).toBe(20);
+    expect(run.result.perGenerator.every((g) => g.rocAuc === 1)).toBe(true);
+    const summary = summariseCrossedFolds([run.result]);
+    expect(summary.byRealSource).toEqual([{ realSource: plan.folds[0].realSource, folds: 1, meanRocAuc: 1, fpr: run.result.fprHeldOutReal }]);
+    expect(summary.worstRealSourceFpr).toBe(run.result.fprHeldOutReal);
+  });
+});

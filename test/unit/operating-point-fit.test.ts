@@ -1,0 +1,61 @@
+// Platt scaling recovers a known logistic link, and the fitted operating point meets its stated
+// false-positive rate per held-out collection weighting and its false-negative floor.
+import { describe, expect, it } from 'vitest';
+import { createRng } from '../../electron/services/common/seeded-random';
+import { calibrateScore } from '../../electron/services/engine/operating-point';
+import { fitOperatingPoint, fitPlatt, groupBalancedWeights, type OutOfFoldScore } from '../../electron/services/training/operating-point-fit';
+
+const sigmoid = (z: number) => 1 / (1 + Math.exp(-z));
+
+describe('operating point fit', () => {
+  it('recovers a and b of a logistic link', () => {
+    const rng = createRng(3);
+    const scores: OutOfFoldScore[] = [];
+    for (let i = 0; i < 20000; i++) {
+      const z = rng() * 8 - 4;
+      scores.push({ label: rng() < sigmoid(2 * z - 0.5) ? 1 : 0, group: 'g', score: sigmoid(z) });
+    }
+    const c = fitPlatt(scores, scores.map(() => 1));
+    expect(c.a).toBeCloseTo(2, 1);
+    expect(c.b).toBeCloseTo(-0.5, 1);
+  });
+
+  it('weighs every group equally within its class', () => {
+    const w = groupBalancedWeights([
+      { label: 0, group: 'a', score: 0.1 },
+      { label: 0, group: 'a', score: 0.2 },
+      { label: 0, group: 'b', score: 0.3 },
+      { label: 1, group: 'x', score: 0.9 },
+    ]);
+    expect(w).toEqual([0.25, 0.25, 0.5, 1]);
+  });
+
+  it('meets the target false-positive rate and the false-negative floor on the scores it was fitted to', () => {
+    const rng = createRng(5);
+    const scores: OutOfFoldScore[] = [];
+    // Two real collections of different sizes and difficulty, three generators.
+    for (let i = 0; i < 400; i++) scores.push({ label: 0, group: 'faces', score: sigmoid(rng() * 4 - 1) });
+    for (let i = 0; i < 100; i++) scores.push({ label: 0, group: 'wallpapers', score: sigmoid(rng() * 4 - 3) });
+    for (const [g, shift] of [['gan', 2], ['diffusion', 0], ['flow', 1]] as const) for (let i = 0; i < 150; i++) scores.push({ label: 1, group: g, score: sigmoid(rng() * 4 - 2 + shift) });
+    const op = fitOperatingPoint(scores, { targetFpr: 0.05, maxFnr: 0.1 });
+    const cal = scores.map((s) => calibrateScore(s.score, op.calibration));
+    const w = groupBalancedWeights(scores);
+    const share = (label: 0 | 1, pred: (p: number) => boolean) => {
+      let num = 0;
+      let den = 0;
+      scores.forEach((s, i) => {
+        if (s.label !== label) return;
+        den += w[i];
+        if (pred(cal[i])) num += w[i];
+      });
+      return num / den;
+    };
+    expect(share(0, (p) => p >= op.threshold)).toBeLessThanOrEqual(0.05);
+    expect(share(1, (p) => p < op.band.low)).toBeLessThanOrEqual(0.1);
+    expect(op.band.low).toBeLessThanOrEqual(op.band.high);
+    expect(op.band.high).toBe(op.threshold);
+    expect(op.overall.realCalledSynthetic).toBeCloseTo(share(0, (p) => p >= op.threshold), 12);
+    expect(op.byRealSource.map((r) => r.group)).toEqual(['faces', 'wallpapers']);
+    for (const r of [...op.byRealSource, ...op.bySyntheticGroup]) expect(r.synthetic + r.inconclusive + r.real).toBeCloseTo(1, 12);
+  });
+});
