@@ -16,6 +16,8 @@ import { apiContract } from '../../electron/shared/api-contract';
 import { analyzeFiles, isAnalyzeFailure } from '../../electron/services/engine/analyze';
 import { summarizeStoredProvenanceFinding } from '../../electron/services/provenance';
 import { sha256OfFile, tempDir } from '../fixtures/case-store/case-fixtures';
+import { exportCaseReport } from '../../electron/services/report/case-report';
+import { pdfText } from '../support/pdf-tools';
 
 const FIXTURES = path.resolve('../shared/fixtures/provenance');
 const TITAN = path.join(FIXTURES, 'c2pa-ts__amazon-titan-g1.png');
@@ -91,6 +93,14 @@ describe('provenance of case evidence through the API', () => {
       expect(crypto.createHash('sha256').update(canonicalJson(finding.report)).digest('hex')).toBe(finding.reportSha256);
       expect(summarizeStoredProvenanceFinding(finding).split('\n').length).toBeLessThanOrEqual(12);
       expect((await reopened.verifyCase(c.id)).ok).toBe(true);
+
+      // The PDF report carries the recorded finding on the item's page, with its hash.
+      const pdf = path.join(tempDir('prov-report'), 'report.pdf');
+      await exportCaseReport(reopened, c.id, { dataDir, actor: 'ann', outFile: pdf });
+      const page = pdfText(pdf).split('\f').find((p) => p.includes(titan.sha256.slice(0, 16)) && p.includes('Provenance finding'));
+      expect(page, 'no page of the report shows the provenance finding').toBeDefined();
+      expect(page!.replace(/\s+/g, ' ')).toContain('Provenance finding: synthetic');
+      expect(pdfText(pdf).replace(/\s+/g, '')).toContain(`findingsha256${finding.reportSha256}`);
 
       const archive = path.join(tempDir('prov-arc'), 'case.tar');
       await reopened.exportCase(c.id, archive, { actor: 'ann' });

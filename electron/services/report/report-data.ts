@@ -8,6 +8,7 @@ import { CaseStoreError } from '../case-store';
 import { casePaths } from '../case-store/evidence-files';
 import { ModelRegistry } from '../engine/model-registry';
 import { readPackageInfo } from '../app/app-info';
+import { summarizeStoredProvenanceFinding } from '../provenance/finding-summary';
 
 /** Order and captions of the five panels; the report shows them side by side in this order. */
 export const REPORT_PANELS = [
@@ -132,6 +133,15 @@ export async function collectReportSnapshot(store: CaseStore, caseRef: string, o
   }
 
   const extraNotes = options.extras?.notes ?? {};
+  // The newest recorded provenance finding of each item (oldest first in the store), summarised as the viewer shows it.
+  const latestProvenance = new Map(store.listCaseProvenanceFindings(kase.id).map((f) => [f.evidenceId, f]));
+  const storedProvenance = (evidenceId: string): ProvenanceSummary[] => {
+    const f = latestProvenance.get(evidenceId);
+    if (!f) return [];
+    const lines = summarizeStoredProvenanceFinding(f).split('\n').filter((l) => l.trim());
+    lines.push(`Recorded ${f.createdAt} by ${f.createdBy}; finding sha256 ${f.reportSha256}.`);
+    return [{ title: `Provenance finding: ${f.conclusion}`, lines }];
+  };
   const items: ReportItem[] = [];
   for (const e of evidence) {
     if (options.signal?.aborted) throw new CaseStoreError('CANCELLED', 'The report export was cancelled.');
@@ -157,7 +167,7 @@ export async function collectReportSnapshot(store: CaseStore, caseRef: string, o
       panels,
       notes: [...notes.filter((n) => n.evidenceId === e.id).map(noteView), ...(extraNotes[e.id] ?? [])],
       tags: tags.filter((t: TagRecord) => t.evidenceId === e.id).map((t) => t.tag),
-      provenance: options.extras?.provenance?.[e.id] ?? [],
+      provenance: [...storedProvenance(e.id), ...(options.extras?.provenance?.[e.id] ?? [])],
     });
   }
 

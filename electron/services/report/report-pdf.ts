@@ -587,7 +587,7 @@ function writePanels(w: ReportWriter, item: ReportItem, images: ItemImages, layo
   if (!recorded.length) {
     w.text(
       item.analysis
-        ? 'No explanations: none was computed for this item\'s latest analysis (run "Why?" in the Evidence view or the explanation job to add them).'
+        ? 'No explanations: none was computed for this item\'s latest analysis (use "Explain with all five methods" in the evidence viewer, or the explanation job, to add them).'
         : 'No explanations: the item has not been analysed.',
       { colour: COLOURS.muted, gap: 4 },
     );
