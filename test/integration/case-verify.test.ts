@@ -121,6 +121,8 @@ describe('verify', () => {
         actualSize: fs.statSync(file).size,
         expectedSize: fs.statSync(file).size - 1,
       }),
+      // Writing needed a chmod first: the store keeps stored files read-only, and verify says so.
+      expect.objectContaining({ kind: 'evidence-mode-changed', evidenceId: evidenceIds[1], expectedMode: '0444', actualMode: '0644' }),
     ]);
     const issue = report.issues[0] as { expectedSha256: string; actualSha256: string };
     expect(issue.expectedSha256).not.toBe(issue.actualSha256);

@@ -19,6 +19,7 @@ import {
   type AnalysisRecord,
   type EvidenceRecord,
 } from './case-queries';
+import { isCaseStoreError } from './case-store-error';
 import { casePaths, hashFile, throwIfAborted } from './evidence-files';
 import { evidenceAuditDetails } from './evidence-ingest';
 
@@ -40,8 +41,18 @@ export type VerifyIssue =
   | { kind: 'analysis-row-altered'; analysisId: string; fields: string[] }
   | { kind: 'analysis-row-unaudited'; analysisId: string }
   | { kind: 'analysis-row-missing'; analysisId: string; auditIndex: number }
+  | { kind: 'evidence-unreadable'; evidenceId: string; storedPath: string; found: StoredFileProblem; message: string }
+  | { kind: 'evidence-mode-changed'; evidenceId: string; storedPath: string; expectedMode: string; actualMode: string }
+  | { kind: 'heatmap-unreadable'; explanationId: string; heatmapPath: string; found: StoredFileProblem; message: string }
+  | { kind: 'heatmap-mode-changed'; explanationId: string; heatmapPath: string; expectedMode: string; actualMode: string }
   | { kind: 'heatmap-missing'; explanationId: string; heatmapPath: string }
   | { kind: 'heatmap-modified'; explanationId: string; heatmapPath: string; expectedSha256: string; actualSha256: string };
+
+/** Why a stored file could not be hashed: what stands at its path, or the error reading it. */
+export type StoredFileProblem = 'symbolic-link' | 'directory' | 'special-file' | 'permission-denied' | 'read-error';
+
+/** The store writes every stored file read-only for everyone (0444); anything else was changed outside it. */
+const STORED_FILE_MODE = 0o444;
 
 export interface VerifyReport {
   caseId: string;
@@ -83,38 +94,42 @@ export async function verifyCaseRecords(
   const filesTotal = evidence.length + explanations.filter((x) => x.heatmapPath).length;
   for (const e of evidence) {
     throwIfAborted(options.signal);
-    const stored = await hashStored(path.join(paths.root, e.storedPath), options.signal);
-    if (!stored) issues.push({ kind: 'evidence-missing', evidenceId: e.id, storedPath: e.storedPath, sha256: e.sha256 });
+    const stored = await inspectStored(path.join(paths.root, e.storedPath), options.signal);
+    const where = { evidenceId: e.id, storedPath: e.storedPath };
+    if (stored.kind === 'missing') issues.push({ kind: 'evidence-missing', ...where, sha256: e.sha256 });
+    else if (stored.kind === 'unreadable') issues.push({ kind: 'evidence-unreadable', ...where, found: stored.found, message: stored.message });
     else {
       bytesHashed += stored.size;
       if (stored.sha256 !== e.sha256 || stored.size !== e.sizeBytes) {
         issues.push({
           kind: 'evidence-modified',
-          evidenceId: e.id,
-          storedPath: e.storedPath,
+          ...where,
           expectedSha256: e.sha256,
           actualSha256: stored.sha256,
           expectedSize: e.sizeBytes,
           actualSize: stored.size,
         });
       }
+      if (stored.mode !== undefined && stored.mode !== STORED_FILE_MODE) {
+        issues.push({ kind: 'evidence-mode-changed', ...where, expectedMode: octal(STORED_FILE_MODE), actualMode: octal(stored.mode) });
+      }
     }
     options.onProgress?.({ filesDone: ++filesDone, filesTotal, bytesDone: bytesHashed });
   }
   for (const x of explanations) {
     if (!x.heatmapPath || !x.heatmapSha256) continue;
-    const stored = await hashStored(path.join(paths.root, x.heatmapPath), options.signal);
-    if (!stored) issues.push({ kind: 'heatmap-missing', explanationId: x.id, heatmapPath: x.heatmapPath });
+    throwIfAborted(options.signal);
+    const stored = await inspectStored(path.join(paths.root, x.heatmapPath), options.signal);
+    const where = { explanationId: x.id, heatmapPath: x.heatmapPath };
+    if (stored.kind === 'missing') issues.push({ kind: 'heatmap-missing', ...where });
+    else if (stored.kind === 'unreadable') issues.push({ kind: 'heatmap-unreadable', ...where, found: stored.found, message: stored.message });
     else {
       bytesHashed += stored.size;
       if (stored.sha256 !== x.heatmapSha256) {
-        issues.push({
-          kind: 'heatmap-modified',
-          explanationId: x.id,
-          heatmapPath: x.heatmapPath,
-          expectedSha256: x.heatmapSha256,
-          actualSha256: stored.sha256,
-        });
+        issues.push({ kind: 'heatmap-modified', ...where, expectedSha256: x.heatmapSha256, actualSha256: stored.sha256 });
+      }
+      if (stored.mode !== undefined && stored.mode !== STORED_FILE_MODE) {
+        issues.push({ kind: 'heatmap-mode-changed', ...where, expectedMode: octal(STORED_FILE_MODE), actualMode: octal(stored.mode) });
       }
     }
     options.onProgress?.({ filesDone: ++filesDone, filesTotal, bytesDone: bytesHashed });
@@ -139,12 +154,32 @@ export async function verifyCaseRecords(
   };
 }
 
-async function hashStored(file: string, signal?: AbortSignal): Promise<{ sha256: string; size: number } | undefined> {
+type StoredFileState =
+  | { kind: 'missing' }
+  | { kind: 'unreadable'; found: StoredFileProblem; message: string }
+  | { kind: 'hashed'; sha256: string; size: number; mode?: number };
+
+const octal = (mode: number) => (mode & 0o777).toString(8).padStart(4, '0');
+
+/**
+ * Hashes one stored file, or says what stands in its way. Nothing a file system can put at the path (a
+ * link, a folder, a FIFO, a file no one may read) stops the rest of the case from being verified.
+ */
+async function inspectStored(file: string, signal?: AbortSignal): Promise<StoredFileState> {
   try {
-    return await hashFile(file, signal);
+    const hashed = await hashFile(file, signal);
+    const mode = process.platform === 'win32' ? undefined : (await fs.promises.lstat(file)).mode & 0o777;
+    return { kind: 'hashed', ...hashed, mode };
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw e;
+    if (isCaseStoreError(e, 'CANCELLED')) throw e;
+    const code = (e as NodeJS.ErrnoException).code;
+    const message = (e as Error).message;
+    if (code === 'ENOENT') return { kind: 'missing' };
+    if (code === 'ELOOP') return { kind: 'unreadable', found: 'symbolic-link', message: 'A symbolic link stands where the stored file was; it was not followed.' };
+    if (code === 'EISDIR') return { kind: 'unreadable', found: 'directory', message: 'A folder stands where the stored file was.' };
+    if (code === 'EACCES' || code === 'EPERM') return { kind: 'unreadable', found: 'permission-denied', message: `The stored file cannot be read: ${message}` };
+    if (isCaseStoreError(e, 'SOURCE_NOT_REGULAR_FILE')) return { kind: 'unreadable', found: 'special-file', message };
+    return { kind: 'unreadable', found: 'read-error', message: `The stored file cannot be read: ${message}` };
   }
 }
 
