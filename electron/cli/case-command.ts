@@ -33,7 +33,9 @@ export const CASE_USAGE = [
   '  import <case> <file|dir>...                                      copy evidence in (exit 1 if any file was refused)',
   '  analyze <case> [--missing] [--provider <p>]                      run the detector on every stored item',
   '                                                                   (provider: the Settings choice unless given)',
-  '  verify <case>                                                    re-hash files, walk the audit chain (exit 1 on any mismatch)',
+  '  verify <case>                                                    re-hash files, walk the audit chain, compare every row',
+  '                                                                   with its audit entry and the schema (exit 1 on any mismatch)',
+  '  verify --global                                                  the global chain: settings, models, the schema',
   '  audit <case|global>                                              print the audit log',
   '  export <case> --out <file> [--force]                             write a portable case archive',
   '  import-archive <file>                                            import and verify a case archive',
@@ -49,7 +51,7 @@ interface ParsedArgs {
 }
 
 const VALUE_FLAGS = new Set(['number', 'title', 'examiner', 'agency', 'out', 'actor', 'provider']);
-const BOOLEAN_FLAGS = new Set(['missing', 'force', 'help']);
+const BOOLEAN_FLAGS = new Set(['missing', 'force', 'help', 'global']);
 
 function parseArgs(argv: readonly string[]): ParsedArgs {
   const positional: string[] = [];
@@ -243,6 +245,12 @@ export async function runCaseCommand(argv: string[], ctx: CaseCommandContext): P
         return failed.length ? 1 : 0;
       }
       case 'verify': {
+        if (args.flags.has('global') || args.positional[0] === 'global') {
+          const report = open().verifyGlobal();
+          ctx.print(report);
+          if (!report.ok && !ctx.json) ctx.printError(`The global chain: ${report.issues.length} mismatch(es).`);
+          return report.ok ? 0 : 1;
+        }
         const report = await open().verifyCase(needCase(), { signal });
         ctx.print(report);
         if (!report.ok && !ctx.json) ctx.printError(`Case ${report.caseId}: ${report.issues.length} mismatch(es).`);

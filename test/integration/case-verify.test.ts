@@ -84,7 +84,13 @@ describe('verify', () => {
     tamper(dir, `DROP TRIGGER audit_log_no_update; UPDATE audit_log SET actor = 'mallory' WHERE chain = '${caseId}' AND chain_index = 2;`);
     const report = await verify(dir);
     expect(report.ok).toBe(false);
-    expect(report.issues).toEqual([expect.objectContaining({ kind: 'audit-entry-altered', chain: caseId, index: 2 })]);
+    expect(report.issues).toEqual([
+      // The trigger dropped to make the edit is itself reported.
+      expect.objectContaining({ kind: 'schema-altered', missing: ['trigger audit_log_no_update'] }),
+      expect.objectContaining({ kind: 'audit-entry-altered', chain: caseId, index: 2 }),
+      // Entry 2 vouched for evidence ingested by ann; the row and the edited entry now disagree.
+      { kind: 'evidence-row-altered', evidenceId: evidenceIds[1], fields: ['ingestedBy'] },
+    ]);
   });
 
   it('detects a deleted audit entry, the broken link after it and the row it vouched for', async () => {

@@ -43,7 +43,8 @@ import {
 } from './case-queries';
 import { casePaths, casesRoot, fsyncDir, removeTree, SHA256_PATTERN, UUID_PATTERN } from './evidence-files';
 import { extractTarMember, listTarMembers, readTarMember, TarWriter, type TarMember } from './tar-archive';
-import { crossCheckRows, verifyCaseRecords, type VerifyIssue } from './case-verify';
+import { verifyCaseRecords, type VerifyIssue } from './case-verify';
+import { checkCaseRecords } from './record-checks';
 import { LATEST_SCHEMA_VERSION } from './migrations';
 
 export const ARCHIVE_FORMAT = 'ai-image-forensics.case-archive';
@@ -460,11 +461,8 @@ function checkArchiveConsistency(
   for (const n of data.notes) if (n.caseId !== caseId) throw invalid(`Note ${n.id} belongs to another case.`);
   if (data.audit.some((a) => a.chain !== caseId)) throw invalid('The audit entries belong to another case.');
   const chainIssues = walkAuditChain(data.audit, caseId, manifest.auditHead ?? undefined);
-  const rowIssues = crossCheckRows(
-    data.evidence,
-    data.analyses,
-    data.audit.map((a, i) => ({ ...a, seq: i })),
-  );
+  // Every table's rows against what the chain vouched for, as verify does on a store.
+  const rowIssues = checkCaseRecords(data, data.audit);
   if (chainIssues.length || rowIssues.length) {
     throw new CaseStoreError('ARCHIVE_AUDIT_BROKEN', 'The archive\'s audit chain does not vouch for its records.', {
       issues: [...chainIssues, ...rowIssues],

@@ -19,7 +19,15 @@ import type {
 } from './case-queries';
 import { migrateDatabase } from './migrations';
 import { ingestIntoCase, type IngestOptions, type IngestResult } from './evidence-ingest';
-import { analysisAuditDetails, verifyCaseRecords, type VerifyOptions, type VerifyReport } from './case-verify';
+import {
+  analysisAuditDetails,
+  verifyCaseRecords,
+  verifyGlobalRecords,
+  type GlobalVerifyReport,
+  type VerifyOptions,
+  type VerifyReport,
+} from './case-verify';
+import { explanationAuditDetails } from './record-checks';
 import {
   casePaths,
   copyToTemp,
@@ -276,14 +284,7 @@ export class CaseStore {
         actor: x.actor,
         action: 'explanation.recorded',
         at: record.createdAt,
-        details: {
-          explanationId: record.id,
-          analysisId: record.analysisId,
-          method: record.method,
-          parameters: record.parameters,
-          heatmapPath: record.heatmapPath,
-          heatmapSha256: record.heatmapSha256,
-        },
+        details: explanationAuditDetails(record),
       });
     });
     return record;
@@ -417,9 +418,10 @@ export class CaseStore {
 
   setSetting(key: string, value: unknown, actor: string): void {
     const k = parseInput(nonEmpty(200), key, 'setting key');
+    const at = new Date().toISOString();
     this.write(() => {
-      q.upsertSetting(this.writer, k, value ?? null, new Date().toISOString());
-      appendAuditEntry(this.writer, { chain: GLOBAL_CHAIN, actor, action: 'setting.changed', details: { key: k, value: value ?? null } });
+      q.upsertSetting(this.writer, k, value ?? null, at);
+      appendAuditEntry(this.writer, { chain: GLOBAL_CHAIN, actor, action: 'setting.changed', at, details: { key: k, value: value ?? null } });
     });
   }
 
@@ -437,6 +439,11 @@ export class CaseStore {
 
   async verifyCase(caseId: string, options?: VerifyOptions): Promise<VerifyReport> {
     return verifyCaseRecords(this.reader, this.dataDir, this.getCase(caseId).id, options);
+  }
+
+  /** The global chain (settings, models) and the rows it vouches for; see verifyCase for a case. */
+  verifyGlobal(): GlobalVerifyReport {
+    return verifyGlobalRecords(this.reader);
   }
 
   async exportCase(caseId: string, outFile: string, options: { actor: string; allowUnverified?: boolean }): Promise<ExportResult> {

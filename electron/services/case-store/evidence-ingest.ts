@@ -7,6 +7,7 @@ import path from 'node:path';
 import type { WritableDB } from './case-db';
 import { CaseStoreError, isCaseStoreError, type CaseStoreErrorCode } from './case-store-error';
 import { appendAuditEntry } from './audit-log';
+import { evidenceAuditDetails } from './record-checks';
 import { findEvidenceBySha256, insertEvidence, listEvidence, type EvidenceRecord } from './case-queries';
 import {
   casePaths,
@@ -332,20 +333,4 @@ async function ingestOneFile(
   } finally {
     await removeFileIfPresent(copy.tempPath);
   }
-}
-
-/** The fields of an evidence row that its audit entry vouches for; verify compares the two. */
-export function evidenceAuditDetails(e: EvidenceRecord): Record<string, unknown> {
-  return {
-    evidenceId: e.id,
-    sha256: e.sha256,
-    sizeBytes: e.sizeBytes,
-    storedPath: e.storedPath,
-    originalPath: e.originalPath,
-    originalName: e.originalName,
-    mimeType: e.mimeType,
-    width: e.width,
-    height: e.height,
-    sourceModifiedAt: e.sourceModifiedAt,
-  };
 }

@@ -12,7 +12,8 @@ export type {
   TagRecord,
 } from './case-queries';
 export type { IngestFailure, IngestOptions, IngestProgress, IngestResult } from './evidence-ingest';
-export type { VerifyIssue, VerifyOptions, VerifyReport } from './case-verify';
+export type { GlobalVerifyReport, SchemaIssue, VerifyIssue, VerifyOptions, VerifyReport } from './case-verify';
+export { CASE_RECORD_CHECKS, type RecordCheck, type RecordIssue } from './record-checks';
 export type { ExportResult, ImportResult, CaseArchiveManifest } from './case-archive';
 export type { AuditEntry, AuditIssue } from './audit-log';
 export { CaseStoreError, isCaseStoreError, type CaseStoreErrorCode } from './case-store-error';

@@ -1,0 +1,246 @@
+// Rows against the audit entries that vouch for them, one check per table. Every field a row shows is
+// compared with what its entry recorded, including who and when (the entry's actor and time), so an
+// edit behind the triggers' back, a row without an entry or a row removed after one all show up. The
+// same checks run on a store (verify) and on an archive's case.json (import). A new table adds one
+// RecordCheck to CASE_RECORD_CHECKS.
+import { canonicalJson } from './canonical-json';
+import type { AuditEntry } from './audit-log';
+import type { AnalysisRecord, CaseRecord, EvidenceRecord, ExplanationRecord, NoteRecord, TagRecord } from './case-queries';
+
+/** A case's rows, as read from the database or from an archive. */
+export interface CaseRecords {
+  case: CaseRecord;
+  evidence: readonly EvidenceRecord[];
+  analyses: readonly AnalysisRecord[];
+  explanations: readonly ExplanationRecord[];
+  notes: readonly NoteRecord[];
+  tags: readonly TagRecord[];
+}
+
+export type AuditedEntry = Omit<AuditEntry, 'seq'> & { seq?: number };
+
+export type RecordIssue =
+  | { kind: 'case-row-altered'; caseId: string; fields: string[] }
+  | { kind: 'case-row-unaudited'; caseId: string }
+  | { kind: 'evidence-row-altered'; evidenceId: string; fields: string[] }
+  | { kind: 'evidence-row-unaudited'; evidenceId: string }
+  | { kind: 'evidence-row-missing'; evidenceId: string; auditIndex: number }
+  | { kind: 'analysis-row-altered'; analysisId: string; fields: string[] }
+  | { kind: 'analysis-row-unaudited'; analysisId: string }
+  | { kind: 'analysis-row-missing'; analysisId: string; auditIndex: number }
+  | { kind: 'explanation-row-altered'; explanationId: string; fields: string[] }
+  | { kind: 'explanation-row-unaudited'; explanationId: string }
+  | { kind: 'explanation-row-missing'; explanationId: string; auditIndex: number }
+  | { kind: 'note-row-altered'; noteId: string; fields: string[] }
+  | { kind: 'note-row-unaudited'; noteId: string }
+  | { kind: 'note-row-missing'; noteId: string; auditIndex: number }
+  | { kind: 'tag-row-altered'; evidenceId: string; tag: string; fields: string[] }
+  | { kind: 'tag-row-unaudited'; evidenceId: string; tag: string }
+  | { kind: 'tag-row-missing'; evidenceId: string; tag: string; auditIndex: number };
+
+export interface RecordCheck {
+  /** The table this check covers. */
+  table: string;
+  check(records: CaseRecords, audit: readonly AuditedEntry[]): RecordIssue[];
+}
+
+/** Fields of two views of one record that disagree, compared as canonical JSON. */
+export function differingFields(row: Record<string, unknown>, audited: Record<string, unknown>): string[] {
+  return Object.keys(row).filter((k) => canonicalJson(row[k] ?? null) !== canonicalJson(audited[k] ?? null));
+}
+
+/**
+ * The common shape of a check: rows of one kind, each vouched for by one entry with `action` whose
+ * details carry the row's id under `idKey`. `views` gives the row's fields and the entry's account of
+ * the same fields, under the same names.
+ */
+function auditedRows<R>(spec: {
+  rows: readonly R[];
+  audit: readonly AuditedEntry[];
+  action: string;
+  idKey: string;
+  idOf(row: R): string;
+  rowView(row: R): Record<string, unknown>;
+  entryView(entry: AuditedEntry): Record<string, unknown>;
+  altered(id: string, fields: string[]): RecordIssue;
+  unaudited(id: string): RecordIssue;
+  missing(id: string, auditIndex: number): RecordIssue;
+}): RecordIssue[] {
+  const issues: RecordIssue[] = [];
+  const vouched = new Map<string, AuditedEntry>();
+  for (const entry of spec.audit) {
+    const id = entry.details[spec.idKey];
+    if (entry.action === spec.action && typeof id === 'string') vouched.set(id, entry);
+  }
+  const present = new Set<string>();
+  for (const row of spec.rows) {
+    const id = spec.idOf(row);
+    present.add(id);
+    const entry = vouched.get(id);
+    if (!entry) issues.push(spec.unaudited(id));
+    else {
+      const fields = differingFields(spec.rowView(row), spec.entryView(entry));
+      if (fields.length) issues.push(spec.altered(id, fields));
+    }
+  }
+  for (const [id, entry] of vouched) if (!present.has(id)) issues.push(spec.missing(id, entry.index));
+  return issues;
+}
+
+/** The fields of an evidence row that its audit entry's details vouch for (the rest: its time and actor). */
+export function evidenceAuditDetails(e: EvidenceRecord): Record<string, unknown> {
+  return {
+    evidenceId: e.id,
+    sha256: e.sha256,
+    sizeBytes: e.sizeBytes,
+    storedPath: e.storedPath,
+    originalPath: e.originalPath,
+    originalName: e.originalName,
+    mimeType: e.mimeType,
+    width: e.width,
+    height: e.height,
+    sourceModifiedAt: e.sourceModifiedAt,
+  };
+}
+
+export function analysisAuditDetails(a: AnalysisRecord): Record<string, unknown> {
+  return {
+    analysisId: a.id,
+    evidenceId: a.evidenceId,
+    model: { id: a.model.id, sha256: a.model.sha256 },
+    provider: a.provider,
+    pSynthetic: a.pSynthetic,
+    verdict: a.verdict,
+    threshold: a.threshold,
+    durationMs: a.durationMs,
+  };
+}
+
+export function explanationAuditDetails(x: ExplanationRecord): Record<string, unknown> {
+  return {
+    explanationId: x.id,
+    analysisId: x.analysisId,
+    method: x.method,
+    parameters: x.parameters,
+    heatmapPath: x.heatmapPath,
+    heatmapSha256: x.heatmapSha256,
+  };
+}
+
+const caseCheck: RecordCheck = {
+  table: 'cases',
+  check({ case: c }, audit) {
+    const created = audit.find((e) => e.action === 'case.created' && e.details.id === c.id);
+    if (!created) return [{ kind: 'case-row-unaudited', caseId: c.id }];
+    // Closing is the only change a case row may undergo; its time is that entry's time.
+    const closed = audit.filter((e) => e.action === 'case.closed' && e.details.caseId === c.id).pop();
+    const row: Record<string, unknown> = { ...c };
+    const vouched: Record<string, unknown> = { ...created.details, id: c.id, createdAt: created.at, closedAt: closed ? closed.at : null };
+    const fields = differingFields(row, vouched);
+    return fields.length ? [{ kind: 'case-row-altered', caseId: c.id, fields }] : [];
+  },
+};
+
+const evidenceCheck: RecordCheck = {
+  table: 'evidence',
+  check: (records, audit) =>
+    auditedRows({
+      rows: records.evidence,
+      audit,
+      action: 'evidence.ingested',
+      idKey: 'evidenceId',
+      idOf: (e) => e.id,
+      rowView: (e) => ({ ...evidenceAuditDetails(e), caseId: e.caseId, ingestedAt: e.ingestedAt, ingestedBy: e.ingestedBy }),
+      entryView: (entry) => ({ ...entry.details, caseId: entry.chain, ingestedAt: entry.at, ingestedBy: entry.actor }),
+      altered: (evidenceId, fields) => ({ kind: 'evidence-row-altered', evidenceId, fields }),
+      unaudited: (evidenceId) => ({ kind: 'evidence-row-unaudited', evidenceId }),
+      missing: (evidenceId, auditIndex) => ({ kind: 'evidence-row-missing', evidenceId, auditIndex }),
+    }),
+};
+
+const analysisCheck: RecordCheck = {
+  table: 'analyses',
+  check: (records, audit) =>
+    auditedRows({
+      rows: records.analyses,
+      audit,
+      action: 'analysis.recorded',
+      idKey: 'analysisId',
+      idOf: (a) => a.id,
+      rowView: (a) => ({ ...analysisAuditDetails(a), createdAt: a.createdAt, createdBy: a.createdBy }),
+      entryView: (entry) => ({ ...entry.details, createdAt: entry.at, createdBy: entry.actor }),
+      altered: (analysisId, fields) => ({ kind: 'analysis-row-altered', analysisId, fields }),
+      unaudited: (analysisId) => ({ kind: 'analysis-row-unaudited', analysisId }),
+      missing: (analysisId, auditIndex) => ({ kind: 'analysis-row-missing', analysisId, auditIndex }),
+    }),
+};
+
+const explanationCheck: RecordCheck = {
+  table: 'explanations',
+  check: (records, audit) =>
+    auditedRows({
+      rows: records.explanations,
+      audit,
+      action: 'explanation.recorded',
+      idKey: 'explanationId',
+      idOf: (x) => x.id,
+      rowView: (x) => ({ ...explanationAuditDetails(x), createdAt: x.createdAt, createdBy: x.createdBy }),
+      entryView: (entry) => ({ ...entry.details, createdAt: entry.at, createdBy: entry.actor }),
+      altered: (explanationId, fields) => ({ kind: 'explanation-row-altered', explanationId, fields }),
+      unaudited: (explanationId) => ({ kind: 'explanation-row-unaudited', explanationId }),
+      missing: (explanationId, auditIndex) => ({ kind: 'explanation-row-missing', explanationId, auditIndex }),
+    }),
+};
+
+const noteCheck: RecordCheck = {
+  table: 'notes',
+  check: (records, audit) =>
+    auditedRows({
+      rows: records.notes,
+      audit,
+      action: 'note.added',
+      idKey: 'id',
+      idOf: (n) => n.id,
+      rowView: (n) => ({ ...n }),
+      entryView: (entry) => ({ ...entry.details, caseId: entry.chain, createdAt: entry.at, author: entry.actor }),
+      altered: (noteId, fields) => ({ kind: 'note-row-altered', noteId, fields }),
+      unaudited: (noteId) => ({ kind: 'note-row-unaudited', noteId }),
+      missing: (noteId, auditIndex) => ({ kind: 'note-row-missing', noteId, auditIndex }),
+    }),
+};
+
+/** Tags come and go: the rows must be what replaying tag.added and tag.removed leaves. */
+const tagCheck: RecordCheck = {
+  table: 'tags',
+  check({ tags }, audit) {
+    const key = (evidenceId: unknown, tag: unknown) => `${String(evidenceId)}\n${String(tag)}`;
+    const expected = new Map<string, AuditedEntry>();
+    for (const e of audit) {
+      if (e.action === 'tag.added') expected.set(key(e.details.evidenceId, e.details.tag), e);
+      else if (e.action === 'tag.removed') expected.delete(key(e.details.evidenceId, e.details.tag));
+    }
+    const issues: RecordIssue[] = [];
+    const present = new Set<string>();
+    for (const t of tags) {
+      const k = key(t.evidenceId, t.tag);
+      present.add(k);
+      const entry = expected.get(k);
+      if (!entry) issues.push({ kind: 'tag-row-unaudited', evidenceId: t.evidenceId, tag: t.tag });
+      else {
+        const fields = differingFields({ ...t }, entry.details);
+        if (fields.length) issues.push({ kind: 'tag-row-altered', evidenceId: t.evidenceId, tag: t.tag, fields });
+      }
+    }
+    for (const [k, entry] of expected) {
+      if (!present.has(k)) issues.push({ kind: 'tag-row-missing', evidenceId: String(entry.details.evidenceId), tag: String(entry.details.tag), auditIndex: entry.index });
+    }
+    return issues;
+  },
+};
+
+/** One check per table of a case; verify and archive import run them all. */
+export const CASE_RECORD_CHECKS: readonly RecordCheck[] = [caseCheck, evidenceCheck, analysisCheck, explanationCheck, noteCheck, tagCheck];
+
+export function checkCaseRecords(records: CaseRecords, audit: readonly AuditedEntry[]): RecordIssue[] {
+  return CASE_RECORD_CHECKS.flatMap((c) => c.check(records, audit));
+}
