@@ -38,7 +38,7 @@ import {
   removeFileIfPresent,
   SHA256_PATTERN,
 } from './evidence-files';
-import { exportCaseArchive, importCaseArchive, type ExportResult, type ImportResult } from './case-archive';
+import { exportCaseArchive, importCaseArchive, removeAbandonedImports, type ExportResult, type ImportResult } from './case-archive';
 
 export const CASE_DB_FILE = 'cases.sqlite';
 
@@ -117,8 +117,18 @@ export class CaseStore {
   static open(dataDir: string): CaseStore {
     const dir = path.resolve(dataDir);
     fs.mkdirSync(path.join(dir, 'cases'), { recursive: true });
-    return new CaseStore(dir);
+    const store = new CaseStore(dir);
+    try {
+      store.abandonedImportsRemoved = removeAbandonedImports(store.writer, dir, 'case-store');
+    } catch (e) {
+      store.close();
+      throw e;
+    }
+    return store;
   }
+
+  /** Staging folders of killed archive imports that opening the store removed (and audited). */
+  abandonedImportsRemoved: string[] = [];
 
   get schemaVersion(): number {
     return getSchemaVersion(this.reader);
