@@ -239,6 +239,7 @@ export async function exportCaseArchive(
   // Written beside the target and renamed, so a half-written archive never carries the final name.
   const partial = `${target}.${crypto.randomUUID()}.partial`;
   const writer = await TarWriter.create(partial);
+  let audited = false;
   try {
     await writer.addBuffer('manifest.json', Buffer.from(JSON.stringify(manifest, null, 2), 'utf8'));
     await writer.addBuffer('case.json', caseJson);
@@ -254,10 +255,10 @@ export async function exportCaseArchive(
         });
       }
     }
+    // Flushed, hashed and audited under the temporary name; only then does it get the final one, so a
+    // complete-looking archive under that name always has its case.exported entry.
     const bytes = await writer.finish();
-    publishWithoutOverwrite(partial, target);
-    await fsyncDir(path.dirname(target));
-    const archiveSha = (await hashWholeFile(target)).sha256;
+    const archiveSha = (await hashWholeFile(partial)).sha256;
     db.transaction(() => {
       appendAuditEntry(db, {
         chain: caseId,
@@ -266,10 +267,24 @@ export async function exportCaseArchive(
         details: { file: target, sha256: archiveSha, bytes, auditHead: manifest.auditHead, forced: !report.ok },
       });
     }).immediate();
+    audited = true;
+    publishWithoutOverwrite(partial, target);
+    await fsyncDir(path.dirname(target));
     return { file: target, sha256: archiveSha, bytes, members: stored.length + 2, auditHead: manifest.auditHead };
   } catch (e) {
     await writer.abort();
     fs.rmSync(partial, { force: true });
+    if (audited) {
+      // The entry above promised a file that was not published: say so in the same chain.
+      db.transaction(() => {
+        appendAuditEntry(db, {
+          chain: caseId,
+          actor: options.actor,
+          action: 'case.export-abandoned',
+          details: { file: target, reason: (e as Error).message },
+        });
+      }).immediate();
+    }
     throw e;
   }
 }
