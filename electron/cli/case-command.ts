@@ -1,7 +1,7 @@
 // `npm run cli -- case <subcommand>`: the case store from a shell, so the whole custody flow can be scripted.
 import os from 'node:os';
 import { readProviderPreference } from '../services/app/engine-settings';
-import { CaseStore, isCaseStoreError, type EvidenceRecord } from '../services/case-store';
+import { CaseStore, databaseDamaged, isCaseStoreError, type EvidenceRecord } from '../services/case-store';
 import { isProviderPreference, unknownProviderMessage, type ProviderPreference } from '../services/engine/execution-providers';
 
 export interface AnalyzeFileResult {
@@ -44,6 +44,11 @@ export const CASE_USAGE = [
 ].join('\n');
 
 class UsageError extends Error {}
+
+function engineErrorCode(e: unknown): string | undefined {
+  const code = (e as { code?: unknown })?.code;
+  return typeof code === 'string' && /^[A-Z][A-Z0-9_]*$/.test(code) ? code : undefined;
+}
 
 interface ParsedArgs {
   positional: string[];
@@ -236,7 +241,8 @@ export async function runCaseCommand(argv: string[], ctx: CaseCommandContext): P
             failed.push({
               evidenceId: e.id,
               originalName: e.originalName,
-              error: isCaseStoreError(err) ? err.code : 'ANALYSIS_FAILED',
+              // The engine's reason (TRUNCATED, TOO_MANY_PIXELS...) is what an examiner acts on.
+              error: isCaseStoreError(err) ? err.code : engineErrorCode(err) ?? 'ANALYSIS_FAILED',
               message: (err as Error).message,
             });
           }
@@ -286,6 +292,12 @@ export async function runCaseCommand(argv: string[], ctx: CaseCommandContext): P
     }
     if (isCaseStoreError(e)) {
       ctx.printError({ error: e.code, message: e.message, details: e.details });
+      return 1;
+    }
+    // A database that fails after it opened (a page damaged since): a sentence, not a stack trace.
+    const damaged = databaseDamaged(store?.dbFile ?? ctx.dataDir, e);
+    if (isCaseStoreError(damaged)) {
+      ctx.printError({ error: damaged.code, message: damaged.message, details: damaged.details });
       return 1;
     }
     throw e;

@@ -1,5 +1,5 @@
 // The case store's public surface: the store class, its record types and its errors.
-export { CaseStore, CASE_DB_FILE } from './case-store';
+export { CaseStore, CASE_DB_FILE, databaseDamaged } from './case-store';
 export type { CaseSummary, NewCase, RecordAnalysisInput, RecordExplanationInput, RegisterModelInput } from './case-store';
 export type {
   AnalysisRecord,

@@ -131,16 +131,30 @@ export async function* walkInputs(inputs: readonly string[], signal?: AbortSigna
     }
     if (seenDirs.has(real)) return;
     seenDirs.add(real);
-    let entries: Dirent[];
+    let entries: { name: string; entry: Dirent<Buffer> }[];
     try {
-      entries = (await fs.readdir(dir, { withFileTypes: true })).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+      // Names as bytes: one that is not UTF-8 cannot be opened through a JavaScript string, and must be
+      // reported as such, not as "no such file".
+      entries = (await fs.readdir(dir, { withFileTypes: true, encoding: 'buffer' }))
+        .map((entry) => ({ name: entry.name.toString('utf8'), entry }))
+        .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     } catch (e) {
       yield { path: dir, error: toFailure(fileSystemError(e, dir)) };
       return;
     }
-    for (const entry of entries) {
+    for (const { name, entry } of entries) {
       if (signal?.aborted) return;
-      const child = path.join(dir, entry.name);
+      const child = path.join(dir, name);
+      if (!Buffer.from(name, 'utf8').equals(entry.name)) {
+        yield {
+          path: child,
+          error: {
+            code: 'UNREADABLE_NAME',
+            message: `A file in ${dir} has a name that is not valid UTF-8 (hex ${entry.name.toString('hex')}); it cannot be opened by name here. Rename it or analyse a renamed copy.`,
+          },
+        };
+        continue;
+      }
       // The listing's types spare a stat per file (each is an event-loop turn, and turns are scarce
       // while inference holds the main thread); only links and unknown types need one.
       if (entry.isDirectory()) yield* walkDir(child);

@@ -20,6 +20,7 @@ export type ImageErrorCode =
   | 'NOT_FOUND'
   | 'PERMISSION_DENIED'
   | 'NOT_A_FILE'
+  | 'UNREADABLE_NAME'
   | 'READ_FAILED';
 
 export class ImageInputError extends Error {
