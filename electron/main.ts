@@ -6,6 +6,7 @@ import { createApiServices } from './services/api-handlers';
 import { parseGlobalOptions } from './cli/cli-context';
 import { registerIpcHandlers } from './ipc/register-ipc-handlers';
 import { CONTENT_SECURITY_POLICY } from './server/http-server';
+import { denyAllPermissions, hardenApp } from './app-hardening';
 
 const opts = parseGlobalOptions(process.argv.slice(app.isPackaged ? 1 : 2));
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -13,12 +14,14 @@ const rendererIndex = path.join(here, '..', 'renderer', 'index.html');
 const rendererIndexUrl = pathToFileURL(rendererIndex).toString();
 
 app.enableSandbox();
+// Before any window: every web contents (this window, devtools, anything later) gets the same guard.
+hardenApp(app, rendererIndexUrl, (url) => void shell.openExternal(url));
 app.whenReady().then(() => {
   const services = createApiServices({ dataDir: opts.dataDir ?? app.getPath('userData') });
   session.defaultSession.webRequest.onHeadersReceived((details, callback) =>
     callback({ responseHeaders: { ...details.responseHeaders, 'Content-Security-Policy': [CONTENT_SECURITY_POLICY] } }),
   );
-  session.defaultSession.setPermissionRequestHandler((_wc, _permission, callback) => callback(false));
+  denyAllPermissions(session.defaultSession);
 
   const win = new BrowserWindow({
     width: 1280,
@@ -29,12 +32,8 @@ app.whenReady().then(() => {
       sandbox: true,
       nodeIntegration: false,
       webSecurity: true,
+      webviewTag: false,
     },
-  });
-  win.webContents.on('will-navigate', (e) => e.preventDefault());
-  win.webContents.setWindowOpenHandler(({ url }) => {
-    if (url.startsWith('https://')) void shell.openExternal(url);
-    return { action: 'deny' };
   });
   registerIpcHandlers(ipcMain, services, rendererIndexUrl, () => BrowserWindow.getAllWindows().map((w) => w.webContents));
   void win.loadURL(rendererIndexUrl);
