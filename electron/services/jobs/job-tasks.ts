@@ -5,6 +5,8 @@ import crypto from 'node:crypto';
 import { CaseStore } from '../case-store';
 import { analyzeCaseEvidence } from '../case-analysis';
 import { explainEvidence } from '../case-explanation';
+import { releaseDetectorSessions } from '../engine/detector-session';
+import { releaseExplainerSessions } from '../explainers/registered-model';
 
 export interface TaskContext {
   signal: AbortSignal;
@@ -17,6 +19,15 @@ async function sha256File(file: string, signal: AbortSignal): Promise<string> {
   const hash = crypto.createHash('sha256');
   for await (const chunk of fs.createReadStream(file, { highWaterMark: 1 << 20, signal })) hash.update(chunk as Buffer);
   return hash.digest('hex');
+}
+
+/**
+ * onnxruntime sessions are native: their memory and intra-op threads are not freed with the worker's
+ * isolate, so every session a job opened is released before the job's worker ends.
+ */
+async function releaseNativeSessions(): Promise<void> {
+  await releaseDetectorSessions();
+  await releaseExplainerSessions();
 }
 
 export const jobTasks: Record<string, TaskFn> = {
@@ -56,6 +67,7 @@ export const jobTasks: Record<string, TaskFn> = {
       return await analyzeCaseEvidence(store, payload.caseId, { ...payload, signal: ctx.signal, onProgress: ctx.progress });
     } finally {
       store.close();
+      await releaseNativeSessions();
     }
   },
 
@@ -65,6 +77,7 @@ export const jobTasks: Record<string, TaskFn> = {
       return await explainEvidence(store, payload.evidenceId, { ...payload, signal: ctx.signal, onProgress: ctx.progress });
     } finally {
       store.close();
+      await releaseNativeSessions();
     }
   },
 
