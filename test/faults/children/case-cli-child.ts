@@ -1,9 +1,9 @@
 // Run as its own process by the kill -9 tests: `node --import tsx case-cli-child.ts <dataDir> <case args...>`,
-// one `case` subcommand through the CLI's own entry, until the test kills it.
-import { runCaseCommand } from '../../../electron/cli/case-command';
+// one `case` subcommand through the CLI's own command table (detector wired in), until the test kills it.
+import { cliCommands } from '../../../electron/cli/cli-commands';
 
 const [dataDir, ...argv] = process.argv.slice(2);
-const code = await runCaseCommand([...argv, '--actor', 'kill-test'], {
+const code = await cliCommands.case.run([...argv, '--actor', 'kill-test'], {
   dataDir,
   json: true,
   print: (obj) => process.stdout.write(JSON.stringify(obj) + '\n'),
