@@ -8,10 +8,13 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { analyzeFiles, isAnalyzeFailure, type AnalyzeResult } from '../../electron/services/engine/analyze';
 import { releaseDetectorSessions } from '../../electron/services/engine/detector-session';
 import { ModelRegistry } from '../../electron/services/engine/model-registry';
+import { makeBadInputs } from '../fixtures/bad-inputs/make-bad-inputs';
 import { datasetImages, repoRoot, stageImages, tempDir } from '../fixtures/case-store/case-fixtures';
+import { faultLedger } from './fault-ledger';
 
 const dataDir = tempDir('faults-analyze-data');
 const registry = new ModelRegistry({ dataDir, repoRoot });
+const ledger = faultLedger('hostile-files');
 
 afterAll(async () => {
   await releaseDetectorSessions();
@@ -66,6 +69,45 @@ describe('analyze with hostile files', () => {
     const last = results[results.length - 1];
     expect(isAnalyzeFailure(last) && last.error).toMatchObject({ code: 'NOT_A_FILE', message: expect.stringMatching(/not a regular file/) });
     expect(results.slice(0, -1).every((r) => !isAnalyzeFailure(r))).toBe(true);
+  });
+
+  it.each([
+    ['a directory', (f: string) => fs.mkdirSync(f), 'NOT_A_FILE', /directory/],
+    ['a symbolic link', (f: string) => fs.symlinkSync(datasetImages(1)[0], f), 'NOT_A_FILE', /symbolic link/],
+    ['nothing (deleted)', () => undefined, 'NOT_FOUND', /No such file/],
+    ['an empty file', (f: string) => fs.writeFileSync(f, ''), 'EMPTY_FILE', /empty/],
+    ['half of itself', (f: string) => fs.writeFileSync(f, fs.readFileSync(datasetImages(12)[11]).subarray(0, 2000)), 'TRUNCATED', /./],
+  ] as const)('reports a file swapped mid-run for %s, and every other file', async (what, make, code, message) => {
+    ledger.tried(`analyze swap for ${what}`);
+    const images = datasetImages(12);
+    const dir = stageImages(images, 'faults-swap');
+    const victim = path.join(dir, path.basename(images[images.length - 1]));
+    const results: AnalyzeResult[] = [];
+    for await (const r of analyzeFiles([dir], { dataDir, registry, batchSize: 1, decodeConcurrency: 1, decodeThreads: 1 })) {
+      results.push(r);
+      if (results.length === 1) {
+        fs.rmSync(victim);
+        make(victim);
+      }
+    }
+    expect(results.map((r) => r.path)).toEqual(images.map((f) => path.join(dir, path.basename(f))));
+    expect((results.at(-1) as { error?: unknown }).error).toMatchObject({ code, message: expect.stringMatching(message) });
+    expect(results.slice(0, -1).every((r) => !isAnalyzeFailure(r))).toBe(true);
+    ledger.held(`analyze swap for ${what}`);
+  });
+
+  it('gives every file of the bad-input corpus its stated outcome', async () => {
+    const dir = tempDir('faults-corpus');
+    const cases = await makeBadInputs(dir);
+    const results = new Map<string, AnalyzeResult>();
+    for await (const r of analyzeFiles([dir], { dataDir, registry })) results.set(path.basename(r.path), r);
+    for (const c of cases) {
+      ledger.tried(`corpus ${c.file}`);
+      const r = results.get(c.file)!;
+      if (c.expect === 'ok') expect(isAnalyzeFailure(r), `${c.file}: ${JSON.stringify(r)}`).toBe(false);
+      else expect(isAnalyzeFailure(r) && r.error.code, c.file).toBe(c.expect);
+      ledger.held(`corpus ${c.file}`);
+    }
   });
 
   it('gives a FIFO, a socket and a dangling link met while walking a folder their own error lines', async () => {

@@ -218,6 +218,13 @@ export async function ingestIntoCase(
       if (isCaseStoreError(e, 'CANCELLED')) return { ...result, cancelled: true };
       throw e;
     }
+    // What the scan refused (links, FIFOs, sockets, unreadable names) is on the record as well as
+    // what a copy refused: the chain shows everything an examiner tried to bring in.
+    if (result.failed.length) {
+      db.transaction(() => {
+        for (const failure of result.failed) appendAuditEntry(db, { chain: caseId, actor, action: 'evidence.refused', details: { ...failure } });
+      }).immediate();
+    }
     const progress: IngestProgress = {
       phase: 'copying',
       filesDone: 0,
