@@ -143,3 +143,31 @@ describe('malformed API requests', () => {
     ledger.held('half a body');
   });
 });
+
+describe('malformed IPC calls', () => {
+  // The Electron transport's own handler, registered on a recorder of ipcMain.handle: Electron cannot
+  // run here, and what is under test is the handler's checks, not Electron's channel.
+  const RENDERER = 'file:///opt/app/dist/renderer/index.html';
+  let handler: (event: unknown, method: unknown, payload: unknown) => Promise<any>;
+  beforeAll(async () => {
+    const { registerIpcHandlers } = await import('../../electron/ipc/register-ipc-handlers');
+    registerIpcHandlers({ handle: (_c: string, fn: typeof handler) => void (handler = fn), removeHandler: () => undefined } as never, services, RENDERER, () => []);
+  });
+  const from = (url: string | null) => ({ senderFrame: url === null ? null : { url } });
+
+  it.each([
+    ['a frame from another page', from('https://evil.example/'), 'app.info', {}, 'FORBIDDEN_ORIGIN'],
+    ['no sender frame', from(null), 'app.info', {}, 'FORBIDDEN_ORIGIN'],
+    ['a method that is an object', from(RENDERER), { toString: () => 'app.info' }, {}, 'UNKNOWN_METHOD'],
+    ['an unknown method', from(RENDERER), 'cases.drop', {}, 'UNKNOWN_METHOD'],
+    ['a payload of the wrong shape', from(RENDERER), 'cases.create', [1, 2], 'INVALID_REQUEST'],
+    ['fields of the wrong types', from(RENDERER), 'cases.create', { caseNumber: 1, title: null, examiner: {} }, 'INVALID_REQUEST'],
+    ['a 9 MB field', from(RENDERER), 'cases.create', { caseNumber: 'x'.repeat(9 << 20), title: 't', examiner: 'e' }, 'INVALID_REQUEST'],
+  ] as const)('%s', async (name, event, method, payload, code) => {
+    ledger.tried(`ipc ${name}`);
+    const r = await handler(event, method, payload);
+    expect(r).toMatchObject({ ok: false, error: { code, message: expect.any(String) } });
+    expect(await handler(from(RENDERER), 'app.info', {})).toMatchObject({ ok: true });
+    ledger.held(`ipc ${name}`);
+  });
+});
