@@ -158,7 +158,7 @@ describe('malformed IPC calls', () => {
   it.each([
     ['a frame from another page', from('https://evil.example/'), 'app.info', {}, 'FORBIDDEN_ORIGIN'],
     ['no sender frame', from(null), 'app.info', {}, 'FORBIDDEN_ORIGIN'],
-    ['a method that is an object', from(RENDERER), { toString: () => 'app.info' }, {}, 'UNKNOWN_METHOD'],
+    ['a method that is an object', from(RENDERER), { toString: (): string => 'app.info' }, {}, 'UNKNOWN_METHOD'],
     ['an unknown method', from(RENDERER), 'cases.drop', {}, 'UNKNOWN_METHOD'],
     ['a payload of the wrong shape', from(RENDERER), 'cases.create', [1, 2], 'INVALID_REQUEST'],
     ['fields of the wrong types', from(RENDERER), 'cases.create', { caseNumber: 1, title: null, examiner: {} }, 'INVALID_REQUEST'],
