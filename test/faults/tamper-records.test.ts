@@ -192,6 +192,16 @@ const STORE_CASES: TamperCase[] = [
   { name: 'global: a model card changed', target: 'global', sql: () => `UPDATE models SET card = '{"version":2}'`, expected: () => ({ kind: 'model-row-altered', modelId: 'det', fields: ['card'] }) },
   { name: 'global: a model removed', target: 'global', sql: () => `DELETE FROM models`, expected: () => ({ kind: 'model-row-missing', modelId: 'det' }) },
   {
+    name: 'global: a whole case removed (rows, entries, head, folder)',
+    target: 'global',
+    sql: () =>
+      `${DROP_GUARDS} DROP TRIGGER audit_log_no_delete; DROP TRIGGER audit_heads_no_delete; PRAGMA foreign_keys = OFF;
+       DELETE FROM audit_log WHERE chain = '${closedCaseId}'; DELETE FROM audit_heads WHERE chain = '${closedCaseId}';
+       DELETE FROM cases WHERE id = '${closedCaseId}';`,
+    files: (dir) => fs.rmSync(path.join(dir, 'cases', closedCaseId), { recursive: true, force: true }),
+    expected: () => ({ kind: 'audit-sequence-gap' }),
+  },
+  {
     name: 'global: an audit entry edited',
     target: 'global',
     sql: () => `DROP TRIGGER audit_log_no_update; UPDATE audit_log SET actor = 'mallory' WHERE chain = 'global'`,
@@ -276,5 +286,100 @@ describe('an archive with a recomputed manifest is refused when its rows were ed
       store.close();
     }
     ledger.held(`archive ${name}`);
+  });
+});
+
+/** A changed value of the same type, different in meaning (JSON is changed semantically, not in spacing). */
+function mutate(value: unknown, declared: string): unknown {
+  if (value === null) return declared === 'INTEGER' || declared === 'REAL' ? 1 : 'x';
+  if (typeof value === 'number') return Number.isInteger(value) && declared !== 'REAL' ? value + 1 : value > 0.99 ? value - 0.001 : value + 0.001;
+  const text = String(value);
+  try {
+    const parsed = JSON.parse(text) as unknown;
+    if (parsed !== null && typeof parsed === 'object') return JSON.stringify(Array.isArray(parsed) ? [...parsed, 1] : { ...parsed, tampered: 1 });
+    return JSON.stringify([parsed]);
+  } catch {
+    // not JSON
+  }
+  if (/^[0-9a-f]{64}$/.test(text)) return text.slice(0, -1) + (text.endsWith('0') ? '1' : '0');
+  if (/^\d{4}-\d\d-\d\dT/.test(text)) return `1999${text.slice(4)}`;
+  return `${text}x`;
+}
+
+/** Every column of every row kind the app writes, one at a time: which row of which table, verified how. */
+const COLUMN_TARGETS: { table: string; where: () => string; verify: 'case' | 'global' }[] = [
+  { table: 'cases', where: () => `id = '${caseId}'`, verify: 'case' },
+  { table: 'evidence', where: () => `id = '${evidenceIds[1]}'`, verify: 'case' },
+  { table: 'analyses', where: () => `id = '${analysisId}'`, verify: 'case' },
+  { table: 'explanations', where: () => `id = '${explanationId}'`, verify: 'case' },
+  { table: 'notes', where: () => `case_id = '${caseId}'`, verify: 'case' },
+  { table: 'tags', where: () => `evidence_id = '${evidenceIds[2]}'`, verify: 'case' },
+  { table: 'audit_log', where: () => `chain = '${caseId}' AND chain_index = 1`, verify: 'case' },
+  { table: 'audit_heads', where: () => `chain = '${caseId}'`, verify: 'case' },
+  { table: 'models', where: () => `id = 'det'`, verify: 'global' },
+  { table: 'settings', where: () => `key = 'engine.provider'`, verify: 'global' },
+  { table: 'audit_log', where: () => `chain = 'global' AND chain_index = 0`, verify: 'global' },
+];
+
+/** Columns no audit entry vouches for, said plainly (README: what verify cannot prove). */
+const NOT_VOUCHED = new Set(['settings.updated_at', 'audit_log.seq']);
+
+function columnCases(): { name: string; table: string; column: string; where: string; verify: 'case' | 'global' }[] {
+  const raw = new Database(path.join(baseDir, 'cases.sqlite'), { readonly: true });
+  try {
+    return COLUMN_TARGETS.flatMap((t) =>
+      (raw.prepare(`PRAGMA table_info(${t.table})`).all() as { name: string }[])
+        .filter((c) => !NOT_VOUCHED.has(`${t.table}.${c.name}`))
+        .map((c) => ({ name: `${t.table}.${c.name} (${t.verify})`, table: t.table, column: c.name, where: t.where(), verify: t.verify })),
+    );
+  } finally {
+    raw.close();
+  }
+}
+
+describe('every column of every table, changed alone, fails verify', () => {
+  it('each column, one at a time', async () => {
+    const cases = columnCases();
+    expect(cases.length).toBeGreaterThan(60);
+    const missed: string[] = [];
+    for (const c of cases) {
+      ledger.tried(`column ${c.name}`);
+      const dir = copyOfStore();
+      const raw = new Database(path.join(dir, 'cases.sqlite'));
+      try {
+        raw.pragma('foreign_keys = OFF');
+        raw.exec(`${DROP_GUARDS} DROP TRIGGER audit_log_no_update; DROP TRIGGER audit_heads_forward_only;`);
+        const row = raw.prepare(`SELECT ${c.column} AS v, typeof(${c.column}) AS t FROM ${c.table} WHERE ${c.where}`).get() as { v: unknown; t: string };
+        const declared = (raw.prepare(`PRAGMA table_info(${c.table})`).all() as { name: string; type: string }[]).find((x) => x.name === c.column)!.type;
+        const update = raw.prepare(`UPDATE ${c.table} SET ${c.column} = ? WHERE ${c.where}`);
+        try {
+          update.run(mutate(row.v, declared));
+        } catch (e) {
+          // A value taken by another row (an index): move it clear of every other row instead.
+          if (!/UNIQUE/.test((e as Error).message) || typeof row.v !== 'number') throw e;
+          update.run(row.v + 1000);
+        }
+        // Put the guards back, so the schema check alone cannot be what catches the edit.
+        const fresh = new Database(path.join(baseDir, 'cases.sqlite'), { readonly: true });
+        const triggers = fresh.prepare(`SELECT sql FROM sqlite_master WHERE type = 'trigger'`).all() as { sql: string }[];
+        fresh.close();
+        for (const t of triggers) raw.exec(t.sql.replace(/^CREATE TRIGGER/, 'CREATE TRIGGER IF NOT EXISTS'));
+      } finally {
+        raw.close();
+      }
+      const runs = c.verify === 'global' ? [['verify', '--global']] : [['verify', caseId], ['verify', 'T-1']];
+      let detected = false;
+      for (const argv of runs) {
+        const r = await cli(dir, argv);
+        if (r.code === 0) {
+          detected = false;
+          break;
+        }
+        detected = true;
+      }
+      if (detected) ledger.held(`column ${c.name}`);
+      else missed.push(c.name);
+    }
+    expect(missed).toEqual([]);
   });
 });
