@@ -1,9 +1,10 @@
 // Verify: every stored file against its recorded hash, every row against the audit entry that vouches
-// for it, and the case's audit chain from genesis to its recorded head.
+// for it, the case's audit chain from genesis to its recorded head, and the schema against the
+// migrations'. The global chain (settings, models) has its own verify.
 import fs from 'node:fs';
 import path from 'node:path';
-import Database from 'better-sqlite3';
-import { getSchemaVersion, type ReadableDB, type WritableDB } from './case-db';
+import type Database from 'better-sqlite3';
+import { getSchemaVersion, openMemoryDatabase, type ReadableDB } from './case-db';
 import {
   getChainHead,
   GLOBAL_CHAIN,
@@ -241,11 +242,11 @@ function readSchema(db: Database.Database): Map<string, SchemaObject> {
 function expectedSchema(version: number): Map<string, SchemaObject> {
   let schema = expectedSchemas.get(version);
   if (!schema) {
-    const mem = new Database(':memory:');
+    const mem = openMemoryDatabase();
     try {
       for (const m of MIGRATIONS) {
         if (m.version > version) break;
-        mem.transaction(() => m.up(mem as WritableDB))();
+        mem.transaction(() => m.up(mem))();
       }
       schema = readSchema(mem);
     } finally {
