@@ -22,6 +22,10 @@ let evidenceIds: string[];
 let analysisId: string;
 let explanationId: string;
 let heatmapPath: string;
+let unreadableId: string;
+let findingId: string;
+let reportId: string;
+let reportPath: string;
 let archiveMembers: CraftedMember[];
 const ledger = faultLedger('tamper');
 
@@ -50,7 +54,42 @@ beforeAll(async () => {
     heatmapPath = x.heatmapPath!;
     store.addNote({ caseId, evidenceId: evidenceIds[1], body: 'from the USB stick', author: 'ann' });
     store.tagEvidence(evidenceIds[2], 'priority', 'ann');
+    // The workspace's edits: a description given later, and a file kept although its pixels do not decode.
+    store.updateCase(caseId, { description: 'seized phone, camera roll', agency: 'Lab 2' }, 'ann');
+    const cut = path.join(tempDir('faults-tamper-cut'), 'cut.png');
+    fs.writeFileSync(cut, fs.readFileSync(datasetImages(5)[4]).subarray(0, 500));
+    const unreadable = (await store.ingest(caseId, [cut], { actor: 'ann' })).added[0];
+    expect(unreadable.unreadableReason).toBeTruthy();
+    unreadableId = unreadable.id;
+    findingId = store.recordProvenanceFinding({
+      evidenceId: evidenceIds[0],
+      conclusion: 'generator-traces',
+      headline: 'Likely generated: generator chunk',
+      c2paState: 'absent',
+      report: { finding: { conclusion: 'generator-traces', headline: 'Likely generated: generator chunk' }, c2pa: { state: 'absent' } },
+      readerVersions: { exifr: '7.1.3' },
+      images: { spectrum: 'ab'.repeat(32), ela: null },
+      actor: 'ann',
+    }).id;
+    const report = await store.recordReport({
+      id: crypto.randomUUID(),
+      caseId,
+      pageCount: 2,
+      outputPath: null,
+      evidenceIds: [evidenceIds[0]],
+      exportedAt: '2026-02-01T00:00:00.000Z',
+      exportedBy: 'ann',
+      auditHead: { index: 0, hash: store.auditLog(caseId)[0].hash },
+      verifyOk: true,
+      signed: false,
+      bytes: Buffer.from('%PDF-1.3\n% the bytes of an issued report, for the tamper cases\n'),
+    });
+    reportId = report.id;
+    reportPath = report.storedPath;
     const closed = store.createCase({ caseNumber: 'T-2', title: 'closed one', examiner: 'bob' });
+    // Closed, reopened and closed again: the row's closedAt is the last close.
+    store.closeCase(closed.id, 'bob');
+    store.reopenCase(closed.id, 'bob');
     closedCaseId = store.closeCase(closed.id, 'bob').id;
     const archive = path.join(tempDir('faults-tamper-archive'), 'case.tar');
     await store.exportCase(caseId, archive, { actor: 'ann' });
@@ -68,7 +107,7 @@ function copyOfStore(): string {
 }
 
 /** Every guard off, as a forger would begin. */
-const DROP_GUARDS = ['evidence', 'analyses', 'explanations']
+const DROP_GUARDS = ['evidence', 'analyses', 'explanations', 'reports', 'provenance']
   .flatMap((t) => [`DROP TRIGGER ${t}_no_update;`, `DROP TRIGGER ${t}_no_delete;`])
   .join(' ');
 
@@ -113,6 +152,19 @@ const STORE_CASES: TamperCase[] = [
     expected: () => ({ kind: 'case-row-altered', fields: ['closedAt'] }),
   },
   { name: 'closed case reopened', target: 'closed-case', sql: () => `UPDATE cases SET closed_at = NULL WHERE id = '${closedCaseId}'`, expected: () => ({ kind: 'case-row-altered', fields: ['closedAt'] }) },
+  { name: 'case description', sql: () => `UPDATE cases SET description = 'a laptop' WHERE id = '${caseId}'`, expected: () => ({ kind: 'case-row-altered', fields: ['description'] }) },
+  { name: 'case updated_at', sql: () => `UPDATE cases SET updated_at = '2020-01-01T00:00:00.000Z' WHERE id = '${caseId}'`, expected: () => ({ kind: 'case-row-altered', fields: ['updatedAt'] }) },
+  { name: 'case agency back to its first value', sql: () => `UPDATE cases SET agency = 'Lab 1' WHERE id = '${caseId}'`, expected: () => ({ kind: 'case-row-altered', fields: ['agency'] }) },
+  {
+    name: 'evidence unreadable_reason cleared',
+    sql: () => `${DROP_GUARDS} UPDATE evidence SET unreadable_reason = NULL WHERE id = '${unreadableId}';`,
+    expected: () => ({ kind: 'evidence-row-altered', evidenceId: unreadableId, fields: ['unreadableReason'] }),
+  },
+  {
+    name: 'evidence given an unreadable_reason',
+    sql: () => `${DROP_GUARDS} UPDATE evidence SET unreadable_reason = 'TRUNCATED' WHERE id = '${evidenceIds[0]}';`,
+    expected: () => ({ kind: 'evidence-row-altered', evidenceId: evidenceIds[0], fields: ['unreadableReason'] }),
+  },
   { name: 'evidence ingested_by', sql: u('evidence', "ingested_by = 'mallory'"), expected: () => ({ kind: 'evidence-row-altered', fields: ['ingestedBy'] }) },
   { name: 'evidence ingested_at', sql: u('evidence', "ingested_at = '2020-01-01T00:00:00.000Z'"), expected: () => ({ kind: 'evidence-row-altered', fields: ['ingestedAt'] }) },
   { name: 'evidence mime_type', sql: u('evidence', "mime_type = 'image/gif'"), expected: () => ({ kind: 'evidence-row-altered', fields: ['mimeType'] }) },
@@ -175,6 +227,49 @@ const STORE_CASES: TamperCase[] = [
     expected: () => ({ kind: 'tag-row-unaudited', tag: 'cleared' }),
   },
   { name: 'tag removed without an entry', sql: () => `DELETE FROM tags`, expected: () => ({ kind: 'tag-row-missing', tag: 'priority' }) },
+  {
+    name: 'provenance headline',
+    sql: () => `${DROP_GUARDS} UPDATE provenance_findings SET headline = 'Camera original';`,
+    expected: () => ({ kind: 'provenance-row-altered', findingId, fields: ['headline'] }),
+  },
+  {
+    name: 'provenance report edited, stored hash kept',
+    sql: () => `${DROP_GUARDS} UPDATE provenance_findings SET report = json_set(report, '$.finding.conclusion', 'camera-original');`,
+    expected: () => ({ kind: 'provenance-row-altered', findingId, fields: ['reportSha256'] }),
+  },
+  {
+    name: 'provenance created_by',
+    sql: () => `${DROP_GUARDS} UPDATE provenance_findings SET created_by = 'mallory';`,
+    expected: () => ({ kind: 'provenance-row-altered', findingId, fields: ['createdBy'] }),
+  },
+  { name: 'provenance row deleted', sql: () => `${DROP_GUARDS} DELETE FROM provenance_findings;`, expected: () => ({ kind: 'provenance-row-missing', findingId }) },
+  { name: 'report verify_ok flipped', sql: () => `${DROP_GUARDS} UPDATE reports SET verify_ok = 0;`, expected: () => ({ kind: 'report-row-altered', reportId, fields: ['verifyOk'] }) },
+  { name: 'report exported_by', sql: () => `${DROP_GUARDS} UPDATE reports SET exported_by = 'mallory';`, expected: () => ({ kind: 'report-row-altered', reportId, fields: ['exportedBy'] }) },
+  { name: 'report row deleted', sql: () => `${DROP_GUARDS} DELETE FROM reports;`, expected: () => ({ kind: 'report-row-missing', reportId }) },
+  {
+    name: 'report row added without an entry',
+    sql: () =>
+      `INSERT INTO reports (id, case_id, sha256, size_bytes, page_count, stored_path, output_path, evidence_ids, exported_at, exported_by, audit_head_index, audit_head_hash, verify_ok, signed)
+       VALUES ('${crypto.randomUUID()}', '${caseId}', '${'cd'.repeat(32)}', 10, 1, 'reports/x.pdf', NULL, '[]', '2026-01-01T00:00:00.000Z', 'mallory', NULL, NULL, 1, 0)`,
+    expected: () => ({ kind: 'report-row-unaudited' }),
+  },
+  {
+    name: 'report file bytes changed, mode restored',
+    files: (dir) => {
+      const file = path.join(dir, 'cases', caseId, ...reportPath.split('/'));
+      fs.chmodSync(file, 0o644);
+      fs.appendFileSync(file, '% appended\n');
+      fs.chmodSync(file, 0o444);
+    },
+    expected: () => ({ kind: 'report-modified', reportId }),
+  },
+  { name: 'report file removed', files: (dir) => fs.rmSync(path.join(dir, 'cases', caseId, ...reportPath.split('/'))), expected: () => ({ kind: 'report-missing', reportId }) },
+  {
+    name: 'closed case: an earlier close time put back',
+    target: 'closed-case',
+    sql: () => `UPDATE cases SET closed_at = (SELECT at FROM audit_log WHERE chain = '${closedCaseId}' AND action = 'case.closed' ORDER BY chain_index LIMIT 1) WHERE id = '${closedCaseId}'`,
+    expected: () => ({ kind: 'case-row-altered', fields: ['closedAt'] }),
+  },
   { name: 'a guard trigger dropped, nothing else', sql: () => 'DROP TRIGGER audit_log_no_delete;', expected: () => ({ kind: 'schema-altered', missing: ['trigger audit_log_no_delete'] }) },
   {
     name: 'a trigger added that rewrites verdicts',
@@ -266,10 +361,31 @@ const ARCHIVE_CASES: [string, (d: any) => unknown][] = [
   ['explanation parameters', mapAll('explanations', { parameters: { layer: 'conv1' } })],
   ['explanation removed', (d) => ({ ...d, explanations: [] })],
   ['note body', mapAll('notes', { body: 'found at the scene' })],
+  ['case description', (d) => ({ ...d, case: { ...d.case, description: 'a laptop' } })],
+  ['case updatedAt', (d) => ({ ...d, case: { ...d.case, updatedAt: '2020-01-01T00:00:00.000Z' } })],
+  ['evidence unreadableReason cleared', mapAll('evidence', { unreadableReason: null })],
+  ['provenance headline', mapAll('provenance', { headline: 'Camera original' })],
+  ['provenance report edited', mapAll('provenance', { report: { finding: { conclusion: 'camera-original' } } })],
+  ['provenance removed', (d) => ({ ...d, provenance: [] })],
   ['tag removed', (d) => ({ ...d, tags: [] })],
 ];
 
 describe('an archive with a recomputed manifest is refused when its rows were edited', () => {
+  it('imports the untouched archive, whose chain names a report it does not carry, and verifies it clean', async () => {
+    const dataDir = tempDir('faults-import-clean');
+    const store = CaseStore.open(dataDir);
+    try {
+      const imported = await store.importCaseArchive(forgeArchive((d) => d), { actor: 'eve' });
+      expect(imported.verify.issues).toEqual([]);
+      expect(store.listReports(imported.caseId)).toEqual([]);
+      expect(store.auditLog(imported.caseId).map((e) => e.action)).toContain('report.exported');
+      expect(store.listCaseProvenanceFindings(imported.caseId).map((f) => f.id)).toEqual([findingId]);
+      expect(store.getCase(imported.caseId)).toMatchObject({ description: 'seized phone, camera roll', agency: 'Lab 2' });
+    } finally {
+      store.close();
+    }
+  });
+
   it.each(ARCHIVE_CASES)('%s', async (name, edit) => {
     ledger.tried(`archive ${name}`);
     const dataDir = tempDir('faults-import');
@@ -314,6 +430,9 @@ const COLUMN_TARGETS: { table: string; where: () => string; verify: 'case' | 'gl
   { table: 'explanations', where: () => `id = '${explanationId}'`, verify: 'case' },
   { table: 'notes', where: () => `case_id = '${caseId}'`, verify: 'case' },
   { table: 'tags', where: () => `evidence_id = '${evidenceIds[2]}'`, verify: 'case' },
+  { table: 'evidence', where: () => `id = '${unreadableId}'`, verify: 'case' },
+  { table: 'provenance_findings', where: () => `id = '${findingId}'`, verify: 'case' },
+  { table: 'reports', where: () => `id = '${reportId}'`, verify: 'case' },
   { table: 'audit_log', where: () => `chain = '${caseId}' AND chain_index = 1`, verify: 'case' },
   { table: 'audit_heads', where: () => `chain = '${caseId}'`, verify: 'case' },
   { table: 'models', where: () => `id = 'det'`, verify: 'global' },
@@ -355,9 +474,12 @@ describe('every column of every table, changed alone, fails verify', () => {
         try {
           update.run(mutate(row.v, declared));
         } catch (e) {
+          const message = (e as Error).message;
+          // A flag column's CHECK allows 0 and 1 only: the other one.
+          if (/CHECK constraint failed: \w+ IN \(0, 1\)/.test(message) && (row.v === 0 || row.v === 1)) update.run(1 - row.v);
           // A value taken by another row (an index): move it clear of every other row instead.
-          if (!/UNIQUE/.test((e as Error).message) || typeof row.v !== 'number') throw e;
-          update.run(row.v + 1000);
+          else if (/UNIQUE/.test(message) && typeof row.v === 'number') update.run(row.v + 1000);
+          else throw e;
         }
         // Put the guards back, so the schema check alone cannot be what catches the edit.
         const fresh = new Database(path.join(baseDir, 'cases.sqlite'), { readonly: true });

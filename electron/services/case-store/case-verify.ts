@@ -53,7 +53,11 @@ export type VerifyIssue =
   | { kind: 'heatmap-unreadable'; explanationId: string; heatmapPath: string; found: StoredFileProblem; message: string }
   | { kind: 'heatmap-mode-changed'; explanationId: string; heatmapPath: string; expectedMode: string; actualMode: string }
   | { kind: 'heatmap-missing'; explanationId: string; heatmapPath: string }
-  | { kind: 'heatmap-modified'; explanationId: string; heatmapPath: string; expectedSha256: string; actualSha256: string };
+  | { kind: 'heatmap-modified'; explanationId: string; heatmapPath: string; expectedSha256: string; actualSha256: string }
+  | { kind: 'report-missing'; reportId: string; storedPath: string; sha256: string }
+  | { kind: 'report-modified'; reportId: string; storedPath: string; expectedSha256: string; actualSha256: string }
+  | { kind: 'report-unreadable'; reportId: string; storedPath: string; found: StoredFileProblem; message: string }
+  | { kind: 'report-mode-changed'; reportId: string; storedPath: string; expectedMode: string; actualMode: string };
 
 /** Tables, indexes and triggers that differ from what the migrations create (a dropped trigger is one). */
 export type SchemaIssue = {
@@ -108,6 +112,7 @@ export async function verifyCaseRecords(
   const issues: VerifyIssue[] = [];
   const records = readCaseRecords(db, caseId);
   const { evidence, explanations } = records;
+  const reports = records.reports ?? [];
   const audit = listAuditEntries(db, caseId);
   const head = getChainHead(db, caseId);
 
@@ -116,7 +121,7 @@ export async function verifyCaseRecords(
 
   let bytesHashed = 0;
   let filesDone = 0;
-  const filesTotal = evidence.length + explanations.filter((x) => x.heatmapPath).length;
+  const filesTotal = evidence.length + explanations.filter((x) => x.heatmapPath).length + reports.length;
   for (const e of evidence) {
     throwIfAborted(options.signal);
     const stored = await inspectStored(path.join(paths.root, e.storedPath), options.signal);
@@ -155,6 +160,22 @@ export async function verifyCaseRecords(
       }
       if (stored.mode !== undefined && stored.mode !== STORED_FILE_MODE) {
         issues.push({ kind: 'heatmap-mode-changed', ...where, expectedMode: octal(STORED_FILE_MODE), actualMode: octal(stored.mode) });
+      }
+    }
+    options.onProgress?.({ filesDone: ++filesDone, filesTotal, bytesDone: bytesHashed });
+  }
+  // The store's copy of each issued PDF report, as `report verify` compares a PDF with it.
+  for (const r of reports) {
+    throwIfAborted(options.signal);
+    const stored = await inspectStored(path.join(paths.root, ...r.storedPath.split('/')), options.signal);
+    const where = { reportId: r.id, storedPath: r.storedPath };
+    if (stored.kind === 'missing') issues.push({ kind: 'report-missing', ...where, sha256: r.sha256 });
+    else if (stored.kind === 'unreadable') issues.push({ kind: 'report-unreadable', ...where, found: stored.found, message: stored.message });
+    else {
+      bytesHashed += stored.size;
+      if (stored.sha256 !== r.sha256 || stored.size !== r.sizeBytes) issues.push({ kind: 'report-modified', ...where, expectedSha256: r.sha256, actualSha256: stored.sha256 });
+      if (stored.mode !== undefined && stored.mode !== STORED_FILE_MODE) {
+        issues.push({ kind: 'report-mode-changed', ...where, expectedMode: octal(STORED_FILE_MODE), actualMode: octal(stored.mode) });
       }
     }
     options.onProgress?.({ filesDone: ++filesDone, filesTotal, bytesDone: bytesHashed });
