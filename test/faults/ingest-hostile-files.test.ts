@@ -15,9 +15,9 @@ import { faultLedger } from './fault-ledger';
 const ledger = faultLedger('hostile-ingest');
 
 // What ingest says about the corpus: it admits any raster image it can identify (analysis judges the
-// pixels later) and refuses the rest.
+// pixels later) and refuses the rest; an empty file gets its own code (the workspace's one sentence per bad file).
 const INGEST_EXPECT: Record<string, string> = {
-  'empty.jpg': 'NOT_AN_IMAGE',
+  'empty.jpg': 'EMPTY_FILE',
   'random-bytes.jpg': 'NOT_AN_IMAGE',
   'notes.txt': 'NOT_AN_IMAGE',
   'drawing.bmp': 'NOT_AN_IMAGE',
