@@ -423,14 +423,14 @@ function mutate(value: unknown, declared: string): unknown {
 }
 
 /** Every column of every row kind the app writes, one at a time: which row of which table, verified how. */
-const COLUMN_TARGETS: { table: string; where: () => string; verify: 'case' | 'global' }[] = [
+const COLUMN_TARGETS: { table: string; label?: string; where: () => string; verify: 'case' | 'global' }[] = [
   { table: 'cases', where: () => `id = '${caseId}'`, verify: 'case' },
   { table: 'evidence', where: () => `id = '${evidenceIds[1]}'`, verify: 'case' },
   { table: 'analyses', where: () => `id = '${analysisId}'`, verify: 'case' },
   { table: 'explanations', where: () => `id = '${explanationId}'`, verify: 'case' },
   { table: 'notes', where: () => `case_id = '${caseId}'`, verify: 'case' },
   { table: 'tags', where: () => `evidence_id = '${evidenceIds[2]}'`, verify: 'case' },
-  { table: 'evidence', where: () => `id = '${unreadableId}'`, verify: 'case' },
+  { table: 'evidence', label: 'evidence (unreadable)', where: () => `id = '${unreadableId}'`, verify: 'case' },
   { table: 'provenance_findings', where: () => `id = '${findingId}'`, verify: 'case' },
   { table: 'reports', where: () => `id = '${reportId}'`, verify: 'case' },
   { table: 'audit_log', where: () => `chain = '${caseId}' AND chain_index = 1`, verify: 'case' },
@@ -449,7 +449,7 @@ function columnCases(): { name: string; table: string; column: string; where: st
     return COLUMN_TARGETS.flatMap((t) =>
       (raw.prepare(`PRAGMA table_info(${t.table})`).all() as { name: string }[])
         .filter((c) => !NOT_VOUCHED.has(`${t.table}.${c.name}`))
-        .map((c) => ({ name: `${t.table}.${c.name} (${t.verify})`, table: t.table, column: c.name, where: t.where(), verify: t.verify })),
+        .map((c) => ({ name: `${t.label ?? t.table}.${c.name} (${t.verify})`, table: t.table, column: c.name, where: t.where(), verify: t.verify })),
     );
   } finally {
     raw.close();
