@@ -8,6 +8,7 @@ import { createApiServices } from './services/api-handlers';
 import { parseGlobalOptions } from './cli/cli-context';
 import { registerIpcHandlers } from './ipc/register-ipc-handlers';
 import { CONTENT_SECURITY_POLICY } from './server/http-server';
+import { denyAllPermissions, hardenApp } from './app-hardening';
 
 const opts = parseGlobalOptions(process.argv.slice(app.isPackaged ? 1 : 2));
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -45,13 +46,15 @@ if (!app.requestSingleInstanceLock()) {
   app.quit();
 } else {
   app.enableSandbox();
+  // Before any window: every web contents (this window, devtools, anything later) gets the same guard.
+  hardenApp(app, rendererIndexUrl, (url) => void shell.openExternal(url));
   app.whenReady().then(() => {
     const stateFile = path.join(app.getPath('userData'), 'window-state.json');
     const state = readWindowState(stateFile);
     session.defaultSession.webRequest.onHeadersReceived((details, callback) =>
       callback({ responseHeaders: { ...details.responseHeaders, 'Content-Security-Policy': [CONTENT_SECURITY_POLICY] } }),
     );
-    session.defaultSession.setPermissionRequestHandler((_wc, _permission, callback) => callback(false));
+    denyAllPermissions(session.defaultSession);
 
     const win = new BrowserWindow({
       x: state.x,
@@ -65,6 +68,7 @@ if (!app.requestSingleInstanceLock()) {
         sandbox: true,
         nodeIntegration: false,
         webSecurity: true,
+        webviewTag: false,
       },
     });
     const services = createApiServices({
@@ -84,11 +88,6 @@ if (!app.requestSingleInstanceLock()) {
     });
     if (state.maximized) win.maximize();
     win.on('close', () => writeWindowState(stateFile, win));
-    win.webContents.on('will-navigate', (e) => e.preventDefault());
-    win.webContents.setWindowOpenHandler(({ url }) => {
-      if (url.startsWith('https://')) void shell.openExternal(url);
-      return { action: 'deny' };
-    });
     registerIpcHandlers(ipcMain, services, rendererIndexUrl, () => BrowserWindow.getAllWindows().map((w) => w.webContents));
     void win.loadURL(rendererIndexUrl);
 

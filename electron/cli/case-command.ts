@@ -1,7 +1,7 @@
 // `npm run cli -- case <subcommand>`: the case store from a shell, so the whole custody flow can be scripted.
 import os from 'node:os';
 import { readProviderPreference } from '../services/app/engine-settings';
-import { CaseStore, isCaseStoreError, type EvidenceRecord } from '../services/case-store';
+import { CaseStore, databaseDamaged, isCaseStoreError, type EvidenceRecord } from '../services/case-store';
 import { isProviderPreference, unknownProviderMessage, type ProviderPreference } from '../services/engine/execution-providers';
 
 export interface AnalyzeFileResult {
@@ -33,7 +33,9 @@ export const CASE_USAGE = [
   '  import <case> <file|dir>...                                      copy evidence in (exit 1 if any file was refused)',
   '  analyze <case> [--missing] [--provider <p>]                      run the detector on every stored item',
   '                                                                   (provider: the Settings choice unless given)',
-  '  verify <case>                                                    re-hash files, walk the audit chain (exit 1 on any mismatch)',
+  '  verify <case>                                                    re-hash files, walk the audit chain, compare every row',
+  '                                                                   with its audit entry and the schema (exit 1 on any mismatch)',
+  '  verify --global                                                  the global chain: settings, models, the schema',
   '  audit <case|global>                                              print the audit log',
   '  export <case> --out <file> [--force]                             write a portable case archive',
   '  import-archive <file>                                            import and verify a case archive',
@@ -43,13 +45,18 @@ export const CASE_USAGE = [
 
 class UsageError extends Error {}
 
+function engineErrorCode(e: unknown): string | undefined {
+  const code = (e as { code?: unknown })?.code;
+  return typeof code === 'string' && /^[A-Z][A-Z0-9_]*$/.test(code) ? code : undefined;
+}
+
 interface ParsedArgs {
   positional: string[];
   flags: Map<string, string | true>;
 }
 
 const VALUE_FLAGS = new Set(['number', 'title', 'examiner', 'agency', 'out', 'actor', 'provider']);
-const BOOLEAN_FLAGS = new Set(['missing', 'force', 'help']);
+const BOOLEAN_FLAGS = new Set(['missing', 'force', 'help', 'global']);
 
 function parseArgs(argv: readonly string[]): ParsedArgs {
   const positional: string[] = [];
@@ -234,7 +241,8 @@ export async function runCaseCommand(argv: string[], ctx: CaseCommandContext): P
             failed.push({
               evidenceId: e.id,
               originalName: e.originalName,
-              error: isCaseStoreError(err) ? err.code : 'ANALYSIS_FAILED',
+              // The engine's reason (TRUNCATED, TOO_MANY_PIXELS...) is what an examiner acts on.
+              error: isCaseStoreError(err) ? err.code : engineErrorCode(err) ?? 'ANALYSIS_FAILED',
               message: (err as Error).message,
             });
           }
@@ -243,6 +251,12 @@ export async function runCaseCommand(argv: string[], ctx: CaseCommandContext): P
         return failed.length ? 1 : 0;
       }
       case 'verify': {
+        if (args.flags.has('global') || args.positional[0] === 'global') {
+          const report = open().verifyGlobal();
+          ctx.print(report);
+          if (!report.ok && !ctx.json) ctx.printError(`The global chain: ${report.issues.length} mismatch(es).`);
+          return report.ok ? 0 : 1;
+        }
         const report = await open().verifyCase(needCase(), { signal });
         ctx.print(report);
         if (!report.ok && !ctx.json) ctx.printError(`Case ${report.caseId}: ${report.issues.length} mismatch(es).`);
@@ -278,6 +292,12 @@ export async function runCaseCommand(argv: string[], ctx: CaseCommandContext): P
     }
     if (isCaseStoreError(e)) {
       ctx.printError({ error: e.code, message: e.message, details: e.details });
+      return 1;
+    }
+    // A database that fails after it opened (a page damaged since): a sentence, not a stack trace.
+    const damaged = databaseDamaged(store?.dbFile ?? ctx.dataDir, e);
+    if (isCaseStoreError(damaged)) {
+      ctx.printError({ error: damaged.code, message: damaged.message, details: damaged.details });
       return 1;
     }
     throw e;

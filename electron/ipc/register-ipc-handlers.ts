@@ -10,7 +10,9 @@ export function registerIpcHandlers(ipcMain: IpcMain, services: ApiServices, ren
     if (!event.senderFrame || !isTrustedSenderUrl(event.senderFrame.url, rendererIndexUrl)) {
       return { ok: false, error: { code: 'FORBIDDEN_ORIGIN', message: 'IPC from an untrusted frame was refused.' } };
     }
-    const checked = validateApiRequest(String(method), payload);
+    // A method name is a string; anything else is refused, not coerced.
+    if (typeof method !== 'string') return { ok: false, error: { code: 'UNKNOWN_METHOD', message: 'The API method must be a string.' } };
+    const checked = validateApiRequest(method, payload);
     if (!checked.ok) return checked;
     return invokeHandler(services, checked.method, checked.request);
   });

@@ -14,6 +14,9 @@ export const CONTENT_SECURITY_POLICY =
   "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'none'";
 
 const MAX_BODY_BYTES = 10 * 1024 * 1024;
+// A larger body is read and thrown away before the 413, so the client sees the answer; past this, the
+// connection is cut instead (a loopback client sending this much is not a browser page).
+const DRAIN_LIMIT_BYTES = 256 * 1024 * 1024;
 const MIME: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
   '.js': 'text/javascript; charset=utf-8',
@@ -102,7 +105,13 @@ export async function startHttpServer(options: {
           return refuse(res, 415, { code: 'INVALID_REQUEST', message: 'API requests must be application/json.' });
         }
         const body = await readBody(req);
-        if (body === null) return refuse(res, 413, { code: 'INVALID_REQUEST', message: 'Request body too large.' });
+        if (body === null) {
+          return refuse(res, 413, {
+            code: 'PAYLOAD_TOO_LARGE',
+            message: `The request body is larger than the API accepts (${MAX_BODY_BYTES / (1024 * 1024)} MB); nothing was done.`,
+            details: { limitBytes: MAX_BODY_BYTES },
+          });
+        }
         let payload: unknown;
         try {
           payload = body.length ? JSON.parse(body) : {};
@@ -150,18 +159,32 @@ function statusForErrorCode(code: string): number {
   return 422;
 }
 
+/**
+ * Reads a request body up to MAX_BODY_BYTES; past that, stops keeping it and drains the rest, so the
+ * 413 reaches a client that is still sending (closing the socket under it would reset the connection
+ * and the client would never see the answer). A body past DRAIN_LIMIT_BYTES is cut off.
+ */
 function readBody(req: http.IncomingMessage): Promise<string | null> {
   return new Promise((resolve, reject) => {
+    const declared = Number(req.headers['content-length']);
+    if (Number.isFinite(declared) && declared > DRAIN_LIMIT_BYTES) {
+      req.destroy();
+      return resolve(null);
+    }
     const chunks: Buffer[] = [];
     let size = 0;
+    let over = Number.isFinite(declared) && declared > MAX_BODY_BYTES;
     req.on('data', (c: Buffer) => {
       size += c.length;
-      if (size > MAX_BODY_BYTES) {
-        resolve(null);
+      if (size > DRAIN_LIMIT_BYTES) {
         req.destroy();
-      } else chunks.push(c);
+        resolve(null);
+      } else if (size > MAX_BODY_BYTES) {
+        over = true;
+        chunks.length = 0;
+      } else if (!over) chunks.push(c);
     });
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('end', () => resolve(over ? null : Buffer.concat(chunks).toString('utf8')));
     req.on('error', reject);
   });
 }

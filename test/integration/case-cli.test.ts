@@ -129,7 +129,7 @@ describe('case CLI', () => {
     fs.writeFileSync(file, 'replaced');
     ctx = context(dataDir);
     expect(await runCaseCommand(['verify', id], ctx)).toBe(1);
-    expect(ctx.out[0]).toMatchObject({ ok: false, issues: [{ kind: 'evidence-modified', evidenceId: stored.id }] });
+    expect(ctx.out[0]).toMatchObject({ ok: false, issues: [{ kind: 'evidence-modified', evidenceId: stored.id }, { kind: 'evidence-mode-changed', evidenceId: stored.id }] });
   });
 
   it('answers usage mistakes with exit 2 and unknown cases with a typed error', async () => {

@@ -18,8 +18,12 @@ describe('migration reports', () => {
     migrateDatabase(db, before);
     const caseId = crypto.randomUUID();
     db.transaction(() => {
-      db.prepare(`INSERT INTO cases VALUES (?, 'MIG-R', 'old case', 'ann', NULL, '2024-01-01T00:00:00.000Z', NULL)`).run(caseId);
-      appendAuditEntry(db, { chain: caseId, actor: 'ann', action: 'case.created', details: { id: caseId } });
+      // What the version before this one recorded for a new case: the row and an entry that vouches for every field.
+      const record = { id: caseId, caseNumber: 'MIG-R', title: 'old case', examiner: 'ann', agency: null, createdAt: '2024-01-01T00:00:00.000Z', closedAt: null };
+      db.prepare(
+        `INSERT INTO cases (id, case_number, title, examiner, agency, created_at, closed_at) VALUES (@id, @caseNumber, @title, @examiner, @agency, @createdAt, @closedAt)`,
+      ).run(record);
+      appendAuditEntry(db, { chain: caseId, actor: 'ann', action: 'case.created', at: record.createdAt, details: record });
     })();
     expect(getSchemaVersion(db)).toBe(before);
     db.close();

@@ -96,7 +96,14 @@ describe('migration 0002-evidence-source-modified (from version 1 with data)', (
     const size = fs.statSync(image).size;
     db.transaction(() => {
       db.prepare(`INSERT INTO cases VALUES (?, 'V1-7', 'old case', 'ann', NULL, '2024-01-01T00:00:00.000Z', NULL)`).run(caseId);
-      appendAuditEntry(db, { chain: caseId, actor: 'ann', action: 'case.created', details: { id: caseId } });
+      // Version 1 recorded the whole case row, at its creation time (verify compares every field).
+      appendAuditEntry(db, {
+        chain: caseId,
+        actor: 'ann',
+        action: 'case.created',
+        at: '2024-01-01T00:00:00.000Z',
+        details: { id: caseId, caseNumber: 'V1-7', title: 'old case', examiner: 'ann', agency: null, createdAt: '2024-01-01T00:00:00.000Z', closedAt: null },
+      });
       db.prepare(
         `INSERT INTO evidence (id, case_id, original_path, original_name, stored_path, sha256, size_bytes, mime_type, width, height, ingested_at, ingested_by)
          VALUES (?, ?, ?, ?, ?, ?, ?, 'image/png', 128, 128, '2024-01-01T00:00:01.000Z', 'ann')`,
@@ -105,6 +112,7 @@ describe('migration 0002-evidence-source-modified (from version 1 with data)', (
         chain: caseId,
         actor: 'ann',
         action: 'evidence.ingested',
+        at: '2024-01-01T00:00:01.000Z',
         details: {
           evidenceId,
           sha256,
@@ -117,11 +125,9 @@ describe('migration 0002-evidence-source-modified (from version 1 with data)', (
           height: 128,
         },
       });
-      db.prepare(`INSERT INTO notes VALUES (?, ?, ?, 'seized from laptop', 'ann', '2024-01-01T00:00:02.000Z')`).run(
-        crypto.randomUUID(),
-        caseId,
-        evidenceId,
-      );
+      const note = { id: crypto.randomUUID(), caseId, evidenceId, body: 'seized from laptop', author: 'ann', createdAt: '2024-01-01T00:00:02.000Z' };
+      db.prepare(`INSERT INTO notes VALUES (?, ?, ?, ?, ?, ?)`).run(note.id, caseId, evidenceId, note.body, note.author, note.createdAt);
+      appendAuditEntry(db, { chain: caseId, actor: 'ann', action: 'note.added', at: note.createdAt, details: { ...note } });
     })();
     expect(getSchemaVersion(db)).toBe(1);
     db.close();
@@ -138,7 +144,7 @@ describe('migration 0002-evidence-source-modified (from version 1 with data)', (
       const report = await store.verifyCase(caseId);
       expect(report.issues).toEqual([]);
       expect(report.ok).toBe(true);
-      expect(report.auditEntriesChecked).toBe(2);
+      expect(report.auditEntriesChecked).toBe(3);
 
       // New ingests fill the new column.
       const more = await store.ingest(caseId, [datasetImages(2)[1]], { actor: 'bob' });

@@ -120,6 +120,26 @@ describe('report export with bad input', () => {
     expect(store.auditLog(c.id).at(-1)!.details).toMatchObject({ reportId: r.report.id, verifyOk: false });
   });
 
+  it('evidence whose stored copy became a symbolic link: not followed, the report says the copy is missing or unreadable', async () => {
+    const c = store.createCase({ caseNumber: 'BAD-LINK', title: 'Link in the store', examiner: 'ann' });
+    await store.ingest(c.id, datasetImages(2, 'gan'), { actor: 'ann' });
+    const [, bad] = store.listEvidence(c.id);
+    const stored = store.evidenceFilePath(bad);
+    fs.chmodSync(stored, 0o644);
+    fs.rmSync(stored);
+    // The link points at the same bytes: only refusing to follow it keeps the report honest.
+    fs.symlinkSync(datasetImages(2, 'gan')[1], stored);
+    const verify = await store.verifyCase(c.id);
+    expect(verify.issues).toContainEqual(expect.objectContaining({ kind: 'evidence-unreadable', evidenceId: bad.id, found: 'symbolic-link' }));
+    const out = path.join(tempDir('report-bad-out'), 'link.pdf');
+    const r = await exportCaseReport(store, c.id, { dataDir, actor: 'ann', outFile: out, exportedAt: AT, timeZone: 'UTC' });
+    expect(r.failedHashCheck).toEqual([bad.id]);
+    const pages = pdfText(out).split('\f');
+    expect(pages[0].replace(/\s+/g, ' ')).toContain(`${bad.originalName} (stored file missing)`);
+    const itemPage = pages.find((p) => p.includes('Evidence 2 of 2'))!;
+    expect(itemPage.replace(/\s+/g, ' ')).toContain('is missing or unreadable at export');
+  });
+
   it('a note of 20,000 characters flows over pages whole', async () => {
     const c = store.createCase({ caseNumber: 'BAD-NOTE', title: 'Long note', examiner: 'ann' });
     await store.ingest(c.id, datasetImages(1, 'gan'), { actor: 'ann' });

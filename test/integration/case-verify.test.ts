@@ -84,7 +84,13 @@ describe('verify', () => {
     tamper(dir, `DROP TRIGGER audit_log_no_update; UPDATE audit_log SET actor = 'mallory' WHERE chain = '${caseId}' AND chain_index = 2;`);
     const report = await verify(dir);
     expect(report.ok).toBe(false);
-    expect(report.issues).toEqual([expect.objectContaining({ kind: 'audit-entry-altered', chain: caseId, index: 2 })]);
+    expect(report.issues).toEqual([
+      // The trigger dropped to make the edit is itself reported.
+      expect.objectContaining({ kind: 'schema-altered', missing: ['trigger audit_log_no_update'] }),
+      expect.objectContaining({ kind: 'audit-entry-altered', chain: caseId, index: 2 }),
+      // Entry 2 vouched for evidence ingested by ann; the row and the edited entry now disagree.
+      { kind: 'evidence-row-altered', evidenceId: evidenceIds[1], fields: ['ingestedBy'] },
+    ]);
   });
 
   it('detects a deleted audit entry, the broken link after it and the row it vouched for', async () => {
@@ -121,6 +127,8 @@ describe('verify', () => {
         actualSize: fs.statSync(file).size,
         expectedSize: fs.statSync(file).size - 1,
       }),
+      // Writing needed a chmod first: the store keeps stored files read-only, and verify says so.
+      expect.objectContaining({ kind: 'evidence-mode-changed', evidenceId: evidenceIds[1], expectedMode: '0444', actualMode: '0644' }),
     ]);
     const issue = report.issues[0] as { expectedSha256: string; actualSha256: string };
     expect(issue.expectedSha256).not.toBe(issue.actualSha256);

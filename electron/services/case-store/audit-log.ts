@@ -122,7 +122,8 @@ export type AuditIssue =
   | { kind: 'audit-entry-missing'; chain: string; index: number }
   | { kind: 'audit-entry-duplicated'; chain: string; index: number }
   | { kind: 'audit-head-mismatch'; chain: string; headIndex: number | null; lastIndex: number | null; message: string }
-  | { kind: 'audit-sequence-rewound'; lastSeq: number; highestSeqEverIssued: number };
+  | { kind: 'audit-sequence-rewound'; lastSeq: number; highestSeqEverIssued: number }
+  | { kind: 'audit-sequence-gap'; missing: { from: number; to: number }[]; message: string };
 
 /**
  * Walks a chain from its genesis. Each entry is checked on its own (stored hash against recomputed)
@@ -169,6 +170,16 @@ export function walkAuditChain(
     expectedIndex = e.index + 1;
   }
   const last = entries.length ? entries[entries.length - 1] : undefined;
+  if (!head && last) {
+    // The head row is what makes cutting entries off the end detectable; a chain without one has lost it.
+    issues.push({
+      kind: 'audit-head-mismatch',
+      chain,
+      headIndex: null,
+      lastIndex: last.index,
+      message: `No head is recorded for this chain, though its log holds entries up to ${last.index}; entries cut off its end could not be seen.`,
+    });
+  }
   if (head) {
     if (!last || head.index !== last.index || head.hash !== last.hash) {
       issues.push({
@@ -201,6 +212,21 @@ export function verifyAuditSequence(db: ReadableDB): AuditIssue[] {
   // AUTOINCREMENT never reuses a number, so a gap at the top means the newest row of some chain was removed.
   if (seqRow && (maxRow.m ?? 0) < seqRow.seq) {
     issues.push({ kind: 'audit-sequence-rewound', lastSeq: maxRow.m ?? 0, highestSeqEverIssued: seqRow.seq });
+  }
+  // Rows are never deleted and a rolled-back insert takes its number back, so the row numbers of all
+  // chains run without a hole from 1: a hole is entries removed, even a whole case's chain with its rows.
+  const missing: { from: number; to: number }[] = [];
+  let expected = 1;
+  for (const { seq } of db.prepare('SELECT seq FROM audit_log ORDER BY seq').iterate() as IterableIterator<{ seq: number }>) {
+    if (seq > expected && missing.length < 20) missing.push({ from: expected, to: seq - 1 });
+    expected = seq + 1;
+  }
+  if (missing.length) {
+    issues.push({
+      kind: 'audit-sequence-gap',
+      missing,
+      message: `Audit rows ${missing.map((m) => (m.from === m.to ? m.from : `${m.from}-${m.to}`)).join(', ')} are gone from the database (of whichever chain they were).`,
+    });
   }
   return issues;
 }

@@ -2,6 +2,7 @@
 // chain) and its stored files. Import checks everything before it writes, and writes only under the data folder.
 import crypto from 'node:crypto';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
 import type { ReadableDB, WritableDB } from './case-db';
@@ -10,6 +11,7 @@ import { CaseStoreError, isCaseStoreError } from './case-store-error';
 import {
   appendAuditEntry,
   getChainHead,
+  GLOBAL_CHAIN,
   insertRecordedAuditEntry,
   listAuditEntries,
   walkAuditChain,
@@ -43,9 +45,10 @@ import {
 } from './case-queries';
 import { casePaths, casesRoot, fsyncDir, removeTree, SHA256_PATTERN, UUID_PATTERN } from './evidence-files';
 import { extractTarMember, listTarMembers, readTarMember, TarWriter, type TarMember } from './tar-archive';
-import { crossCheckRows, verifyCaseRecords, type VerifyIssue } from './case-verify';
+import { verifyCaseRecords, type VerifyIssue } from './case-verify';
+import { checkCaseRecords } from './record-checks';
 import { LATEST_SCHEMA_VERSION } from './migrations';
-import { crossCheckProvenance, insertProvenanceFinding, listProvenanceFindingsForCase, type ProvenanceFindingRecord } from './provenance-queries';
+import { insertProvenanceFinding, listProvenanceFindingsForCase, type ProvenanceFindingRecord } from './provenance-queries';
 
 export const ARCHIVE_FORMAT = 'ai-image-forensics.case-archive';
 export const ARCHIVE_FORMAT_VERSION = 1;
@@ -260,6 +263,7 @@ export async function exportCaseArchive(
   // Written beside the target and renamed, so a half-written archive never carries the final name.
   const partial = `${target}.${crypto.randomUUID()}.partial`;
   const writer = await TarWriter.create(partial);
+  let audited = false;
   try {
     await writer.addBuffer('manifest.json', Buffer.from(JSON.stringify(manifest, null, 2), 'utf8'));
     await writer.addBuffer('case.json', caseJson);
@@ -275,10 +279,10 @@ export async function exportCaseArchive(
         });
       }
     }
+    // Flushed, hashed and audited under the temporary name; only then does it get the final one, so a
+    // complete-looking archive under that name always has its case.exported entry.
     const bytes = await writer.finish();
-    publishWithoutOverwrite(partial, target);
-    await fsyncDir(path.dirname(target));
-    const archiveSha = (await hashWholeFile(target)).sha256;
+    const archiveSha = (await hashWholeFile(partial)).sha256;
     db.transaction(() => {
       appendAuditEntry(db, {
         chain: caseId,
@@ -287,10 +291,24 @@ export async function exportCaseArchive(
         details: { file: target, sha256: archiveSha, bytes, auditHead: manifest.auditHead, forced: !report.ok },
       });
     }).immediate();
+    audited = true;
+    publishWithoutOverwrite(partial, target);
+    await fsyncDir(path.dirname(target));
     return { file: target, sha256: archiveSha, bytes, members: stored.length + 2, auditHead: manifest.auditHead };
   } catch (e) {
     await writer.abort();
     fs.rmSync(partial, { force: true });
+    if (audited) {
+      // The entry above promised a file that was not published: say so in the same chain.
+      db.transaction(() => {
+        appendAuditEntry(db, {
+          chain: caseId,
+          actor: options.actor,
+          action: 'case.export-abandoned',
+          details: { file: target, reason: (e as Error).message },
+        });
+      }).immediate();
+    }
     throw e;
   }
 }
@@ -401,8 +419,12 @@ export async function importCaseArchive(
     // No row claims this folder: it is what an import killed between rename and commit left behind.
     await removeTree(finalDir);
   }
-  const staging = path.join(root, `.import-${crypto.randomUUID()}`);
+  removeAbandonedImports(db, dataDir, options.actor);
+  const staging = path.join(root, `${STAGING_PREFIX}${crypto.randomUUID()}`);
   try {
+    await fs.promises.mkdir(staging);
+    // Beside the folder, not in it: the folder becomes the case folder by one rename.
+    await fs.promises.writeFile(`${staging}${OWNER_SUFFIX}`, JSON.stringify({ pid: process.pid, host: os.hostname(), since: new Date().toISOString() }), { mode: 0o600 });
     await fs.promises.mkdir(path.join(staging, 'evidence'), { recursive: true });
     await fs.promises.mkdir(path.join(staging, 'explanations'), { recursive: true });
     for (const m of members) {
@@ -411,9 +433,11 @@ export async function importCaseArchive(
     }
     await fsyncDir(path.join(staging, 'evidence'));
     await fs.promises.rename(staging, finalDir);
+    await fs.promises.rm(`${staging}${OWNER_SUFFIX}`, { force: true });
     await fsyncDir(root);
   } catch (e) {
     await removeTree(staging);
+    await fs.promises.rm(`${staging}${OWNER_SUFFIX}`, { force: true });
     throw e;
   }
 
@@ -443,6 +467,100 @@ export async function importCaseArchive(
   }
   const verify = await verifyCaseRecords(db, dataDir, caseId);
   return { caseId, caseNumber: data.case.caseNumber, evidence: data.evidence.length, archiveSha256, verify };
+}
+
+const STAGING_PREFIX = '.import-';
+const OWNER_SUFFIX = '.owner';
+
+/**
+ * Removes the staging folders of imports that were killed before they finished (extracted evidence,
+ * possibly hundreds of MB, that no row claims), and records it in the global chain. A folder whose
+ * owner is still running on this host is left alone.
+ */
+export function removeAbandonedImports(db: WritableDB, dataDir: string, actor: string): string[] {
+  // Synchronous: it runs while the store opens, and must finish (audit entry included) before anything else.
+  const root = casesRoot(dataDir);
+  let names: string[];
+  try {
+    names = fs.readdirSync(root);
+  } catch {
+    return [];
+  }
+  const removed: { folder: string; bytes: number }[] = [];
+  for (const name of names) {
+    if (!name.startsWith(STAGING_PREFIX) || name.endsWith(OWNER_SUFFIX)) continue;
+    const dir = path.join(root, name);
+    const owner = readOwner(`${dir}${OWNER_SUFFIX}`);
+    if (owner && ownerIsRunning(owner)) continue;
+    const bytes = treeBytes(dir);
+    removeTreeSync(dir);
+    fs.rmSync(`${dir}${OWNER_SUFFIX}`, { force: true });
+    removed.push({ folder: `cases/${name}`, bytes });
+  }
+  // Owner files whose folder is gone (killed between the two removals).
+  for (const name of names) {
+    if (name.startsWith(STAGING_PREFIX) && name.endsWith(OWNER_SUFFIX) && !fs.existsSync(path.join(root, name.slice(0, -OWNER_SUFFIX.length)))) {
+      fs.rmSync(path.join(root, name), { force: true });
+    }
+  }
+  if (removed.length) {
+    db.transaction(() => {
+      appendAuditEntry(db, {
+        chain: GLOBAL_CHAIN,
+        actor,
+        action: 'import.staging-removed',
+        details: { folders: removed, reason: 'extracted by an archive import that was interrupted before it recorded the case' },
+      });
+    }).immediate();
+  }
+  return removed.map((r) => r.folder);
+}
+
+type StagingOwner = { pid: number; host: string; since: string };
+
+function readOwner(file: string): StagingOwner | undefined {
+  try {
+    const p = JSON.parse(fs.readFileSync(file, 'utf8')) as Partial<StagingOwner>;
+    return typeof p.pid === 'number' && typeof p.host === 'string' && typeof p.since === 'string' ? (p as StagingOwner) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * An import still running: in this process (a worker thread of it) if it started after this process
+ * did (a reused pid from before a restart does not count), or in another live process on this host.
+ */
+function ownerIsRunning(owner: StagingOwner): boolean {
+  if (owner.host !== os.hostname()) return true;
+  if (owner.pid === process.pid) return Date.parse(owner.since) >= Date.now() - process.uptime() * 1000 - 1000;
+  return isProcessAlive(owner.pid);
+}
+
+function isProcessAlive(pid: number): boolean {
+  if (pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+function treeBytes(dir: string): number {
+  let total = 0;
+  for (const entry of fs.readdirSync(dir, { withFileTypes: true, recursive: true })) {
+    if (entry.isFile()) total += fs.lstatSync(path.join(entry.parentPath, entry.name)).size;
+  }
+  return total;
+}
+
+/** Extracted files are read-only; a folder of them is made writable first (Windows needs it). */
+function removeTreeSync(dir: string): void {
+  for (const entry of fs.readdirSync(dir, { withFileTypes: true, recursive: true })) {
+    if (entry.isFile()) fs.chmodSync(path.join(entry.parentPath, entry.name), 0o600);
+  }
+  fs.rmSync(dir, { recursive: true, force: true });
 }
 
 function parseJson<T>(bytes: Buffer, schema: z.ZodType<T>, what: string): T {
@@ -485,16 +603,10 @@ function checkArchiveConsistency(
   for (const n of data.notes) if (n.caseId !== caseId) throw invalid(`Note ${n.id} belongs to another case.`);
   if (data.audit.some((a) => a.chain !== caseId)) throw invalid('The audit entries belong to another case.');
   const chainIssues = walkAuditChain(data.audit, caseId, manifest.auditHead ?? undefined);
-  const rowIssues = [
-    ...crossCheckRows(
-      data.evidence,
-      data.analyses,
-      data.audit.map((a, i) => ({ ...a, seq: i })),
-    ),
-    // An older archive has no provenance field; then there must be no provenance entries either.
-    ...crossCheckProvenance(data.provenance ?? [], data.audit),
-  ];
   if (data.provenance?.some((f) => !data.evidence.some((e) => e.id === f.evidenceId))) throw invalid('A provenance finding names evidence outside the case.');
+  // Every table's rows against what the chain vouched for, as verify does on a store (reports excepted:
+  // an archive does not carry them).
+  const rowIssues = checkCaseRecords(data, data.audit);
   if (chainIssues.length || rowIssues.length) {
     throw new CaseStoreError('ARCHIVE_AUDIT_BROKEN', 'The archive\'s audit chain does not vouch for its records.', {
       issues: [...chainIssues, ...rowIssues],

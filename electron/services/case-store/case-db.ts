@@ -33,6 +33,11 @@ export function openReadableDatabase(file: string): ReadableDB {
   return db as ReadableDB;
 }
 
+/** A scratch database in memory (verify builds the schema the migrations create in one). */
+export function openMemoryDatabase(): WritableDB {
+  return new Database(':memory:') as WritableDB;
+}
+
 export function getSchemaVersion(db: ReadableDB): number {
   return db.pragma('user_version', { simple: true }) as number;
 }

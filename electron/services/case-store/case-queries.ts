@@ -89,6 +89,15 @@ export interface ModelRecord {
   registeredAt: string;
 }
 
+/** JSON a row holds; text edited into something else is returned as such, for verify to report. */
+function parseStoredJson(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return { unparseable: text };
+  }
+}
+
 // ---- cases
 
 interface CaseRow {
@@ -304,7 +313,7 @@ const toExplanation = (r: ExplanationRow): ExplanationRecord => ({
   id: r.id,
   analysisId: r.analysis_id,
   method: r.method,
-  parameters: JSON.parse(r.parameters) as Record<string, unknown>,
+  parameters: parseStoredJson(r.parameters) as Record<string, unknown>,
   heatmapPath: r.heatmap_path,
   heatmapSha256: r.heatmap_sha256,
   createdAt: r.created_at,
@@ -406,7 +415,7 @@ const toModel = (r: ModelRow): ModelRecord => ({
   id: r.id,
   sha256: r.sha256,
   name: r.name,
-  card: JSON.parse(r.card) as Record<string, unknown>,
+  card: parseStoredJson(r.card) as Record<string, unknown>,
   registeredAt: r.registered_at,
 });
 
@@ -434,6 +443,14 @@ export function upsertSetting(db: WritableDB, key: string, value: unknown, updat
     `INSERT INTO settings (key, value, updated_at) VALUES (?, ?, ?)
      ON CONFLICT(key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`,
   ).run(key, canonicalJson(value), updatedAt);
+}
+
+export function listSettings(db: ReadableDB): { key: string; value: unknown; updatedAt: string }[] {
+  return (db.prepare('SELECT * FROM settings ORDER BY key').all() as { key: string; value: string; updated_at: string }[]).map((r) => ({
+    key: r.key,
+    value: parseStoredJson(r.value),
+    updatedAt: r.updated_at,
+  }));
 }
 
 export function getSetting(db: ReadableDB, key: string): unknown {

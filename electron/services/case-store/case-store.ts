@@ -20,7 +20,15 @@ import type {
 } from './case-queries';
 import { migrateDatabase } from './migrations';
 import { ingestIntoCase, type IngestOptions, type IngestResult } from './evidence-ingest';
-import { analysisAuditDetails, verifyCaseRecords, type VerifyOptions, type VerifyReport } from './case-verify';
+import {
+  analysisAuditDetails,
+  verifyCaseRecords,
+  verifyGlobalRecords,
+  type GlobalVerifyReport,
+  type VerifyOptions,
+  type VerifyReport,
+} from './case-verify';
+import { explanationAuditDetails } from './record-checks';
 import {
   casePaths,
   copyToTemp,
@@ -32,7 +40,7 @@ import {
   SHA256_PATTERN,
   UUID_PATTERN,
 } from './evidence-files';
-import { exportCaseArchive, importCaseArchive, type ExportResult, type ImportResult } from './case-archive';
+import { exportCaseArchive, importCaseArchive, removeAbandonedImports, type ExportResult, type ImportResult } from './case-archive';
 import { canonicalJson } from './canonical-json';
 import {
   insertProvenanceFinding,
@@ -119,6 +127,55 @@ function parseInput<T>(schema: z.ZodType<T, z.ZodTypeDef, unknown>, value: unkno
 
 export type CaseSummary = CaseRecord & { evidenceCount: number };
 
+/** A first run has no case folders; a data folder with some has lost its database if the file is gone or empty. */
+function refuseMissingDatabase(dataDir: string): void {
+  const file = path.join(dataDir, CASE_DB_FILE);
+  const size = fs.statSync(file, { throwIfNoEntry: false })?.size;
+  if (size !== undefined && size > 0) return;
+  let caseFolders: string[] = [];
+  try {
+    caseFolders = fs.readdirSync(path.join(dataDir, 'cases')).filter((n) => UUID_PATTERN.test(n));
+  } catch {
+    return;
+  }
+  if (!caseFolders.length) return;
+  throw new CaseStoreError(
+    'DATABASE_MISSING',
+    `The case database ${file} is ${size === undefined ? 'missing' : 'empty'}, but ${caseFolders.length} case folder(s) are in ${path.join(dataDir, 'cases')}. ` +
+      'It was not recreated, so nothing is recorded against those cases by mistake: restore the database from a backup, or import the cases from their exported archives into a new data folder.',
+    { file, caseFolders: caseFolders.length },
+  );
+}
+
+/**
+ * Opens the database and checks its pages before anything is written: a damaged file gets a sentence
+ * and a refusal, never a migration or an audit entry written into it.
+ */
+function openCheckedDatabase(file: string): WritableDB {
+  let db: WritableDB | undefined;
+  try {
+    db = openWritableDatabase(file);
+    const problems = (db.pragma('quick_check(5)') as { quick_check: string }[]).map((r) => r.quick_check).filter((r) => r !== 'ok');
+    if (problems.length) throw Object.assign(new Error(problems.join('; ')), { code: 'SQLITE_CORRUPT' });
+    return db;
+  } catch (e) {
+    db?.close();
+    throw databaseDamaged(file, e);
+  }
+}
+
+/** SQLite's own errors about the file, turned into one sentence an examiner can act on. */
+export function databaseDamaged(file: string, e: unknown): unknown {
+  const code = String((e as { code?: unknown }).code ?? '');
+  if (!['SQLITE_CORRUPT', 'SQLITE_NOTADB', 'SQLITE_IOERR_SHORT_READ', 'SQLITE_CANTOPEN'].some((c) => code.startsWith(c))) return e;
+  return new CaseStoreError(
+    'DATABASE_CORRUPT',
+    `The case database ${file} is damaged or not a database (${(e as Error).message}); it was not changed and nothing will be written to it. ` +
+      'Keep the file as it is for examination and restore the database from a backup or from exported case archives.',
+    { file, sqlite: code },
+  );
+}
+
 export class CaseStore {
   readonly dbFile: string;
   private readonly writer: WritableDB;
@@ -127,7 +184,7 @@ export class CaseStore {
 
   private constructor(readonly dataDir: string) {
     this.dbFile = path.join(dataDir, CASE_DB_FILE);
-    this.writer = openWritableDatabase(this.dbFile);
+    this.writer = openCheckedDatabase(this.dbFile);
     try {
       migrateDatabase(this.writer);
       this.reader = openReadableDatabase(this.dbFile);
@@ -137,12 +194,26 @@ export class CaseStore {
     }
   }
 
-  /** Opens (creating if needed) `<dataDir>/cases.sqlite` and brings it to the current schema. */
+  /**
+   * Opens `<dataDir>/cases.sqlite` and brings it to the current schema. It is created only on a first
+   * run: when case folders are already there, a missing or emptied database is an error, not a new store.
+   */
   static open(dataDir: string): CaseStore {
     const dir = path.resolve(dataDir);
+    refuseMissingDatabase(dir);
     fs.mkdirSync(path.join(dir, 'cases'), { recursive: true });
-    return new CaseStore(dir);
+    const store = new CaseStore(dir);
+    try {
+      store.abandonedImportsRemoved = removeAbandonedImports(store.writer, dir, 'case-store');
+    } catch (e) {
+      store.close();
+      throw e;
+    }
+    return store;
   }
+
+  /** Staging folders of killed archive imports that opening the store removed (and audited). */
+  abandonedImportsRemoved: string[] = [];
 
   get schemaVersion(): number {
     return getSchemaVersion(this.reader);
@@ -367,14 +438,7 @@ export class CaseStore {
         actor: x.actor,
         action: 'explanation.recorded',
         at: record.createdAt,
-        details: {
-          explanationId: record.id,
-          analysisId: record.analysisId,
-          method: record.method,
-          parameters: record.parameters,
-          heatmapPath: record.heatmapPath,
-          heatmapSha256: record.heatmapSha256,
-        },
+        details: explanationAuditDetails(record),
       });
     });
     return record;
@@ -458,6 +522,7 @@ export class CaseStore {
           findingId: record.id,
           evidenceId: record.evidenceId,
           conclusion: record.conclusion,
+          headline: record.headline,
           c2paState: record.c2paState,
           reportSha256: record.reportSha256,
           readerVersions: record.readerVersions,
@@ -574,9 +639,10 @@ export class CaseStore {
 
   setSetting(key: string, value: unknown, actor: string): void {
     const k = parseInput(nonEmpty(200), key, 'setting key');
+    const at = new Date().toISOString();
     this.write(() => {
-      q.upsertSetting(this.writer, k, value ?? null, new Date().toISOString());
-      appendAuditEntry(this.writer, { chain: GLOBAL_CHAIN, actor, action: 'setting.changed', details: { key: k, value: value ?? null } });
+      q.upsertSetting(this.writer, k, value ?? null, at);
+      appendAuditEntry(this.writer, { chain: GLOBAL_CHAIN, actor, action: 'setting.changed', at, details: { key: k, value: value ?? null } });
     });
   }
 
@@ -594,6 +660,11 @@ export class CaseStore {
 
   async verifyCase(caseId: string, options?: VerifyOptions): Promise<VerifyReport> {
     return verifyCaseRecords(this.reader, this.dataDir, this.getCase(caseId).id, options);
+  }
+
+  /** The global chain (settings, models) and the rows it vouches for; see verifyCase for a case. */
+  verifyGlobal(): GlobalVerifyReport {
+    return verifyGlobalRecords(this.reader);
   }
 
   // ---- reports

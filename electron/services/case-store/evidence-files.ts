@@ -49,6 +49,10 @@ export function throwIfAborted(signal: AbortSignal | undefined): void {
 export async function hashFile(file: string, signal?: AbortSignal): Promise<{ sha256: string; size: number }> {
   const handle = await fs.promises.open(file, READ_ONLY_ORIGINAL);
   try {
+    // Checked on the descriptor: a FIFO or device read would block or never end, a folder cannot be read.
+    const st = await handle.stat();
+    if (st.isDirectory()) throw Object.assign(new Error(`${file} is a directory`), { code: 'EISDIR' });
+    if (!st.isFile()) throw new CaseStoreError('SOURCE_NOT_REGULAR_FILE', `${file} is not a regular file (a FIFO, socket or device).`, { path: file });
     const hash = crypto.createHash('sha256');
     const buf = Buffer.allocUnsafe(CHUNK_BYTES);
     let size = 0;

@@ -7,6 +7,7 @@ import path from 'node:path';
 import type { WritableDB } from './case-db';
 import { CaseStoreError, isCaseStoreError, type CaseStoreErrorCode } from './case-store-error';
 import { appendAuditEntry } from './audit-log';
+import { evidenceAuditDetails } from './record-checks';
 import { findEvidenceBySha256, insertEvidence, listEvidence, type EvidenceRecord } from './case-queries';
 import { decodeToPaperRgb } from '../engine/preprocess';
 import {
@@ -228,6 +229,13 @@ export async function ingestIntoCase(
       if (isCaseStoreError(e, 'CANCELLED')) return { ...result, cancelled: true };
       throw e;
     }
+    // What the scan refused (links, FIFOs, sockets, unreadable names) is on the record as well as
+    // what a copy refused: the chain shows everything an examiner tried to bring in.
+    if (result.failed.length) {
+      db.transaction(() => {
+        for (const failure of result.failed) appendAuditEntry(db, { chain: caseId, actor, action: 'evidence.refused', details: { ...failure } });
+      }).immediate();
+    }
     const progress: IngestProgress = {
       phase: 'copying',
       filesDone: 0,
@@ -365,21 +373,4 @@ async function ingestOneFile(
   } finally {
     await removeFileIfPresent(copy.tempPath);
   }
-}
-
-/** The fields of an evidence row that its audit entry vouches for; verify compares the two. */
-export function evidenceAuditDetails(e: EvidenceRecord): Record<string, unknown> {
-  return {
-    evidenceId: e.id,
-    sha256: e.sha256,
-    sizeBytes: e.sizeBytes,
-    storedPath: e.storedPath,
-    originalPath: e.originalPath,
-    originalName: e.originalName,
-    mimeType: e.mimeType,
-    width: e.width,
-    height: e.height,
-    sourceModifiedAt: e.sourceModifiedAt,
-    unreadableReason: e.unreadableReason ?? null,
-  };
 }

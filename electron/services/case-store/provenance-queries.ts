@@ -1,5 +1,4 @@
 // SQL of the provenance findings table (migration 0005-provenance).
-import crypto from 'node:crypto';
 import type { ReadableDB, WritableDB } from './case-db';
 import { canonicalJson } from './canonical-json';
 
@@ -79,41 +78,4 @@ export function listProvenanceFindingsForCase(db: ReadableDB, caseId: string): P
       )
       .all(caseId) as Row[]
   ).map(toRecord);
-}
-
-export type ProvenanceVerifyIssue =
-  | { kind: 'provenance-row-altered'; findingId: string; fields: string[] }
-  | { kind: 'provenance-row-unaudited'; findingId: string }
-  | { kind: 'provenance-row-missing'; findingId: string; auditIndex: number };
-
-/** Rows and their 'provenance.recorded' entries must agree; the report is re-hashed, not trusted. */
-export function crossCheckProvenance(
-  findings: readonly ProvenanceFindingRecord[],
-  audit: readonly { index: number; action: string; details: Record<string, unknown> }[],
-): ProvenanceVerifyIssue[] {
-  const issues: ProvenanceVerifyIssue[] = [];
-  const recorded = new Map<string, { index: number; details: Record<string, unknown> }>();
-  for (const e of audit) if (e.action === 'provenance.recorded' && typeof e.details.findingId === 'string') recorded.set(e.details.findingId, e);
-  const ids = new Set<string>();
-  for (const f of findings) {
-    ids.add(f.id);
-    const entry = recorded.get(f.id);
-    if (!entry) {
-      issues.push({ kind: 'provenance-row-unaudited', findingId: f.id });
-      continue;
-    }
-    const actual: Record<string, unknown> = {
-      evidenceId: f.evidenceId,
-      conclusion: f.conclusion,
-      c2paState: f.c2paState,
-      reportSha256: crypto.createHash('sha256').update(canonicalJson(f.report), 'utf8').digest('hex'),
-      readerVersions: f.readerVersions,
-      images: f.images,
-    };
-    const fields = Object.keys(actual).filter((k) => canonicalJson(actual[k] ?? null) !== canonicalJson(entry.details[k] ?? null));
-    if (f.reportSha256 !== entry.details.reportSha256 && !fields.includes('reportSha256')) fields.push('reportSha256');
-    if (fields.length) issues.push({ kind: 'provenance-row-altered', findingId: f.id, fields });
-  }
-  for (const [id, entry] of recorded) if (!ids.has(id)) issues.push({ kind: 'provenance-row-missing', findingId: id, auditIndex: entry.index });
-  return issues;
 }

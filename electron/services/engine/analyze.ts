@@ -21,6 +21,7 @@ import { calibrateScore, inferenceOf, operatingPointOf, verdictFor, type Inconcl
 import {
   ImageInputError,
   decodeToPaperRgb,
+  describeFileType,
   fileSystemError,
   readImageFile,
   PAPER_SIZE,
@@ -118,12 +119,18 @@ const DECODES_PER_CORE = 3;
 const MAX_DECODES = 24;
 export const MAX_BATCH_SIZE = 256;
 
-type WalkEntry = { path: string } | { path: string; error: AnalyzeFailure['error'] };
+/** `open` is where a followed link leads (opened with no-follow, so a link swapped in later is refused). */
+type WalkEntry = { path: string; open?: string } | { path: string; error: AnalyzeFailure['error'] };
+
+function notAFile(p: string, stat: Parameters<typeof describeFileType>[0]): WalkEntry {
+  return { path: p, error: { code: 'NOT_A_FILE', message: `${p} is ${describeFileType(stat)}, not a regular file; it was not read` } };
+}
 
 /**
  * Expands files and folders into files, depth-first, each folder's entries in name order. Only one
  * listing per open folder level is held, so a tree of 10,000 files is never materialised at once.
- * Symbolic links to folders are followed once (cycles are cut by real path).
+ * Symbolic links are followed (to folders once: cycles are cut by real path); FIFOs, sockets and
+ * devices each yield an error entry.
  */
 export async function* walkInputs(inputs: readonly string[], signal?: AbortSignal): AsyncGenerator<WalkEntry> {
   const seenDirs = new Set<string>();
@@ -137,48 +144,58 @@ export async function* walkInputs(inputs: readonly string[], signal?: AbortSigna
     }
     if (seenDirs.has(real)) return;
     seenDirs.add(real);
-    let entries: Dirent[];
+    let entries: { name: string; entry: Dirent<Buffer> }[];
     try {
-      entries = (await fs.readdir(dir, { withFileTypes: true })).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+      // Names as bytes: one that is not UTF-8 cannot be opened through a JavaScript string, and must be
+      // reported as such, not as "no such file".
+      entries = (await fs.readdir(dir, { withFileTypes: true, encoding: 'buffer' }))
+        .map((entry) => ({ name: entry.name.toString('utf8'), entry }))
+        .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     } catch (e) {
       yield { path: dir, error: toFailure(fileSystemError(e, dir)) };
       return;
     }
-    for (const entry of entries) {
+    for (const { name, entry } of entries) {
       if (signal?.aborted) return;
-      const child = path.join(dir, entry.name);
+      const child = path.join(dir, name);
+      if (!Buffer.from(name, 'utf8').equals(entry.name)) {
+        yield {
+          path: child,
+          error: {
+            code: 'UNREADABLE_NAME',
+            message: `A file in ${dir} has a name that is not valid UTF-8 (hex ${entry.name.toString('hex')}); it cannot be opened by name here. Rename it or analyse a renamed copy.`,
+          },
+        };
+        continue;
+      }
       // The listing's types spare a stat per file (each is an event-loop turn, and turns are scarce
       // while inference holds the main thread); only links and unknown types need one.
-      let isDirectory = entry.isDirectory();
-      let isFile = entry.isFile();
-      if (entry.isSymbolicLink() || (!isDirectory && !isFile && !entry.isFIFO() && !entry.isSocket() && !entry.isBlockDevice() && !entry.isCharacterDevice())) {
-        try {
-          const stat = await fs.stat(child);
-          isDirectory = stat.isDirectory();
-          isFile = stat.isFile();
-        } catch (e) {
-          yield { path: child, error: toFailure(fileSystemError(e, child)) };
-          continue;
-        }
-      }
-      if (isDirectory) yield* walkDir(child);
-      else if (isFile) yield { path: child };
-      // Sockets, FIFOs and devices are not evidence images and reading a FIFO would block.
+      if (entry.isDirectory()) yield* walkDir(child);
+      else if (entry.isFile()) yield { path: child };
+      else if (entry.isFIFO() || entry.isSocket() || entry.isBlockDevice() || entry.isCharacterDevice()) {
+        // Not evidence images, and reading a FIFO would block: each gets its own line, none vanishes.
+        yield notAFile(child, entry);
+      } else yield* resolveEntry(child);
     }
+  }
+  // A link (or an entry of unknown type) is followed to what it names now.
+  async function* resolveEntry(p: string): AsyncGenerator<WalkEntry> {
+    let stat;
+    let real: string;
+    try {
+      stat = await fs.stat(p);
+      real = await fs.realpath(p);
+    } catch (e) {
+      yield { path: p, error: toFailure(fileSystemError(e, p)) };
+      return;
+    }
+    if (stat.isDirectory()) yield* walkDir(p);
+    else if (stat.isFile()) yield real === p ? { path: p } : { path: p, open: real };
+    else yield notAFile(p, stat);
   }
   for (const input of inputs) {
     if (signal?.aborted) return;
-    const resolved = path.resolve(input);
-    let stat;
-    try {
-      stat = await fs.stat(resolved);
-    } catch (e) {
-      yield { path: resolved, error: toFailure(fileSystemError(e, resolved)) };
-      continue;
-    }
-    if (stat.isDirectory()) yield* walkDir(resolved);
-    else if (stat.isFile()) yield { path: resolved };
-    else yield { path: resolved, error: { code: 'NOT_A_FILE', message: `${resolved} is not a regular file or folder` } };
+    yield* resolveEntry(path.resolve(input));
   }
 }
 
@@ -274,13 +291,26 @@ async function scoreDecoded(session: DetectorSession, items: readonly Extract<De
   return out;
 }
 
-async function decodeOne(filePath: string, limits: DecodeLimits, budget: ByteBudget, decoders: Semaphore, signal?: AbortSignal, mode?: ReadMode): Promise<Decoded> {
+async function decodeOne(
+  filePath: string,
+  openPath: string,
+  limits: DecodeLimits,
+  budget: ByteBudget,
+  decoders: Semaphore,
+  signal?: AbortSignal,
+  mode?: ReadMode,
+): Promise<Decoded> {
   let reserved = 0;
   try {
-    const buf = await readImageFile(filePath, limits, async (size) => {
-      reserved = size;
-      await budget.acquire(size);
-    });
+    const buf = await readImageFile(
+      openPath,
+      limits,
+      async (size) => {
+        reserved = size;
+        await budget.acquire(size);
+      },
+      { noFollow: true, displayPath: filePath },
+    );
     const [sha256, decoded] = await Promise.all([
       sha256Async(buf),
       decoders.run(() => {
@@ -367,7 +397,11 @@ export async function* analyzeFiles(inputs: readonly string[], options: AnalyzeO
         break;
       }
       const entry = next.value;
-      inFlight.push('error' in entry ? Promise.resolve({ path: entry.path, ok: false, error: entry.error }) : decodeOne(entry.path, limits, budget, decoders, options.signal, readMode));
+      inFlight.push(
+        'error' in entry
+          ? Promise.resolve({ path: entry.path, ok: false, error: entry.error })
+          : decodeOne(entry.path, entry.open ?? entry.path, limits, budget, decoders, options.signal, readMode),
+      );
     }
   };
 

@@ -2,6 +2,7 @@
 // pixel format, rescale to the paper's 256×256, then to the backbone's input size and value range.
 // Training caches the 256×256 RGB bytes (decodeToPaperRgb) and finishes with toModelInput, so both
 // sides run exactly the same arithmetic.
+import { constants as fsConstants } from 'node:fs';
 import fs from 'node:fs/promises';
 import sharp, { type OutputInfo } from 'sharp';
 
@@ -19,6 +20,7 @@ export type ImageErrorCode =
   | 'NOT_FOUND'
   | 'PERMISSION_DENIED'
   | 'NOT_A_FILE'
+  | 'UNREADABLE_NAME'
   | 'READ_FAILED';
 
 export class ImageInputError extends Error {
@@ -222,17 +224,22 @@ export async function readImageFile(
   limits: DecodeLimits = {},
   /** Called with the size before the bytes are read (a memory budget can wait here). */
   reserve?: (bytes: number) => Promise<void>,
+  /** Refuse a symbolic link at the last path step (the caller resolved links it means to follow). */
+  open: { noFollow?: boolean; displayPath?: string } = {},
 ): Promise<Buffer> {
   const maxFileBytes = limits.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES;
+  const shown = open.displayPath ?? filePath;
   let handle: fs.FileHandle;
   try {
-    handle = await fs.open(filePath, 'r');
+    // Non-blocking: a FIFO swapped in after the folder was listed must not hang the open. The type is
+    // checked on the opened descriptor, not by a stat before it, so nothing can change in between.
+    handle = await fs.open(filePath, READ_FLAGS | (open.noFollow ? O_NOFOLLOW : 0));
   } catch (e) {
-    throw fileSystemError(e, filePath);
+    throw fileSystemError(e, shown);
   }
   try {
     const stat = await handle.stat();
-    if (!stat.isFile()) throw new ImageInputError('NOT_A_FILE', `${filePath} is not a regular file`);
+    if (!stat.isFile()) throw new ImageInputError('NOT_A_FILE', `${shown} is not a regular file (${describeFileType(stat)})`);
     if (stat.size === 0) throw new ImageInputError('EMPTY_FILE', 'The file is empty (0 bytes)');
     if (stat.size > maxFileBytes) {
       throw new ImageInputError('TOO_LARGE', `The file is ${stat.size} bytes; the limit is ${maxFileBytes} bytes`);
@@ -248,10 +255,23 @@ export async function readImageFile(
     if (read === 0) throw new ImageInputError('EMPTY_FILE', 'The file is empty (0 bytes)');
     return read === stat.size ? buf : buf.subarray(0, read);
   } catch (e) {
-    throw e instanceof ImageInputError ? e : fileSystemError(e, filePath);
+    throw e instanceof ImageInputError ? e : fileSystemError(e, shown);
   } finally {
     await handle.close();
   }
+}
+
+const O_NOFOLLOW = fsConstants.O_NOFOLLOW ?? 0;
+const READ_FLAGS = fsConstants.O_RDONLY | (process.platform === 'win32' ? 0 : (fsConstants.O_NONBLOCK ?? 0));
+
+/** What a non-regular file is, in words an examiner reads in an error line. */
+export function describeFileType(stat: { isDirectory(): boolean; isFIFO(): boolean; isSocket(): boolean; isSymbolicLink(): boolean; isBlockDevice(): boolean; isCharacterDevice(): boolean }): string {
+  if (stat.isDirectory()) return 'a directory';
+  if (stat.isFIFO()) return 'a FIFO (named pipe)';
+  if (stat.isSocket()) return 'a socket';
+  if (stat.isSymbolicLink()) return 'a symbolic link';
+  if (stat.isBlockDevice() || stat.isCharacterDevice()) return 'a device';
+  return 'not a file';
 }
 
 export function fileSystemError(e: unknown, filePath: string): ImageInputError {
@@ -259,6 +279,8 @@ export function fileSystemError(e: unknown, filePath: string): ImageInputError {
   if (code === 'ENOENT' || code === 'ENOTDIR') return new ImageInputError('NOT_FOUND', `No such file: ${filePath}`);
   if (code === 'EACCES' || code === 'EPERM') return new ImageInputError('PERMISSION_DENIED', `Permission denied: ${filePath}`);
   if (code === 'EISDIR') return new ImageInputError('NOT_A_FILE', `${filePath} is a directory`);
+  if (code === 'ELOOP') return new ImageInputError('NOT_A_FILE', `${filePath} is a symbolic link where a file was expected; it was not followed`);
+  if (code === 'ENXIO') return new ImageInputError('NOT_A_FILE', `${filePath} is not a regular file (a socket or a device without a driver)`);
   return new ImageInputError('READ_FAILED', `Cannot read ${filePath}: ${(e as Error)?.message ?? e}`);
 }
 

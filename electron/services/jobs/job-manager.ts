@@ -6,6 +6,9 @@ import type { JobState } from '../../shared/api-contract';
 
 type JobKind = JobState['kind'];
 
+/** How long a worker that has answered may take to end on its own before it is terminated. */
+const WORKER_EXIT_GRACE_MS = 5_000;
+
 /** The worker entry: the TypeScript source under tsx, or the bundled .js next to this file. */
 function workerEntry(): { url: URL; execArgv: string[] } {
   const js = new URL('./job-worker.js', import.meta.url);
@@ -15,7 +18,7 @@ function workerEntry(): { url: URL; execArgv: string[] } {
 
 /** Runs long tasks off the main thread, one worker each, with progress events and cancel. */
 export class JobManager {
-  private readonly jobs = new Map<string, { state: JobState; worker: Worker }>();
+  private readonly jobs = new Map<string, { state: JobState; worker?: Worker; exited: Promise<void> }>();
   private readonly listeners = new Set<(job: JobState) => void>();
 
   onUpdate(listener: (job: JobState) => void): () => void {
@@ -28,12 +31,19 @@ export class JobManager {
     const { url, execArgv } = workerEntry();
     const worker = new Worker(url, { workerData: { kind, payload }, execArgv });
     const state: JobState = { id, kind, status: 'running', progress: { done: 0, total: null } };
-    this.jobs.set(id, { state, worker });
+    const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
+    const entry: { state: JobState; worker?: Worker; exited: Promise<void> } = { state, worker, exited };
+    this.jobs.set(id, entry);
     worker.on('message', (msg: any) => {
       if (msg.type === 'progress') state.progress = { done: msg.done, total: msg.total, message: msg.message, detail: msg.detail };
       else if (msg.type === 'done') Object.assign(state, { status: 'done', result: msg.result });
       else if (msg.type === 'cancelled') state.status = 'cancelled';
       else if (msg.type === 'failed') Object.assign(state, { status: 'failed', error: msg.error });
+      if (msg.type !== 'progress') {
+        // The worker ends itself once it has answered; one that does not is stopped, so no job's
+        // thread outlives it.
+        setTimeout(() => void entry.worker?.terminate(), WORKER_EXIT_GRACE_MS).unref();
+      }
       this.emit(state);
     });
     worker.on('error', (e) => {
@@ -41,6 +51,7 @@ export class JobManager {
       this.emit(state);
     });
     worker.on('exit', () => {
+      entry.worker = undefined;
       if (state.status === 'running') {
         Object.assign(state, { status: 'failed', error: { code: 'WORKER_EXITED', message: 'The worker stopped before finishing.' } });
         this.emit(state);
@@ -60,9 +71,19 @@ export class JobManager {
 
   cancel(id: string): boolean {
     const job = this.jobs.get(id);
-    if (!job || job.state.status !== 'running') return false;
+    if (!job?.worker || job.state.status !== 'running') return false;
     job.worker.postMessage({ type: 'cancel' });
     return true;
+  }
+
+  /** Workers still alive: finished jobs have none. */
+  liveWorkers(): number {
+    return [...this.jobs.values()].filter((j) => j.worker).length;
+  }
+
+  /** Resolves once the job's worker thread has ended. */
+  async waitForExit(id: string): Promise<void> {
+    await this.jobs.get(id)?.exited;
   }
 
   /** Waits for a job to leave the running state (used by the CLI and tests). */
@@ -81,7 +102,7 @@ export class JobManager {
   }
 
   async dispose(): Promise<void> {
-    await Promise.all([...this.jobs.values()].map((j) => j.worker.terminate()));
+    await Promise.all([...this.jobs.values()].map((j) => j.worker?.terminate()));
   }
 
   private emit(state: JobState): void {

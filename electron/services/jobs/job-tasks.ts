@@ -7,6 +7,8 @@ import { analyzeCaseEvidence } from '../case-analysis';
 import { explainEvidence } from '../case-explanation';
 import { removeStagedUploads, resolveUploads } from '../upload-staging';
 import { exportCaseReport } from '../report/case-report';
+import { releaseDetectorSessions } from '../engine/detector-session';
+import { releaseExplainerSessions } from '../explainers/registered-model';
 
 export interface TaskContext {
   signal: AbortSignal;
@@ -19,6 +21,15 @@ async function sha256File(file: string, signal: AbortSignal): Promise<string> {
   const hash = crypto.createHash('sha256');
   for await (const chunk of fs.createReadStream(file, { highWaterMark: 1 << 20, signal })) hash.update(chunk as Buffer);
   return hash.digest('hex');
+}
+
+/**
+ * onnxruntime sessions are native: their memory and intra-op threads are not freed with the worker's
+ * isolate, so every session a job opened is released before the job's worker ends.
+ */
+async function releaseNativeSessions(): Promise<void> {
+  await releaseDetectorSessions();
+  await releaseExplainerSessions();
 }
 
 export const jobTasks: Record<string, TaskFn> = {
@@ -70,6 +81,7 @@ export const jobTasks: Record<string, TaskFn> = {
       return await analyzeCaseEvidence(store, payload.caseId, { ...payload, signal: ctx.signal, onProgress: ctx.progress });
     } finally {
       store.close();
+      await releaseNativeSessions();
     }
   },
 
@@ -79,6 +91,7 @@ export const jobTasks: Record<string, TaskFn> = {
       return await explainEvidence(store, payload.evidenceId, { ...payload, signal: ctx.signal, onProgress: ctx.progress });
     } finally {
       store.close();
+      await releaseNativeSessions();
     }
   },
 

@@ -3,6 +3,8 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { jobTasks } from './job-tasks';
 
 const controller = new AbortController();
+// This listener keeps the worker alive; the port is closed once the task has answered, so the thread
+// (its isolate, its native sessions and their thread pools) ends with the job instead of idling forever.
 parentPort!.on('message', (msg: { type: string }) => {
   if (msg.type === 'cancel') controller.abort();
 });
@@ -28,3 +30,4 @@ try {
   if (controller.signal.aborted) parentPort!.postMessage({ type: 'cancelled' });
   else parentPort!.postMessage({ type: 'failed', error: { code: err.code ?? 'TASK_FAILED', message: err.message } });
 }
+parentPort!.close();

@@ -126,10 +126,12 @@ export async function collectReportSnapshot(store: CaseStore, caseRef: string, o
   const badEvidence = new Map<string, StoredFileCheck>();
   const badHeatmaps = new Map<string, string>();
   for (const issue of verify.issues) {
-    if (issue.kind === 'evidence-missing') badEvidence.set(issue.evidenceId, { ok: false, problem: 'missing' });
+    // A link, folder or unreadable file where the copy was: the page says "missing or unreadable".
+    if (issue.kind === 'evidence-missing' || issue.kind === 'evidence-unreadable') badEvidence.set(issue.evidenceId, { ok: false, problem: 'missing' });
     if (issue.kind === 'evidence-modified') badEvidence.set(issue.evidenceId, { ok: false, problem: 'modified', actualSha256: issue.actualSha256, actualSize: issue.actualSize });
     if (issue.kind === 'heatmap-missing') badHeatmaps.set(issue.explanationId, 'the overlay file is missing');
     if (issue.kind === 'heatmap-modified') badHeatmaps.set(issue.explanationId, 'the overlay file no longer matches its recorded sha256');
+    if (issue.kind === 'heatmap-unreadable') badHeatmaps.set(issue.explanationId, `the overlay file cannot be read (${issue.found})`);
   }
 
   const extraNotes = options.extras?.notes ?? {};
