@@ -1,7 +1,9 @@
 // Whether a model passes its own evaluation well enough to become the active detector without a
 // warning. The floors are stated to the examiner with the reasons; below them, activation needs an
-// explicit confirmation that is recorded in the audit chain. They are deliberately modest (the
-// shipped default passes them): they catch a model that fails outright, not one that is merely weak.
+// explicit confirmation that is recorded in the audit chain. They are deliberately modest: they catch
+// a model that fails outright. The shipped default, whose threshold was set for few false positives
+// on unseen real photographs and which leaves a wide band of scores inconclusive, is below the recall
+// floor at its threshold, and the warning says so rather than the floor being bent to fit it.
 import type { ModelCard } from '../engine/model-registry';
 
 export const MODEL_QUALITY_FLOORS = {
@@ -37,7 +39,15 @@ export function assessModelQuality(card: ModelCard): ModelQuality {
     if (rocAuc === null) reasons.push('its test ROC-AUC is undefined');
     else if (rocAuc < f.rocAuc) reasons.push(`test ROC-AUC ${rocAuc.toFixed(3)} is below ${f.rocAuc}`);
     if (recall === null) reasons.push('its test recall is undefined');
-    else if (recall < f.recall) reasons.push(`test recall ${recall.toFixed(3)} is below ${f.recall} (it misses most synthetic images)`);
+    else if (recall < f.recall) {
+      const band = (card as { inconclusiveBand?: { low?: number; high?: number } }).inconclusiveBand;
+      const share = num(test.inconclusiveShare);
+      reasons.push(
+        band && typeof band.low === 'number'
+          ? `test recall ${recall.toFixed(3)} at its threshold is below ${f.recall}: it calls few synthetic images synthetic; most of the rest fall in its inconclusive band (p ${band.low.toFixed(3)}–${(band.high ?? 0).toFixed(3)}${share !== null ? `, ${Math.round(share * 100)} % of test images` : ''}) rather than being called real`
+          : `test recall ${recall.toFixed(3)} is below ${f.recall} (it misses most synthetic images)`,
+      );
+    }
     if (fpr === null) reasons.push('its test false-positive rate is undefined');
     else if (fpr > f.maxFpr) reasons.push(`test FPR ${fpr.toFixed(3)} is above ${f.maxFpr} (it calls many real photographs synthetic)`);
     if (confusion) {
