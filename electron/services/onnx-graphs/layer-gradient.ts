@@ -8,44 +8,21 @@ import type { HeadParams } from '../explainers/explain-types';
 import { checkHead } from '../explainers/head-math';
 import type { GraphLayer, LayerGraph } from '../explainers/layer-graph';
 import { attr, encodeModel, makeModel, OnnxGraphBuilder, valueInfo } from './onnx-proto';
+import { kerasPadding, pair, type Value } from './conv-geometry';
 
 export const GRADIENT_INPUT = 'activations';
 export const GRADIENT_P_OUTPUT = 'p_synthetic';
 export const GRADIENT_OUTPUT = 'gradient_synthetic';
 
-interface Shape {
-  c: number;
-  h: number;
-  w: number;
-}
 
-/** A forward value in the graph: its NCHW tensor name and shape. */
-interface Value {
-  name: string;
-  shape: Shape;
-}
 
 function unsupported(layer: GraphLayer, what: string): never {
   throw new ExplainError('EXPLAIN_UNSUPPORTED_LAYER', `Layer ${layer.name} (${layer.className}): ${what} has no ONNX gradient`);
 }
 
-function pair(v: unknown, fallback: number): [number, number] {
-  if (Array.isArray(v)) return [Number(v[0]), Number(v[1] ?? v[0])];
-  if (typeof v === 'number') return [v, v];
-  return [fallback, fallback];
-}
 
 function samePadding(mode: unknown, inSize: number, k: number, s: number, layer: GraphLayer): { out: number; before: number; after: number } {
-  if (mode === 'valid' || mode === undefined) {
-    const out = Math.floor((inSize - k) / s) + 1;
-    return { out, before: 0, after: 0 };
-  }
-  if (mode === 'same') {
-    const out = Math.ceil(inSize / s);
-    const total = Math.max((out - 1) * s + k - inSize, 0);
-    return { out, before: Math.floor(total / 2), after: total - Math.floor(total / 2) };
-  }
-  return unsupported(layer, `padding "${String(mode)}"`);
+  return kerasPadding(mode, inSize, k, s) ?? unsupported(layer, `padding "${String(mode)}"`);
 }
 
 /** Which of the tail's layers the graph needs, in order; refuses a cut a skip connection jumps over. */

@@ -14,6 +14,7 @@
 // of trainable BatchNorms are trained. Dropout's mask is an input, drawn by the caller's seeded RNG.
 import { ConversionError } from './conversion-error';
 import { attr, encodeModel, makeModel, OnnxGraphBuilder, valueInfo } from './onnx-proto';
+import { kerasPadding, pair, type Shape, type Value } from './conv-geometry';
 
 /** One layer as in a tfjs layers model (the explainers' LayerGraph has the same shape). */
 export interface TrainingGraphLayer {
@@ -77,34 +78,14 @@ export const TRAIN_P_OUTPUT = 'p_synthetic';
 export const TRAIN_LOGIT_OUTPUT = 'logit';
 export const HEAD_LAYERS = { dense1: 'head_dense1', bn: 'head_bn', dense2: 'head_dense2' } as const;
 
-interface Shape {
-  c: number;
-  h: number;
-  w: number;
-}
-interface Value {
-  name: string;
-  shape: Shape;
-}
 
 function unsupported(layer: TrainingGraphLayer, what: string): never {
   throw new ConversionError('UNSUPPORTED_LAYER', `Layer ${layer.name} (${layer.className}): ${what} has no training gradient`);
 }
 
-function pair(v: unknown, fallback: number): [number, number] {
-  if (Array.isArray(v)) return [Number(v[0]), Number(v[1] ?? v[0])];
-  if (typeof v === 'number') return [v, v];
-  return [fallback, fallback];
-}
 
 function padding(mode: unknown, inSize: number, k: number, s: number, layer: TrainingGraphLayer): { out: number; before: number; after: number } {
-  if (mode === 'valid' || mode === undefined) return { out: Math.floor((inSize - k) / s) + 1, before: 0, after: 0 };
-  if (mode === 'same') {
-    const out = Math.ceil(inSize / s);
-    const total = Math.max((out - 1) * s + k - inSize, 0);
-    return { out, before: Math.floor(total / 2), after: total - Math.floor(total / 2) };
-  }
-  return unsupported(layer, `padding "${String(mode)}"`);
+  return kerasPadding(mode, inSize, k, s) ?? unsupported(layer, `padding "${String(mode)}"`);
 }
 
 /** The layers the feature layer depends on, in topological order, and the input layer. */
