@@ -1,7 +1,6 @@
 // Fine-tuning MobileNetV2 in onnxruntime on a tiny real subset: a run SIGKILLed after its first
 // epoch checkpoint and resumed with --resume ends with exactly the weights of an uninterrupted run;
 // the exported detector is the fused ONNX file with a model card that records the fine-tuning.
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -10,41 +9,15 @@ import { findRepoRoot } from '../../electron/services/app/app-info';
 import { buildDataset } from '../../electron/services/dataset/build-dataset';
 import { ModelRegistry } from '../../electron/services/engine/model-registry';
 import { fineTuneDetector, readCheckpoint } from '../../electron/services/training/onnx-fine-tune';
+import { runTrainCli } from '../support/train-cli';
 
 const repoRoot = findRepoRoot();
 const sources = path.resolve(repoRoot, '../shared/datasets');
 const backbonesBuilt = fs.existsSync(path.join(repoRoot, 'models/backbones/manifest.json'));
 
-interface RunOutcome {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  lines: string[];
-}
-
-/** `npm run train` as a child process; killAfterEpoch SIGKILLs it once that epoch's checkpoint is reported. */
-function train(args: string[], killAfterEpoch?: number): Promise<RunOutcome> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(repoRoot, 'electron/cli/cli-main.ts'), 'train', ...args], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
-    const lines: string[] = [];
-    let buffer = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => {
-      buffer += d.toString('utf8');
-      let nl;
-      while ((nl = buffer.indexOf('\n')) >= 0) {
-        const line = buffer.slice(0, nl);
-        buffer = buffer.slice(nl + 1);
-        lines.push(line);
-        if (killAfterEpoch !== undefined && line.includes('"kind":"checkpoint"') && line.includes(`"epoch":${killAfterEpoch}`)) child.kill('SIGKILL');
-      }
-    });
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString('utf8')));
-    child.on('error', reject);
-    child.on('close', (code, signal) => {
-      if (code !== 0 && signal !== 'SIGKILL') reject(new Error(`train exited ${code}: ${stderr.slice(-2000)}`));
-      else resolve({ code, signal, lines });
-    });
-  });
+/** killAfterEpoch SIGKILLs the run once that epoch's checkpoint is reported. */
+function train(args: string[], killAfterEpoch?: number) {
+  return runTrainCli(repoRoot, args, killAfterEpoch === undefined ? undefined : (line) => line.includes('"kind":"checkpoint"') && line.includes(`"epoch":${killAfterEpoch}`));
 }
 
 describe.skipIf(!backbonesBuilt || !fs.existsSync(sources))('fine-tuning MobileNetV2 in onnxruntime', () => {
