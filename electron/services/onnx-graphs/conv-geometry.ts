@@ -33,3 +33,25 @@ export function kerasPadding(mode: unknown, inSize: number, k: number, s: number
   }
   return null;
 }
+
+type AxisPadding = { out: number; before: number; after: number };
+
+/**
+ * ConvTranspose's output_padding that brings a strided window op's backward back to the input's
+ * size (the rows and columns the forward's last window did not reach).
+ */
+export function transposeOutputPadding(input: Shape, ph: AxisPadding, pw: AxisPadding, k: [number, number], s: [number, number]): [number, number] {
+  return [input.h - (s[0] * (ph.out - 1) + k[0] - ph.before - ph.after), input.w - (s[1] * (pw.out - 1) + k[1] - pw.before - pw.after)];
+}
+
+/** 1 / (cells of each "same" average-pool window inside the image): Keras does not count padding. */
+export function averagePoolReciprocalCounts(input: Shape, ph: AxisPadding, pw: AxisPadding, k: [number, number], s: [number, number]): Float32Array {
+  const counts = new Float32Array(ph.out * pw.out);
+  for (let oy = 0; oy < ph.out; oy++)
+    for (let ox = 0; ox < pw.out; ox++) {
+      const ys = Math.min(input.h, oy * s[0] - ph.before + k[0]) - Math.max(0, oy * s[0] - ph.before);
+      const xs = Math.min(input.w, ox * s[1] - pw.before + k[1]) - Math.max(0, ox * s[1] - pw.before);
+      counts[oy * pw.out + ox] = 1 / (ys * xs);
+    }
+  return counts;
+}

@@ -8,7 +8,7 @@ import type { HeadParams } from '../explainers/explain-types';
 import { checkHead } from '../explainers/head-math';
 import type { GraphLayer, LayerGraph } from '../explainers/layer-graph';
 import { attr, encodeModel, makeModel, OnnxGraphBuilder, valueInfo } from './onnx-proto';
-import { kerasPadding, pair, type Value } from './conv-geometry';
+import { averagePoolReciprocalCounts, kerasPadding, pair, transposeOutputPadding, type Value } from './conv-geometry';
 
 export const GRADIENT_INPUT = 'activations';
 export const GRADIENT_P_OUTPUT = 'p_synthetic';
@@ -143,7 +143,7 @@ export async function buildLayerGradientOnnx(graph: LayerGraph, from: string, to
         const z = g.node('Conv', convInputs, `${base}/conv`, [attr.ints('kernel_shape', [kh, kw]), attr.ints('strides', [sh, sw]), attr.ints('pads', pads), attr.int('group', group)]);
         const act = activation(layer, z, cfg.activation);
         out = { name: act.y, shape: { c: cout, h: ph.out, w: pw.out } };
-        const outPad = [x.shape.h - (sh * (ph.out - 1) + kh - ph.before - ph.after), x.shape.w - (sw * (pw.out - 1) + kw - pw.before - pw.after)];
+        const outPad = transposeOutputPadding(x.shape, ph, pw, [kh, kw], [sh, sw]);
         if (outPad[0] < 0 || outPad[1] < 0 || outPad[0] >= sh || outPad[1] >= sw) unsupported(layer, 'this stride/padding combination');
         // Stride 1: the backward is a plain convolution with the kernel flipped and its in/out
         // channels swapped (onnxruntime's Conv is far faster than its ConvTranspose); strided
@@ -262,7 +262,7 @@ export async function buildLayerGradientOnnx(graph: LayerGraph, from: string, to
         const pw = samePadding(cfg.padding ?? 'valid', x.shape.w, kw, sw, layer);
         const pads = [ph.before, pw.before, ph.after, pw.after];
         const shape = { c: x.shape.c, h: ph.out, w: pw.out };
-        const outPad = [x.shape.h - (sh * (ph.out - 1) + kh - ph.before - ph.after), x.shape.w - (sw * (pw.out - 1) + kw - pw.before - pw.after)];
+        const outPad = transposeOutputPadding(x.shape, ph, pw, [kh, kw], [sh, sw]);
         if (outPad[0] < 0 || outPad[1] < 0 || outPad[0] >= sh || outPad[1] >= sw) unsupported(layer, 'this stride/padding combination');
         const spread = (d: string, tag: string) =>
           g.node('ConvTranspose', [d, g.floatConst(`${base}/ones`, [x.shape.c, 1, kh, kw], new Float32Array(x.shape.c * kh * kw).fill(1))], `${base}/${tag}`, [
@@ -274,13 +274,7 @@ export async function buildLayerGradientOnnx(graph: LayerGraph, from: string, to
           ]);
         if (layer.className === 'AveragePooling2D') {
           // Keras averages over the cells inside the image only.
-          const counts = new Float32Array(ph.out * pw.out);
-          for (let oy = 0; oy < ph.out; oy++)
-            for (let ox = 0; ox < pw.out; ox++) {
-              const ys = Math.min(x.shape.h, oy * sh - ph.before + kh) - Math.max(0, oy * sh - ph.before);
-              const xs = Math.min(x.shape.w, ox * sw - pw.before + kw) - Math.max(0, ox * sw - pw.before);
-              counts[oy * pw.out + ox] = 1 / (ys * xs);
-            }
+          const counts = averagePoolReciprocalCounts(x.shape, ph, pw, [kh, kw], [sh, sw]);
           out = { name: g.node('AveragePool', [x.name], `${base}/avg`, [attr.ints('kernel_shape', [kh, kw]), attr.ints('strides', [sh, sw]), attr.ints('pads', pads), attr.int('count_include_pad', 0)]), shape };
           back = (dy) => [spread(g.node('Mul', [dy, g.floatConst(`${base}/inv`, [1, 1, ph.out, pw.out], counts)], `${base}/share`), 'dx')];
         } else {

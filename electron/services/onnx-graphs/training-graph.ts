@@ -14,7 +14,7 @@
 // of trainable BatchNorms are trained. Dropout's mask is an input, drawn by the caller's seeded RNG.
 import { ConversionError } from './conversion-error';
 import { attr, encodeModel, makeModel, OnnxGraphBuilder, valueInfo } from './onnx-proto';
-import { kerasPadding, pair, type Shape, type Value } from './conv-geometry';
+import { averagePoolReciprocalCounts, kerasPadding, pair, transposeOutputPadding, type Shape, type Value } from './conv-geometry';
 
 /** One layer as in a tfjs layers model (the explainers' LayerGraph has the same shape). */
 export interface TrainingGraphLayer {
@@ -295,7 +295,7 @@ export function buildTrainingGraph(layers: readonly TrainingGraphLayer[], option
         const z = g.node('Conv', B ? [x.name, W, B] : [x.name, W], `${base}/conv`, [attr.ints('kernel_shape', [kh, kw]), attr.ints('strides', [sh, sw]), attr.ints('pads', pads), attr.int('group', group)]);
         const act = activation(layer, z, cfg.activation);
         out = { name: act.y, shape: { c: cout, h: ph.out, w: pw.out } };
-        const outPad = [x.shape.h - (sh * (ph.out - 1) + kh - ph.before - ph.after), x.shape.w - (sw * (pw.out - 1) + kw - pw.before - pw.after)];
+        const outPad = transposeOutputPadding(x.shape, ph, pw, [kh, kw], [sh, sw]);
         if (outPad[0] < 0 || outPad[1] < 0 || outPad[0] >= sh || outPad[1] >= sw) unsupported(layer, 'this stride/padding combination');
         back = (dy) => {
           const dz = act.mask ? act.mask(dy, act.y, `${base}/bwd`) : dy;
@@ -517,7 +517,7 @@ export function buildTrainingGraph(layers: readonly TrainingGraphLayer[], option
         const pw = padding(cfg.padding ?? 'valid', x.shape.w, kw, sw, layer);
         const pads = [ph.before, pw.before, ph.after, pw.after];
         const shape = { c: x.shape.c, h: ph.out, w: pw.out };
-        const outPad = [x.shape.h - (sh * (ph.out - 1) + kh - ph.before - ph.after), x.shape.w - (sw * (pw.out - 1) + kw - pw.before - pw.after)];
+        const outPad = transposeOutputPadding(x.shape, ph, pw, [kh, kw], [sh, sw]);
         const spreadBack = (d: string, tag: string) => {
           if (outPad[0] < 0 || outPad[1] < 0 || outPad[0] >= sh || outPad[1] >= sw) unsupported(layer, 'this stride/padding combination');
           return g.node('ConvTranspose', [d, g.floatConst(`${base}/ones`, [x.shape.c, 1, kh, kw], new Float32Array(x.shape.c * kh * kw).fill(1))], `${base}/${tag}`, [
@@ -530,13 +530,7 @@ export function buildTrainingGraph(layers: readonly TrainingGraphLayer[], option
         };
         if (layer.className === 'AveragePooling2D') {
           // Keras averages over the cells inside the image only.
-          const counts = new Float32Array(ph.out * pw.out);
-          for (let oy = 0; oy < ph.out; oy++)
-            for (let ox = 0; ox < pw.out; ox++) {
-              const ys = Math.min(x.shape.h, oy * sh - ph.before + kh) - Math.max(0, oy * sh - ph.before);
-              const xs = Math.min(x.shape.w, ox * sw - pw.before + kw) - Math.max(0, ox * sw - pw.before);
-              counts[oy * pw.out + ox] = 1 / (ys * xs);
-            }
+          const counts = averagePoolReciprocalCounts(x.shape, ph, pw, [kh, kw], [sh, sw]);
           out = { name: g.node('AveragePool', [x.name], `${base}/avg`, [attr.ints('kernel_shape', [kh, kw]), attr.ints('strides', [sh, sw]), attr.ints('pads', pads), attr.int('count_include_pad', 0)]), shape };
           back = (dy) => [needDx[0] ? spreadBack(g.node('Mul', [dy, g.floatConst(`${base}/inv`, [1, 1, ph.out, pw.out], counts)], `${base}/share`), 'dx') : undefined];
         } else if (!needDx[0]) {
