@@ -49,6 +49,7 @@ import { verifyCaseRecords, type VerifyIssue } from './case-verify';
 import { checkCaseRecords } from './record-checks';
 import { LATEST_SCHEMA_VERSION } from './migrations';
 import { insertProvenanceFinding, listProvenanceFindingsForCase, type ProvenanceFindingRecord } from './provenance-queries';
+import { isProcessAlive } from './process-liveness';
 
 export const ARCHIVE_FORMAT = 'ai-image-forensics.case-archive';
 export const ARCHIVE_FORMAT_VERSION = 1;
@@ -535,16 +536,6 @@ function ownerIsRunning(owner: StagingOwner): boolean {
   if (owner.host !== os.hostname()) return true;
   if (owner.pid === process.pid) return Date.parse(owner.since) >= Date.now() - process.uptime() * 1000 - 1000;
   return isProcessAlive(owner.pid);
-}
-
-function isProcessAlive(pid: number): boolean {
-  if (pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 function treeBytes(dir: string): number {

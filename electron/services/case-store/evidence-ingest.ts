@@ -21,6 +21,7 @@ import {
   throwIfAborted,
   type CasePaths,
 } from './evidence-files';
+import { isProcessAlive } from './process-liveness';
 
 export interface IngestProgress {
   phase: 'scanning' | 'copying' | 'done';
@@ -163,16 +164,6 @@ async function readLockHolder(file: string): Promise<{ pid: number; host: string
     return { pid: -1, host: os.hostname() };
   }
   return undefined;
-}
-
-function isProcessAlive(pid: number): boolean {
-  if (pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 /** Clears what an interrupted ingest left: partial copies, and stored copies that never got their row. */

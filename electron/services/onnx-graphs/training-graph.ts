@@ -12,18 +12,13 @@
 // nothing is re-serialised per step); frozen layers are initializers. BatchNorm runs in inference
 // mode (the frozen running statistics, as Keras does when fine-tuning with small batches); γ and β
 // of trainable BatchNorms are trained. Dropout's mask is an input, drawn by the caller's seeded RNG.
+import type { GraphLayer } from '../explainers/layer-graph';
 import { ConversionError } from './conversion-error';
 import { attr, encodeModel, makeModel, OnnxGraphBuilder, valueInfo } from './onnx-proto';
 import { averagePoolReciprocalCounts, kerasPadding, pair, transposeOutputPadding, type Shape, type Value } from './conv-geometry';
 
-/** One layer as in a tfjs layers model (the explainers' LayerGraph has the same shape). */
-export interface TrainingGraphLayer {
-  name: string;
-  className: string;
-  config: Record<string, unknown>;
-  weights: { shape: number[]; values: Float32Array }[];
-  inbound: string[];
-}
+/** One layer as in a tfjs layers model: the explainers' layer graph, read the same way. */
+export type TrainingGraphLayer = GraphLayer;
 
 /** The paper's head: GAP → Dense(units)+ReLU → BatchNorm → Dropout → Dense(1)+sigmoid. */
 export interface TrainingHead {
