@@ -147,7 +147,7 @@ export function ReportsView({ caseId: openCaseId }: { caseId: string | null }) {
               <tbody>
                 {[...reports.value].reverse().map((r) => (
                   <tr key={r.id} data-report-id={r.id}>
-                    <td>{r.exportedAt}</td>
+                    <td title={r.exportedAt}>{new Date(r.exportedAt).toLocaleString()}</td>
                     <td>{r.exportedBy}</td>
                     <td>{r.evidenceIds.length}</td>
                     <td>{r.pageCount}</td>
