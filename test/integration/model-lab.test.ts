@@ -357,13 +357,16 @@ describe('model lab: build, train, activate, export/import, evaluate, threshold'
   it('saves another operating point as a new model version and leaves the old card unchanged', async () => {
     const cardFile = path.join(dataDir, 'models', modelId, 'model-card.json');
     const before = fs.readFileSync(cardFile, 'utf8');
-    const job = await runJob({ kind: 'model.threshold', modelId, point: { kind: 'max-fpr', value: 0 }, newId: 'lab-model-fpr0' });
+    // FPR ≤ 0.5 is reachable on any validation split with two or more real images, whatever the
+    // trained scores; FPR 0 is not when a real image scores highest (that refusal is a unit test).
+    expect(dataset.splits.val.real).toBeGreaterThanOrEqual(2);
+    const job = await runJob({ kind: 'model.threshold', modelId, point: { kind: 'max-fpr', value: 0.5 }, newId: 'lab-model-fpr50' });
     expect(job.error).toBeUndefined();
     const result = job.result as { modelId: string; threshold: number; val: { fpr: number } };
-    expect(result.modelId).toBe('lab-model-fpr0');
-    expect(result.val.fpr).toBe(0);
+    expect(result.modelId).toBe('lab-model-fpr50');
+    expect(result.val.fpr).toBeLessThanOrEqual(0.5);
     expect(fs.readFileSync(cardFile, 'utf8')).toBe(before);
-    const version = (await services.handlers['models.list']({})).find((m) => m.id === 'lab-model-fpr0')!;
+    const version = (await services.handlers['models.list']({})).find((m) => m.id === 'lab-model-fpr50')!;
     expect(version.card.threshold).toBe(result.threshold);
     expect(version.card.derivedFrom).toMatchObject({ id: modelId });
     expect(version.card.sha256).toBe(JSON.parse(before).sha256);
