@@ -20,6 +20,7 @@ const onnxGraphsFromOutside = {
       group: ['**/onnx-graphs/*', '!**/onnx-graphs/index', '**/models/convert/**'],
       message: 'Import ONNX graph builders from electron/services/onnx-graphs (its index), not its files.',
     },
+    { group: ['**/models/experiments/**'], message: 'Experiment scripts are not shipped: product code never imports them.' },
   ],
 };
 

@@ -1,5 +1,5 @@
 // Markdown tables for EXPERIMENTS.md from crossed-experiments.ts results.
-//   npx tsx models/default/crossed-report.ts <results.json> [--folds <row label>]
+//   npx tsx models/experiments/crossed-report.ts <results.json> [--folds <row label>]
 import fs from 'node:fs';
 import type { CrossedSummary } from '../../electron/services/training/holdout-validation';
 

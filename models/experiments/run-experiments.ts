@@ -3,7 +3,7 @@
 // leave-one-modality-out (Table 3 style) and leave-one-generator-out ROC-AUC, next to the
 // in-distribution test ROC-AUC. Selection uses the held-out numbers, never in-distribution val.
 //
-//   npx tsx models/default/run-experiments.ts --dataset <built dataset> --cache <dir> \
+//   npx tsx models/experiments/run-experiments.ts --dataset <built dataset> --cache <dir> \
 //     --backbones mobilenet_v2,inception_v3 --layers last,mid,both --augment flip;flip,jpeg,blur,resize \
 //     [--logo] [--runner onnx|tfjs] [--out results.json] [--train-only esrgan-twin]
 //

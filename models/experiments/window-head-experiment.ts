@@ -4,7 +4,7 @@
 // every window labelled as its crop; an image's score is the mean of its windows' logits. The rows of
 // EXPERIMENTS.md "window heads" come from here; selection still uses held-out numbers only.
 //
-//   npx tsx models/default/window-head-experiment.ts --dataset <built dataset> [--grid 2] \
+//   npx tsx models/experiments/window-head-experiment.ts --dataset <built dataset> [--grid 2] \
 //     [--windows-per-crop n] [--layer block_12_add] [--cache dir] [--logo]
 import fs from 'node:fs';
 import { createRng } from '../../electron/services/common/seeded-random';

@@ -5,7 +5,7 @@
 // the pooled block_12_add features of the default ("both"), and scored on the same folds as
 // EXPERIMENTS.md. A ring average is the same for an image and its mirror, so flips reuse it.
 //
-//   npx tsx models/default/spectrum-experiment.ts --dataset <built dataset> [--mode both|spectrum] \
+//   npx tsx models/experiments/spectrum-experiment.ts --dataset <built dataset> [--mode both|spectrum] \
 //     [--cache dir] [--logo]
 import fs from 'node:fs';
 import path from 'node:path';

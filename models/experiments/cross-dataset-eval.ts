@@ -3,7 +3,7 @@
 // with A unmatched and B history-matched (or the reverse) it shows how much of a detector's score
 // came from source size and JPEG history rather than from the pixels of generation.
 //
-//   npx tsx models/default/cross-dataset-eval.ts --train <dataset A> --test <dataset B> [--layers mid] \
+//   npx tsx models/experiments/cross-dataset-eval.ts --train <dataset A> --test <dataset B> [--layers mid] \
 //     [--backbone mobilenet_v2] [--cache dir] [--json]
 import path from 'node:path';
 import { computeRocAuc } from '../../electron/services/evaluation/metrics';

@@ -7,7 +7,7 @@
 //
 // The model is not a dependency of the product: fetch it with `npm pack @upscalerjs/esrgan-slim@1.0.0`
 // and unpack it, then
-//   npx tsx models/default/esrgan-twins.ts --dataset <built dataset> --out <dir> \
+//   npx tsx models/experiments/esrgan-twins.ts --dataset <built dataset> --out <dir> \
 //     --esrgan <package>/models/x2 [--count 600]
 // and run run-experiments.ts on <dir> with `--train-only esrgan-twin`.
 import fs from 'node:fs';

@@ -7,7 +7,7 @@
 // sources and generators in the paper's whole-image resize and in native-resolution multi-crop
 // (mean logit and max), so the inference modes are compared on the same folds.
 //
-//   npx tsx models/default/crossed-experiments.ts --dataset <dir> [--cache dir] [--layers mid|last|mid:block_8_add:mean-std]
+//   npx tsx models/experiments/crossed-experiments.ts --dataset <dir> [--cache dir] [--layers mid|last|mid:block_8_add:mean-std]
 //     [--augment "flip;flip,bj;flip,mix,mix2"] [--groups 4] [--pairing 2|all] [--target-fpr 0.05] [--inference] [--out results.json]
 import crypto from 'node:crypto';
 import fs from 'node:fs';

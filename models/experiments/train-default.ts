@@ -2,7 +2,7 @@
 // repository commits: head-weights.json and model-card.json (with leave-one-generator-out and
 // leave-one-modality-out numbers). build-default-detector.ts recreates the fused ONNX at install.
 //
-//   npx tsx models/default/train-default.ts --dataset <built dataset> [--backbone mobilenet_v2] [--features last|mid] [--augment flip]
+//   npx tsx models/experiments/train-default.ts --dataset <built dataset> [--backbone mobilenet_v2] [--features last|mid] [--augment flip]
 //     [--dataset-options "<the npm run dataset options it was built with>"]
 //
 // The shipped default: --features mid on a dataset built with
@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { parseViews } from '../../electron/services/training/image-views';
 import { sha256Text } from '../../electron/services/training/head-weights-file';
 import { trainDetector } from '../../electron/services/training/train-detector';
-import { buildDefaultDetector } from './build-default-detector';
+import { buildDefaultDetector } from '../default/build-default-detector';
 import { realSourceOf } from '../../electron/services/dataset/source-manifest';
 import { computeBinaryMetrics } from '../../electron/services/evaluation/metrics';
 import { generatorBalancedWeights } from '../../electron/services/evaluation/sample-weights';
@@ -22,7 +22,8 @@ import { calibrateScore } from '../../electron/services/engine/operating-point';
 import type { CrossedSummary } from '../../electron/services/training/holdout-validation';
 import { fitOperatingPoint, type FittedOperatingPoint, type OutOfFoldScore } from '../../electron/services/training/operating-point-fit';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
+// The shipped default's artefacts (head weights, model card) live in models/default.
+const here = path.join(path.dirname(fileURLToPath(import.meta.url)), '../default');
 const args = process.argv.slice(2);
 const opt = (name: string, dflt?: string) => {
   const i = args.indexOf(name);
