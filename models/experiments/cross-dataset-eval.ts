@@ -12,12 +12,8 @@ import { loadDataset, splitWithHoldOut } from '../../electron/services/training/
 import { buildFeatureTable, featureSetFor, gatherRows } from '../../electron/services/training/feature-table';
 import { scoreWithHead, trainHead } from '../../electron/services/training/head-trainer';
 import { syntheticGroups } from '../../electron/services/training/holdout-validation';
+import { args, opt } from './script-args';
 
-const args = process.argv.slice(2);
-const opt = (name: string, dflt?: string) => {
-  const i = args.indexOf(name);
-  return i >= 0 ? args[i + 1] : dflt;
-};
 const trainDir = opt('--train');
 const testDir = opt('--test');
 if (!trainDir || !testDir) {

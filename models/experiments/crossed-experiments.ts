@@ -25,13 +25,9 @@ import { buildFeatureTable, featureSetFor, gatherRows, type FeatureTable } from 
 import { scoreWithHead, trainHead, type HeadTrainingOptions, type HeadWeights } from '../../electron/services/training/head-trainer';
 import { planCrossedFolds, runCrossedValidation, type CrossedFoldSpec } from '../../electron/services/training/holdout-validation';
 import { parseViews } from '../../electron/services/training/image-views';
+import { args, opt } from './script-args';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const args = process.argv.slice(2);
-const opt = (name: string, dflt?: string) => {
-  const i = args.indexOf(name);
-  return i >= 0 ? args[i + 1] : dflt;
-};
 const datasetDir = opt('--dataset');
 if (!datasetDir) {
   process.stderr.write('usage: crossed-experiments.ts --dataset <dir> [--cache dir] [--layers ...] [--augment "flip;flip,bj"] [--inference]\n');

@@ -16,17 +16,13 @@ import sharp from 'sharp';
 import { createRng } from '../../electron/services/common/seeded-random';
 import { loadLayersModelFolder } from '../../electron/services/training/nsfwjs-models';
 import { loadTf } from '../../electron/services/training/tf-runtime';
+import { opt } from './script-args';
 
-const args = process.argv.slice(2);
-const opt = (name: string, dflt = '') => {
-  const i = args.indexOf(name);
-  return i >= 0 ? args[i + 1] : dflt;
-};
-const datasetDir = path.resolve(opt('--dataset'));
-const outDir = path.resolve(opt('--out'));
-const esrganDir = opt('--esrgan');
+const datasetDir = path.resolve(opt('--dataset', ''));
+const outDir = path.resolve(opt('--out', ''));
+const esrganDir = opt('--esrgan', '');
 const count = Number(opt('--count', '600'));
-if (!opt('--dataset') || !opt('--out') || !esrganDir || !(Number.isInteger(count) && count > 0)) {
+if (!opt('--dataset', '') || !opt('--out', '') || !esrganDir || !(Number.isInteger(count) && count > 0)) {
   process.stderr.write('usage: esrgan-twins.ts --dataset <dir> --out <dir> --esrgan <esrgan-slim>/models/x2 [--count n]\n');
   process.exit(2);
 }

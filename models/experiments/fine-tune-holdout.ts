@@ -12,23 +12,19 @@ import { loadDataset, splitWithHoldOut } from '../../electron/services/training/
 import { scoreWithDetector } from '../../electron/services/training/evaluate-model';
 import { fineTuneDetector } from '../../electron/services/training/onnx-fine-tune';
 import { evaluateScores } from '../../electron/services/training/train-detector';
+import { opt } from './script-args';
 
-const args = process.argv.slice(2);
-const opt = (name: string, fallback?: string) => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? args[i + 1] : fallback;
-};
-const datasetDir = opt('dataset');
-const dataDir = opt('data-dir');
+const datasetDir = opt('--dataset');
+const dataDir = opt('--data-dir');
 if (!datasetDir || !dataDir) throw new Error('--dataset and --data-dir are required');
-const depths = (opt('unfreeze', '0,2') as string).split(',').map(Number);
-const epochs = Number(opt('epochs', '2'));
-const batchSize = Number(opt('batch', '16'));
-const outFile = opt('out', 'fine-tune-holdout.json') as string;
-const limit = opt('limit') ? Number(opt('limit')) : undefined;
+const depths = opt('--unfreeze', '0,2').split(',').map(Number);
+const epochs = Number(opt('--epochs', '2'));
+const batchSize = Number(opt('--batch', '16'));
+const outFile = opt('--out', 'fine-tune-holdout.json');
+const limit = opt('--limit') ? Number(opt('--limit')) : undefined;
 const items = loadDataset(datasetDir).items;
 const all = [...new Set(items.filter((i) => i.label === 1).map((i) => i.modality))].sort();
-const modalities = opt('modalities') ? (opt('modalities') as string).split(',') : all;
+const modalities = opt('--modalities') ? (opt('--modalities') as string).split(',') : all;
 const results: unknown[] = fs.existsSync(outFile) ? (JSON.parse(fs.readFileSync(outFile, 'utf8')) as unknown[]) : [];
 const done = new Set(results.map((r) => `${(r as { unfreeze: number }).unfreeze}:${(r as { heldOut: string }).heldOut}`));
 const registry = new ModelRegistry({ dataDir });

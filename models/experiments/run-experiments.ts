@@ -21,12 +21,8 @@ import { buildFeatureTable, featureSetFor, gatherRows } from '../../electron/ser
 import { scoreWithHead, trainHead, type HeadTrainingOptions } from '../../electron/services/training/head-trainer';
 import { runLeaveOneOut, syntheticGroups } from '../../electron/services/training/holdout-validation';
 import { parseViews } from '../../electron/services/training/image-views';
+import { args, opt } from './script-args';
 
-const args = process.argv.slice(2);
-const opt = (name: string, dflt?: string) => {
-  const i = args.indexOf(name);
-  return i >= 0 ? args[i + 1] : dflt;
-};
 const datasetDir = opt('--dataset');
 const cacheDir = opt('--cache', '/tmp/e-work/features') as string;
 const outFile = opt('--out', '/tmp/e-work/results.json') as string;

@@ -15,6 +15,7 @@ import { loadDataset, splitWithHoldOut } from '../../electron/services/training/
 import { buildExperimentBackbone } from '../../electron/services/training/experiment-backbones';
 import { buildFeatureTable, type FeatureTable } from '../../electron/services/training/feature-table';
 import { runFold, syntheticGroups } from '../../electron/services/training/holdout-validation';
+import { args, opt } from './script-args';
 
 const RINGS = 32;
 const SIDE = 256;
@@ -102,11 +103,6 @@ export function residualSpectrum(rgb: Uint8Array): Float32Array {
   return Float32Array.from(power, (p, b) => Math.log10(p / count[b] / total));
 }
 
-const args = process.argv.slice(2);
-const opt = (name: string, dflt: string) => {
-  const i = args.indexOf(name);
-  return i >= 0 ? args[i + 1] : dflt;
-};
 const datasetDir = opt('--dataset', '');
 const mode = opt('--mode', 'both');
 if (!datasetDir || !['both', 'spectrum'].includes(mode)) {

@@ -21,14 +21,10 @@ import { generatorBalancedWeights } from '../../electron/services/evaluation/sam
 import { calibrateScore } from '../../electron/services/engine/operating-point';
 import type { CrossedSummary } from '../../electron/services/training/holdout-validation';
 import { fitOperatingPoint, type FittedOperatingPoint, type OutOfFoldScore } from '../../electron/services/training/operating-point-fit';
+import { args, opt } from './script-args';
 
 // The shipped default's artefacts (head weights, model card) live in models/default.
 const here = path.join(path.dirname(fileURLToPath(import.meta.url)), '../default');
-const args = process.argv.slice(2);
-const opt = (name: string, dflt?: string) => {
-  const i = args.indexOf(name);
-  return i >= 0 ? args[i + 1] : dflt;
-};
 const datasetDir = opt('--dataset');
 if (!datasetDir) {
   process.stderr.write('usage: train-default.ts --dataset <dir> [--backbone mobilenet_v2] [--augment flip] [--cache dir]\n');

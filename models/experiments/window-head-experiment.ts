@@ -16,12 +16,8 @@ import { buildExperimentBackbone } from '../../electron/services/training/experi
 import { extractFeatures } from '../../electron/services/training/feature-cache';
 import { scoreWithHead, trainHead, type FeatureSet, type HeadWeights } from '../../electron/services/training/head-trainer';
 import { syntheticGroups } from '../../electron/services/training/holdout-validation';
+import { args, opt } from './script-args';
 
-const args = process.argv.slice(2);
-const opt = (name: string, dflt: string) => {
-  const i = args.indexOf(name);
-  return i >= 0 ? args[i + 1] : dflt;
-};
 const datasetDir = opt('--dataset', '');
 if (!datasetDir) {
   process.stderr.write('usage: window-head-experiment.ts --dataset <dir> [--grid g] [--windows-per-crop n] [--layer name] [--cache dir] [--logo] [--out file]\n');
