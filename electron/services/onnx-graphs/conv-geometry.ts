@@ -1,4 +1,4 @@
-// Shapes and Keras padding arithmetic shared by the graph builders that walk a backbone's layers
+// Shapes, Keras padding arithmetic and kernel layouts shared by the graph builders that walk a backbone's layers
 // in NCHW (the explainers' gradient graph and the training graph).
 
 export interface Shape {
@@ -56,3 +56,18 @@ export function averagePoolReciprocalCounts(input: Shape, ph: AxisPadding, pw: A
   return counts;
 }
 
+/** Keras kernel [kh,kw,cin,cout] → ONNX [cout,cin,kh,kw]; depthwise [kh,kw,c,1] → [c,1,kh,kw]. */
+export function kerasToOnnxKernel(k: Float32Array, shape: number[], depthwise: boolean): Float32Array {
+  const [kh, kw, cin, last] = shape;
+  const cout = depthwise ? cin * last : last;
+  const per = depthwise ? 1 : cin;
+  const out = new Float32Array(cout * per * kh * kw);
+  for (let ky = 0; ky < kh; ky++)
+    for (let kx = 0; kx < kw; kx++)
+      for (let ci = 0; ci < cin; ci++)
+        for (let m = 0; m < last; m++) {
+          const co = depthwise ? ci * last + m : m;
+          out[((co * per + (depthwise ? 0 : ci)) * kh + ky) * kw + kx] = k[((ky * kw + kx) * cin + ci) * last + m];
+        }
+  return out;
+}

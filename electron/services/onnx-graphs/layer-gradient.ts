@@ -8,7 +8,8 @@ import type { HeadParams } from '../explainers/explain-types';
 import { checkHead } from '../explainers/head-math';
 import type { GraphLayer, LayerGraph } from '../explainers/layer-graph';
 import { attr, encodeModel, makeModel, OnnxGraphBuilder, valueInfo } from './onnx-proto';
-import { averagePoolReciprocalCounts, kerasPadding, pair, transposeOutputPadding, type Value } from './conv-geometry';
+import { activationBuilder } from './activation-gradients';
+import { averagePoolReciprocalCounts, kerasPadding, kerasToOnnxKernel, pair, transposeOutputPadding, type Value } from './conv-geometry';
 
 export const GRADIENT_INPUT = 'activations';
 export const GRADIENT_P_OUTPUT = 'p_synthetic';
@@ -54,52 +55,7 @@ export async function buildLayerGradientOnnx(graph: LayerGraph, from: string, to
   values.set(from, { name: g.node('Transpose', [GRADIENT_INPUT], 'in/nchw', [attr.ints('perm', [0, 3, 1, 2])]), shape: { c: c0, h: h0, w: w0 } });
   const channelConst = (base: string, data: ArrayLike<number>) => g.floatConst(base, [1, data.length, 1, 1], Float32Array.from(data));
   const scalar = (base: string, v: number) => g.floatConst(base, [], new Float32Array([v]));
-  // How to turn d(output) into d(pre-activation): a function of the output tensor alone.
-  type Mask = (dy: string, y: string, base: string) => string;
-  const relu01: Mask = (dy, y, base) => g.node('Mul', [dy, g.node('Cast', [g.node('Greater', [y, scalar(`${base}/zero`, 0)], `${base}/pos`)], `${base}/mask`, [attr.int('to', 1)])], `${base}/d`);
-  const clipMask =
-    (max: number): Mask =>
-    (dy, y, base) => {
-      const inside = g.node('And', [g.node('Greater', [y, scalar(`${base}/zero`, 0)], `${base}/pos`), g.node('Less', [y, scalar(`${base}/max`, max)], `${base}/below`)], `${base}/inside`);
-      return g.node('Mul', [dy, g.node('Cast', [inside], `${base}/mask`, [attr.int('to', 1)])], `${base}/d`);
-    };
-  const activation = (layer: GraphLayer, x: string, name: unknown, extra: Record<string, unknown> = {}): { y: string; mask?: Mask } => {
-    const base = layer.name;
-    switch (name ?? 'linear') {
-      case 'linear':
-        return { y: x };
-      case 'relu': {
-        const slope = Number(extra.negative_slope ?? 0);
-        if (Number(extra.threshold ?? 0) !== 0) unsupported(layer, 'a ReLU threshold');
-        const max = extra.max_value == null ? undefined : Number(extra.max_value);
-        if (slope !== 0) {
-          if (max !== undefined) unsupported(layer, 'a leaky ReLU with a maximum');
-          const y = g.node('LeakyRelu', [x], `${base}/leaky`, [attr.float('alpha', slope)]);
-          const mask: Mask = (dy, yy, b) => {
-            const pos = g.node('Greater', [yy, scalar(`${b}/zero`, 0)], `${b}/pos`);
-            return g.node('Mul', [dy, g.node('Where', [pos, scalar(`${b}/one`, 1), scalar(`${b}/slope`, slope)], `${b}/mask`)], `${b}/d`);
-          };
-          return { y, mask };
-        }
-        if (max !== undefined) return { y: g.node('Clip', [x, scalar(`${base}/lo`, 0), scalar(`${base}/hi`, max)], `${base}/clip`), mask: clipMask(max) };
-        return { y: g.node('Relu', [x], `${base}/relu`), mask: relu01 };
-      }
-      case 'relu6':
-        return { y: g.node('Clip', [x, scalar(`${base}/lo`, 0), scalar(`${base}/hi`, 6)], `${base}/relu6`), mask: clipMask(6) };
-      case 'sigmoid':
-        return {
-          y: g.node('Sigmoid', [x], `${base}/sigmoid`),
-          mask: (dy, yy, b) => g.node('Mul', [dy, g.node('Mul', [yy, g.node('Sub', [scalar(`${b}/one`, 1), yy], `${b}/1my`)], `${b}/dsig`)], `${b}/d`),
-        };
-      case 'tanh':
-        return {
-          y: g.node('Tanh', [x], `${base}/tanh`),
-          mask: (dy, yy, b) => g.node('Mul', [dy, g.node('Sub', [scalar(`${b}/one`, 1), g.node('Mul', [yy, yy], `${b}/y2`)], `${b}/dtanh`)], `${b}/d`),
-        };
-      default:
-        return unsupported(layer, `activation "${String(name)}"`);
-    }
-  };
+  const activation = activationBuilder(g, unsupported);
 
   // Forward, recording for each layer how to send a gradient back to its inputs.
   type Backward = (dy: string) => string[];
@@ -121,17 +77,7 @@ export async function buildLayerGradientOnnx(graph: LayerGraph, from: string, to
         const [kh, kw, cin, last] = layer.weights[0].shape;
         const k = layer.weights[0].values;
         const cout = depthwise ? cin * last : last;
-        // Keras [kh,kw,cin,cout|mult] → ONNX [cout, cin/group, kh, kw].
-        const onnxW = new Float32Array(cout * (depthwise ? 1 : cin) * kh * kw);
-        for (let ky = 0; ky < kh; ky++)
-          for (let kx = 0; kx < kw; kx++)
-            for (let ci = 0; ci < cin; ci++)
-              for (let m = 0; m < last; m++) {
-                const src = ((ky * kw + kx) * cin + ci) * last + m;
-                const co = depthwise ? ci * last + m : m;
-                const cinIdx = depthwise ? 0 : ci;
-                onnxW[((co * (depthwise ? 1 : cin) + cinIdx) * kh + ky) * kw + kx] = k[src];
-              }
+        const onnxW = kerasToOnnxKernel(k, layer.weights[0].shape, depthwise);
         const W = g.floatConst(`${base}/W`, [cout, depthwise ? 1 : cin, kh, kw], onnxW);
         const [sh, sw] = pair(cfg.strides, 1);
         const ph = samePadding(cfg.padding, x.shape.h, kh, sh, layer);

@@ -14,8 +14,9 @@
 // of trainable BatchNorms are trained. Dropout's mask is an input, drawn by the caller's seeded RNG.
 import type { GraphLayer } from '../explainers/layer-graph';
 import { ConversionError } from './conversion-error';
-import { attr, encodeModel, makeModel, OnnxGraphBuilder, TENSOR_FLOAT, valueInfo } from './onnx-proto';
-import { averagePoolReciprocalCounts, kerasPadding, pair, transposeOutputPadding, type Shape, type Value } from './conv-geometry';
+import { activationBuilder } from './activation-gradients';
+import { attr, encodeModel, makeModel, OnnxGraphBuilder, valueInfo } from './onnx-proto';
+import { averagePoolReciprocalCounts, kerasPadding, kerasToOnnxKernel, pair, transposeOutputPadding, type Shape, type Value } from './conv-geometry';
 
 /** One layer as in a tfjs layers model: the explainers' layer graph, read the same way. */
 export type TrainingGraphLayer = GraphLayer;
@@ -118,21 +119,6 @@ function neededLayers(layers: readonly TrainingGraphLayer[], featureLayer: strin
   return { ordered: ordered.filter((l) => l !== inputs[0]), input: inputs[0] };
 }
 
-/** Keras kernel [kh,kw,cin,cout] → ONNX [cout,cin,kh,kw]; depthwise [kh,kw,c,1] → [c,1,kh,kw]. */
-function kerasToOnnxKernel(k: Float32Array, shape: number[], depthwise: boolean): Float32Array {
-  const [kh, kw, cin, last] = shape;
-  const cout = depthwise ? cin * last : last;
-  const per = depthwise ? 1 : cin;
-  const out = new Float32Array(cout * per * kh * kw);
-  for (let ky = 0; ky < kh; ky++)
-    for (let kx = 0; kx < kw; kx++)
-      for (let ci = 0; ci < cin; ci++)
-        for (let m = 0; m < last; m++) {
-          const co = depthwise ? ci * last + m : m;
-          out[((co * per + (depthwise ? 0 : ci)) * kh + ky) * kw + kx] = k[((ky * kw + kx) * cin + ci) * last + m];
-        }
-  return out;
-}
 
 /**
  * Compiles the training graph. Inputs: `images` [N,h,w,c], `labels` [N] (1 = synthetic),
@@ -195,44 +181,7 @@ export function buildTrainingGraph(layers: readonly TrainingGraphLayer[], option
     paddingFolded.add(pad.name);
   }
 
-  type Mask = (dy: string, y: string, base: string) => string;
-  // One shared scalar zero, created by the first backward mask that needs it.
-  let zeroName: string | undefined;
-  const zero = () => (zeroName ??= scalar('zero', 0));
-  // dy times the mask cast to float: ~8 % faster over a whole MobileNetV2 step than Where with a broadcast zero.
-  const applyMask = (dy: string, inside: string, base: string) => g.node('Mul', [dy, g.node('Cast', [inside], `${base}/mask`, [attr.int('to', TENSOR_FLOAT)])], `${base}/d`);
-  const reluMask: Mask = (dy, y, base) => applyMask(dy, g.node('Greater', [y, zero()], `${base}/pos`), base);
-  const clipMask =
-    (max: number): Mask =>
-    (dy, y, base) =>
-      applyMask(dy, g.node('And', [g.node('Greater', [y, zero()], `${base}/pos`), g.node('Less', [y, scalar(`${base}/max`, max)], `${base}/below`)], `${base}/inside`), base);
-  const activation = (layer: TrainingGraphLayer, x: string, name: unknown, extra: Record<string, unknown> = {}): { y: string; mask?: Mask } => {
-    const base = layer.name;
-    switch (name ?? 'linear') {
-      case 'linear':
-        return { y: x };
-      case 'relu': {
-        if (Number(extra.threshold ?? 0) !== 0) unsupported(layer, 'a ReLU threshold');
-        const slope = Number(extra.negative_slope ?? 0);
-        const max = extra.max_value == null ? undefined : Number(extra.max_value);
-        if (slope !== 0) {
-          if (max !== undefined) unsupported(layer, 'a leaky ReLU with a maximum');
-          const y = g.node('LeakyRelu', [x], `${base}/leaky`, [attr.float('alpha', slope)]);
-          const mask: Mask = (dy, yy, b) => {
-            const pos = g.node('Greater', [yy, scalar(`${b}/zero`, 0)], `${b}/pos`);
-            return g.node('Mul', [dy, g.node('Where', [pos, scalar(`${b}/one`, 1), scalar(`${b}/slope`, slope)], `${b}/mask`)], `${b}/d`);
-          };
-          return { y, mask };
-        }
-        if (max !== undefined) return { y: g.node('Clip', [x, scalar(`${base}/lo`, 0), scalar(`${base}/hi`, max)], `${base}/clip`), mask: clipMask(max) };
-        return { y: g.node('Relu', [x], `${base}/relu`), mask: reluMask };
-      }
-      case 'relu6':
-        return { y: g.node('Clip', [x, scalar(`${base}/lo`, 0), scalar(`${base}/hi`, 6)], `${base}/relu6`), mask: clipMask(6) };
-      default:
-        return unsupported(layer, `activation "${String(name)}"`);
-    }
-  };
+  const activation = activationBuilder(g, unsupported);
 
   const [h0, w0, c0] = options.inputShape;
   const values = new Map<string, Value>();
