@@ -1,5 +1,6 @@
 // Shapes, Keras padding arithmetic and kernel layouts shared by the graph builders that walk a backbone's layers
 // in NCHW (the explainers' gradient graph and the training graph).
+import { attr, type AttributeProto } from './onnx-proto';
 
 export interface Shape {
   c: number;
@@ -70,4 +71,9 @@ export function kerasToOnnxKernel(k: Float32Array, shape: number[], depthwise: b
           out[((co * per + (depthwise ? 0 : ci)) * kh + ky) * kw + kx] = k[((ky * kw + kx) * cin + ci) * last + m];
         }
   return out;
+}
+
+/** The attributes of the ConvTranspose that sends a strided window op's output gradient back to its input. */
+export function convTransposeAttributes(k: [number, number], s: [number, number], pads: number[], outputPadding: [number, number], group: number): AttributeProto[] {
+  return [attr.ints('kernel_shape', k), attr.ints('strides', s), attr.ints('pads', pads), attr.ints('output_padding', outputPadding), attr.int('group', group)];
 }

@@ -9,7 +9,7 @@ import { checkHead } from '../explainers/head-math';
 import type { GraphLayer, LayerGraph } from '../explainers/layer-graph';
 import { attr, encodeModel, makeModel, OnnxGraphBuilder, valueInfo } from './onnx-proto';
 import { activationBuilder } from './activation-gradients';
-import { averagePoolReciprocalCounts, kerasPadding, kerasToOnnxKernel, pair, transposeOutputPadding, type Value } from './conv-geometry';
+import { averagePoolReciprocalCounts, kerasPadding, kerasToOnnxKernel, convTransposeAttributes, pair, transposeOutputPadding, type Value } from './conv-geometry';
 
 export const GRADIENT_INPUT = 'activations';
 export const GRADIENT_P_OUTPUT = 'p_synthetic';
@@ -122,15 +122,7 @@ export async function buildLayerGradientOnnx(graph: LayerGraph, from: string, to
               ]),
             ];
           }
-          return [
-            g.node('ConvTranspose', [dz, W], `${base}/dx`, [
-              attr.ints('kernel_shape', [kh, kw]),
-              attr.ints('strides', [sh, sw]),
-              attr.ints('pads', pads),
-              attr.ints('output_padding', outPad),
-              attr.int('group', group),
-            ]),
-          ];
+          return [g.node('ConvTranspose', [dz, W], `${base}/dx`, convTransposeAttributes([kh, kw], [sh, sw], pads, outPad, group))];
         };
         break;
       }
@@ -211,13 +203,7 @@ export async function buildLayerGradientOnnx(graph: LayerGraph, from: string, to
         const outPad = transposeOutputPadding(x.shape, ph, pw, [kh, kw], [sh, sw]);
         if (outPad[0] < 0 || outPad[1] < 0 || outPad[0] >= sh || outPad[1] >= sw) unsupported(layer, 'this stride/padding combination');
         const spread = (d: string, tag: string) =>
-          g.node('ConvTranspose', [d, g.floatConst(`${base}/ones`, [x.shape.c, 1, kh, kw], new Float32Array(x.shape.c * kh * kw).fill(1))], `${base}/${tag}`, [
-            attr.ints('kernel_shape', [kh, kw]),
-            attr.ints('strides', [sh, sw]),
-            attr.ints('pads', pads),
-            attr.ints('output_padding', outPad),
-            attr.int('group', x.shape.c),
-          ]);
+          g.node('ConvTranspose', [d, g.floatConst(`${base}/ones`, [x.shape.c, 1, kh, kw], new Float32Array(x.shape.c * kh * kw).fill(1))], `${base}/${tag}`, convTransposeAttributes([kh, kw], [sh, sw], pads, outPad, x.shape.c));
         if (layer.className === 'AveragePooling2D') {
           // Keras averages over the cells inside the image only.
           const counts = averagePoolReciprocalCounts(x.shape, ph, pw, [kh, kw], [sh, sw]);

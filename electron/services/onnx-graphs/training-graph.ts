@@ -16,7 +16,7 @@ import type { GraphLayer } from '../explainers/layer-graph';
 import { ConversionError } from './conversion-error';
 import { activationBuilder } from './activation-gradients';
 import { attr, encodeModel, makeModel, OnnxGraphBuilder, valueInfo } from './onnx-proto';
-import { averagePoolReciprocalCounts, kerasPadding, kerasToOnnxKernel, pair, transposeOutputPadding, type Shape, type Value } from './conv-geometry';
+import { averagePoolReciprocalCounts, kerasPadding, kerasToOnnxKernel, convTransposeAttributes, pair, transposeOutputPadding, type Shape, type Value } from './conv-geometry';
 
 /** One layer as in a tfjs layers model: the explainers' layer graph, read the same way. */
 export type TrainingGraphLayer = GraphLayer;
@@ -342,15 +342,7 @@ export function buildTrainingGraph(layers: readonly TrainingGraphLayer[], option
           if (depthwise && (sh !== 1 || sw !== 1)) {
             // A strided depthwise layer: onnxruntime's grouped ConvTranspose beats spreading dz with
             // zeros and convolving (1.5–2×), and sub-pixel phase convolutions (1.1–1.2×).
-            return [
-              g.node('ConvTranspose', [dz, W], `${base}/dx`, [
-                attr.ints('kernel_shape', [kh, kw]),
-                attr.ints('strides', [sh, sw]),
-                attr.ints('pads', pads),
-                attr.ints('output_padding', outPad),
-                attr.int('group', group),
-              ]),
-            ];
+            return [g.node('ConvTranspose', [dz, W], `${base}/dx`, convTransposeAttributes([kh, kw], [sh, sw], pads, outPad, group))];
           }
           // dx is a stride-1 convolution with the kernel flipped and its channel axes swapped; a
           // strided Conv2D first spreads dz out with zeros between its cells (onnxruntime's dense
@@ -519,13 +511,7 @@ export function buildTrainingGraph(layers: readonly TrainingGraphLayer[], option
         const outPad = transposeOutputPadding(x.shape, ph, pw, [kh, kw], [sh, sw]);
         const spreadBack = (d: string, tag: string) => {
           if (outPad[0] < 0 || outPad[1] < 0 || outPad[0] >= sh || outPad[1] >= sw) unsupported(layer, 'this stride/padding combination');
-          return g.node('ConvTranspose', [d, g.floatConst(`${base}/ones`, [x.shape.c, 1, kh, kw], new Float32Array(x.shape.c * kh * kw).fill(1))], `${base}/${tag}`, [
-            attr.ints('kernel_shape', [kh, kw]),
-            attr.ints('strides', [sh, sw]),
-            attr.ints('pads', pads),
-            attr.ints('output_padding', outPad),
-            attr.int('group', x.shape.c),
-          ]);
+          return g.node('ConvTranspose', [d, g.floatConst(`${base}/ones`, [x.shape.c, 1, kh, kw], new Float32Array(x.shape.c * kh * kw).fill(1))], `${base}/${tag}`, convTransposeAttributes([kh, kw], [sh, sw], pads, outPad, x.shape.c));
         };
         if (layer.className === 'AveragePooling2D') {
           // Keras averages over the cells inside the image only.
