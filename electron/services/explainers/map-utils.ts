@@ -1,5 +1,6 @@
 // Small numeric helpers shared by the explainers: resizing, normalising and ranking 2-D maps.
 import { ExplainError } from './explain-errors';
+import { pearsonCorrelation } from '../common/pearson';
 
 /** Bilinear resize with half-pixel centres (what torch's interpolate(align_corners=False) and cv2 do). */
 export function resizeBilinear(src: ArrayLike<number>, h: number, w: number, outH: number, outW: number): Float32Array {
@@ -85,26 +86,5 @@ export function ranks(values: ArrayLike<number>): Float64Array {
 /** Spearman rank correlation; 0 when either side is constant (no ranking to agree with). */
 export function spearman(a: ArrayLike<number>, b: ArrayLike<number>): number {
   if (a.length !== b.length) throw new RangeError('spearman: lengths differ');
-  const ra = ranks(a);
-  const rb = ranks(b);
-  const n = a.length;
-  let ma = 0;
-  let mb = 0;
-  for (let i = 0; i < n; i++) {
-    ma += ra[i];
-    mb += rb[i];
-  }
-  ma /= n;
-  mb /= n;
-  let sab = 0;
-  let saa = 0;
-  let sbb = 0;
-  for (let i = 0; i < n; i++) {
-    const da = ra[i] - ma;
-    const db = rb[i] - mb;
-    sab += da * db;
-    saa += da * da;
-    sbb += db * db;
-  }
-  return saa === 0 || sbb === 0 ? 0 : sab / Math.sqrt(saa * sbb);
+  return pearsonCorrelation(ranks(a), ranks(b));
 }

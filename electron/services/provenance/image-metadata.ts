@@ -6,6 +6,7 @@ import { appSegmentsWithPrefix, type JpegStructure } from './jpeg-structure';
 import type { PngStructure } from './png-chunks';
 import { checkTiffStructure } from './tiff-structure';
 import { PROVENANCE_LIMITS, type UnreadableNote } from './provenance-limits';
+import { pearsonCorrelation } from '../common/pearson';
 
 export interface MetadataRow {
   group: string;
@@ -112,31 +113,10 @@ async function grey16(input: Uint8Array): Promise<Float64Array> {
   const raw = await sharp(input, { limitInputPixels: PROVENANCE_LIMITS.maxInputPixels })
     .greyscale()
     .resize(16, 16, { fit: 'fill' })
+    .removeAlpha()
     .raw()
     .toBuffer();
   return Float64Array.from(raw);
-}
-
-function correlation(a: Float64Array, b: Float64Array): number {
-  const n = a.length;
-  let ma = 0;
-  let mb = 0;
-  for (let i = 0; i < n; i++) {
-    ma += a[i];
-    mb += b[i];
-  }
-  ma /= n;
-  mb /= n;
-  let sab = 0;
-  let saa = 0;
-  let sbb = 0;
-  for (let i = 0; i < n; i++) {
-    sab += (a[i] - ma) * (b[i] - mb);
-    saa += (a[i] - ma) ** 2;
-    sbb += (b[i] - mb) ** 2;
-  }
-  if (saa === 0 || sbb === 0) return saa === sbb ? 1 : 0;
-  return sab / Math.sqrt(saa * sbb);
 }
 
 // Below this a thumbnail is treated as another picture: recompression and resizing keep
@@ -147,7 +127,7 @@ async function checkThumbnail(bytes: Uint8Array, thumb: Uint8Array, offset: numb
   try {
     const meta = await sharp(thumb, { limitInputPixels: PROVENANCE_LIMITS.maxInputPixels }).metadata();
     const [a, b] = await Promise.all([grey16(thumb), grey16(bytes)]);
-    const similarity = Math.round(correlation(a, b) * 1000) / 1000;
+    const similarity = Math.round(pearsonCorrelation(a, b, 1) * 1000) / 1000;
     const main = await sharp(bytes, { limitInputPixels: PROVENANCE_LIMITS.maxInputPixels }).metadata();
     const ratio = (w?: number, h?: number) => (w && h ? w / h : null);
     const rt = ratio(meta.width, meta.height);
