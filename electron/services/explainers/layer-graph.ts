@@ -258,15 +258,23 @@ function pointwiseOp(layer: GraphLayer, act: Activation): Op {
   };
 }
 
-function zeroPaddingOp(layer: GraphLayer): Op {
+/** A ZeroPadding2D's rows and columns added above, below, left and right (Keras' three spellings). */
+export function zeroPaddingOf(layer: GraphLayer): { t: number; b: number; l: number; r: number } {
   const p = layer.config.padding;
-  let t = 1;
-  let b = 1;
-  let l = 1;
-  let r = 1;
-  if (typeof p === 'number') t = b = l = r = p;
-  else if (Array.isArray(p) && Array.isArray(p[0])) [[t, b], [l, r]] = p as [[number, number], [number, number]];
-  else if (Array.isArray(p)) [t, l] = [b, r] = p as [number, number];
+  if (typeof p === 'number') return { t: p, b: p, l: p, r: p };
+  if (Array.isArray(p) && Array.isArray(p[0])) {
+    const [[t, b], [l, r]] = p as [[number, number], [number, number]];
+    return { t, b, l, r };
+  }
+  if (Array.isArray(p)) {
+    const [v, h] = p as [number, number];
+    return { t: v, b: v, l: h, r: h };
+  }
+  return { t: 1, b: 1, l: 1, r: 1 };
+}
+
+function zeroPaddingOp(layer: GraphLayer): Op {
+  const { t, b, l, r } = zeroPaddingOf(layer);
   return {
     layer,
     forward([x]) {

@@ -68,3 +68,11 @@ export function activationBuilder(g: OnnxGraphBuilder, unsupported: (layer: Grap
     }
   };
 }
+
+/** The activation of a ReLU, LeakyReLU or Activation layer (Keras' defaults: LeakyReLU's α is 0.3). */
+export function activationLayer(activation: ActivationBuilder, layer: GraphLayer, x: string): ActivationNodes {
+  const cfg = layer.config;
+  if (layer.className === 'ReLU') return activation(layer, x, 'relu', cfg);
+  if (layer.className === 'LeakyReLU') return activation(layer, x, 'relu', { negative_slope: cfg.alpha ?? 0.3 });
+  return activation(layer, x, cfg.activation);
+}

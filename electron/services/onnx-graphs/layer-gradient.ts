@@ -6,9 +6,9 @@
 import { ExplainError } from '../explainers/explain-errors';
 import type { HeadParams } from '../explainers/explain-types';
 import { checkHead } from '../explainers/head-math';
-import type { GraphLayer, LayerGraph } from '../explainers/layer-graph';
+import { zeroPaddingOf, type GraphLayer, type LayerGraph } from '../explainers/layer-graph';
 import { attr, encodeModel, makeModel, OnnxGraphBuilder, valueInfo } from './onnx-proto';
-import { activationBuilder } from './activation-gradients';
+import { activationBuilder, activationLayer } from './activation-gradients';
 import { averagePoolReciprocalCounts, kerasPadding, kerasToOnnxKernel, convTransposeAttributes, pair, transposeOutputPadding, type Value } from './conv-geometry';
 
 export const GRADIENT_INPUT = 'activations';
@@ -145,12 +145,7 @@ export async function buildLayerGradientOnnx(graph: LayerGraph, from: string, to
       case 'ReLU':
       case 'Activation':
       case 'LeakyReLU': {
-        const act =
-          layer.className === 'ReLU'
-            ? activation(layer, x.name, 'relu', cfg)
-            : layer.className === 'LeakyReLU'
-              ? activation(layer, x.name, 'relu', { negative_slope: cfg.alpha ?? 0.3 })
-              : activation(layer, x.name, cfg.activation);
+        const act = activationLayer(activation, layer, x.name);
         out = { name: act.y === x.name ? g.node('Identity', [x.name], `${base}/id`) : act.y, shape: x.shape };
         back = (dy) => [act.mask ? act.mask(dy, out.name, `${base}/bwd`) : dy];
         break;
@@ -160,14 +155,7 @@ export async function buildLayerGradientOnnx(graph: LayerGraph, from: string, to
         back = (dy) => [dy];
         break;
       case 'ZeroPadding2D': {
-        const p = cfg.padding;
-        let t = 1;
-        let b = 1;
-        let l = 1;
-        let r = 1;
-        if (typeof p === 'number') t = b = l = r = p;
-        else if (Array.isArray(p) && Array.isArray(p[0])) [[t, b], [l, r]] = p as [[number, number], [number, number]];
-        else if (Array.isArray(p)) [t, l] = [b, r] = p as [number, number];
+        const { t, b, l, r } = zeroPaddingOf(layer);
         out = { name: g.node('Pad', [x.name, g.int64Const(`${base}/pads`, [0, 0, t, l, 0, 0, b, r])], `${base}/pad`), shape: { c: x.shape.c, h: x.shape.h + t + b, w: x.shape.w + l + r } };
         back = (dy) => [
           g.node('Slice', [dy, g.int64Const(`${base}/starts`, [t, l]), g.int64Const(`${base}/ends`, [t + x.shape.h, l + x.shape.w]), g.int64Const(`${base}/axes`, [2, 3])], `${base}/dx`),

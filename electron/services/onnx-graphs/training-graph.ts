@@ -12,9 +12,9 @@
 // nothing is re-serialised per step); frozen layers are initializers. BatchNorm runs in inference
 // mode (the frozen running statistics, as Keras does when fine-tuning with small batches); γ and β
 // of trainable BatchNorms are trained. Dropout's mask is an input, drawn by the caller's seeded RNG.
-import type { GraphLayer } from '../explainers/layer-graph';
+import { zeroPaddingOf, type GraphLayer } from '../explainers/layer-graph';
 import { ConversionError } from './conversion-error';
-import { activationBuilder } from './activation-gradients';
+import { activationBuilder, activationLayer } from './activation-gradients';
 import { attr, encodeModel, makeModel, OnnxGraphBuilder, valueInfo } from './onnx-proto';
 import { averagePoolReciprocalCounts, kerasPadding, kerasToOnnxKernel, convTransposeAttributes, pair, transposeOutputPadding, type Shape, type Value } from './conv-geometry';
 
@@ -82,21 +82,6 @@ function unsupported(layer: TrainingGraphLayer, what: string): never {
 
 function padding(mode: unknown, inSize: number, k: number, s: number, layer: TrainingGraphLayer): { out: number; before: number; after: number } {
   return kerasPadding(mode, inSize, k, s) ?? unsupported(layer, `padding "${String(mode)}"`);
-}
-
-/** A ZeroPadding2D's rows and columns added above, below, left and right. */
-function zeroPaddingOf(layer: TrainingGraphLayer): { t: number; b: number; l: number; r: number } {
-  const p = layer.config.padding;
-  if (typeof p === 'number') return { t: p, b: p, l: p, r: p };
-  if (Array.isArray(p) && Array.isArray(p[0])) {
-    const [[t, b], [l, r]] = p as [[number, number], [number, number]];
-    return { t, b, l, r };
-  }
-  if (Array.isArray(p)) {
-    const [v, h] = p as [number, number];
-    return { t: v, b: v, l: h, r: h };
-  }
-  return { t: 1, b: 1, l: 1, r: 1 };
 }
 
 /** The layers the feature layer depends on, in topological order, and the input layer. */
@@ -453,12 +438,7 @@ export function buildTrainingGraph(layers: readonly TrainingGraphLayer[], option
       case 'ReLU':
       case 'Activation':
       case 'LeakyReLU': {
-        const act =
-          layer.className === 'ReLU'
-            ? activation(layer, x.name, 'relu', cfg)
-            : layer.className === 'LeakyReLU'
-              ? activation(layer, x.name, 'relu', { negative_slope: cfg.alpha ?? 0.3 })
-              : activation(layer, x.name, cfg.activation);
+        const act = activationLayer(activation, layer, x.name);
         out = { name: act.y === x.name ? g.node('Identity', [x.name], `${base}/id`) : act.y, shape: x.shape };
         back = (dy) => [needDx[0] ? (act.mask ? act.mask(dy, out.name, `${base}/bwd`) : dy) : undefined];
         break;
