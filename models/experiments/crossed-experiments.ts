@@ -8,6 +8,7 @@
 // (mean logit and max), so the inference modes are compared on the same folds.
 //
 //   npx tsx models/experiments/crossed-experiments.ts --dataset <dir> [--cache dir] [--layers mid|last|mid:block_8_add:mean-std]
+//     [--taps block_2_add,block_8_add --layers "block_12_add:mean+block_8_add:mean-std,block_8_add:mean-std"]
 //     [--augment "flip;flip,bj;flip,mix,mix2"] [--groups 4] [--pairing 2|all] [--target-fpr 0.05] [--inference] [--out results.json]
 import crypto from 'node:crypto';
 import fs from 'node:fs';
@@ -25,6 +26,7 @@ import { buildFeatureTable, featureSetFor, gatherRows, type FeatureTable } from 
 import { scoreWithHead, trainHead, type HeadTrainingOptions, type HeadWeights } from '../../electron/services/training/head-trainer';
 import { planCrossedFolds, runCrossedValidation, type CrossedFoldSpec } from '../../electron/services/training/holdout-validation';
 import { parseViews } from '../../electron/services/training/image-views';
+import { convertLayersModel, loadNsfwjsSource } from '../../electron/services/onnx-graphs';
 import { args, opt } from './script-args';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -51,7 +53,36 @@ const realSource = (i: Pick<DatasetItem, 'sourceKey'>) => realSourceOf(i.sourceK
 const plan = planCrossedFolds(dataset.items, realSource, { groups, pairing, seed: 1 });
 process.stderr.write(`real sources: ${plan.realSources.join(', ')}\n`);
 plan.generatorGroups.forEach((g, i) => process.stderr.write(`generator group ${i}: ${g.join(', ')}\n`));
-const backbone = resolveBackbone('mobilenet_v2');
+const shippedBackbone = resolveBackbone('mobilenet_v2');
+// --taps: extra MobileNetV2 layers as outputs of an experiment build of the backbone (the shipped
+// file offers out_relu and block_12_add only), written once beside the cache.
+const taps = (opt('--taps', '') as string).split(',').filter(Boolean);
+const backbone = taps.length ? tappedBackbone(taps) : shippedBackbone;
+
+function tappedBackbone(extra: string[]) {
+  const file = path.join(path.dirname(cacheDir), `mobilenet_v2-taps-${extra.join('-')}.onnx`);
+  if (!fs.existsSync(file)) {
+    const converted = convertLayersModel(loadNsfwjsSource('mobilenet_v2'), { outputs: ['out_relu', 'block_12_add', ...extra], graphName: 'mobilenet_v2_taps' });
+    fs.writeFileSync(`${file}.tmp`, converted.bytes);
+    fs.renameSync(`${file}.tmp`, file);
+  }
+  const sha256 = crypto.createHash('sha256').update(fs.readFileSync(file)).digest('hex');
+  return { ...shippedBackbone, onnxPath: file, sha256 };
+}
+
+/** "mid", "last", "mid:<output>:<pooling>", or "<output>:<pooling>+<output>:<pooling>..." (concatenated). */
+function layersOf(layerArg: string): LayerSpec[] {
+  if (layerArg.includes('+') || !['mid', 'last', 'both'].includes(layerArg.split(':')[0])) {
+    return layerArg.split('+').map((part) => {
+      const [output, pooling = 'mean'] = part.split(':');
+      return { key: `${output}-${pooling}`, output, pooling: pooling as LayerSpec['pooling'] };
+    });
+  }
+  const [choice, output, pooling] = layerArg.split(':');
+  const layers: LayerSpec[] = layersFor(choice as FeatureChoice, backbone, output);
+  if (pooling) for (const l of layers) l.pooling = pooling as LayerSpec['pooling'];
+  return layers;
+}
 const results: unknown[] = fs.existsSync(outFile) ? (JSON.parse(fs.readFileSync(outFile, 'utf8')) as unknown[]) : [];
 const fmt = (x: number | null | undefined) => (x === null || x === undefined ? '—' : x.toFixed(3));
 
@@ -87,9 +118,13 @@ const sourceFiles: SourceFile[] = (() => {
   return [...byGroup.entries()].flatMap(([g, list]) => list.sort((a, b) => hashRank(a.id) - hashRank(b.id)).slice(0, g.startsWith('real:') ? 4 * cap : cap));
 })();
 
-/** Native-resolution windows of every source file, written once as lossless PNGs. */
-async function cropItems(): Promise<Array<SourceFile & { parent: string }>> {
-  const dir = path.join(path.dirname(cacheDir), 'native-crops');
+// --window-short-side s: also score windows of each file scaled to an s-pixel short side (the
+// scale of the training crops) instead of its own resolution.
+const windowShortSide = opt('--window-short-side') ? Number(opt('--window-short-side')) : undefined;
+
+/** Native-resolution (or, with shortSide, rescaled) windows of every source file, written once as lossless PNGs. */
+async function cropItems(shortSide?: number): Promise<Array<SourceFile & { parent: string }>> {
+  const dir = path.join(path.dirname(cacheDir), shortSide ? `scaled-crops-${shortSide}` : 'native-crops');
   fs.mkdirSync(dir, { recursive: true });
   const out: Array<SourceFile & { parent: string }> = [];
   for (const s of sourceFiles) {
@@ -97,12 +132,12 @@ async function cropItems(): Promise<Array<SourceFile & { parent: string }>> {
     let n: number;
     if (fs.existsSync(listFile)) n = (JSON.parse(fs.readFileSync(listFile, 'utf8')) as { n: number }).n;
     else {
-      const c = await decodeNativeCrops(fs.readFileSync(s.file));
+      const c = await decodeNativeCrops(fs.readFileSync(s.file), {}, undefined, shortSide);
       for (const [k, crop] of c.crops.entries()) await sharp(Buffer.from(crop), { raw: { width: 256, height: 256, channels: 3 } }).png({ compressionLevel: 1 }).toFile(path.join(dir, `${s.id}-c${k}.png`));
       n = c.crops.length;
       fs.writeFileSync(listFile, JSON.stringify({ n, width: c.width, height: c.height }));
     }
-    for (let k = 0; k < n; k++) out.push({ ...s, id: `${s.id}-c${k}`, file: path.join(dir, `${s.id}-c${k}.png`), parent: s.id });
+    for (let k = 0; k < n; k++) out.push({ ...s, id: `${s.id}-${shortSide ? `s${shortSide}-` : ''}c${k}`, file: path.join(dir, `${s.id}-c${k}.png`), parent: s.id });
   }
   return out;
 }
@@ -124,10 +159,7 @@ function foldScore(list: SourceFile[], scores: number[], threshold: number) {
 }
 
 for (const layerArg of layerArgs) {
-  // "mid", "last", or "mid:<output>:<pooling>"
-  const [choice, output, pooling] = layerArg.split(':');
-  const layers: LayerSpec[] = layersFor(choice as FeatureChoice, backbone, output);
-  if (pooling) for (const l of layers) l.pooling = pooling as LayerSpec['pooling'];
+  const layers = layersOf(layerArg);
   for (const views of augmentSets) {
     const label = `${layers.map((l) => `${l.output} ${l.pooling}`).join('+')} [${views.join(',')}]${balanceRealSources ? ' real-source-balanced' : ''}`;
     const t0 = performance.now();
@@ -170,9 +202,13 @@ for (const layerArg of layerArgs) {
           if (p.done === p.total || p.done % 1024 === 0) process.stderr.write(`  crops features ${p.done}/${p.total} (cached ${p.cached})\n`);
         },
       });
+      const scaled = windowShortSide ? await cropItems(windowShortSide) : [];
+      const scaledTable: FeatureTable | undefined = windowShortSide ? await buildFeatureTable(asItems(scaled), { backbone, layers, views: ['plain'], cacheDir }) : undefined;
       const modes: Record<string, Array<{ rocAuc: number | null; fpr: number }>> = { resize: [], 'crops-mean-logit': [], 'crops-max': [], 'crops-centre': [] };
+      if (scaledTable) Object.assign(modes, { [`scaled${windowShortSide}-mean-logit`]: [], [`scaled${windowShortSide}-centre`]: [] });
       // Out-of-fold source-file scores per mode: what an operating point for that mode is fitted on.
       const oofByMode: Record<string, Array<[0 | 1, string, number]>> = { resize: [], 'crops-mean-logit': [] };
+      if (scaledTable) oofByMode[`scaled${windowShortSide}-mean-logit`] = [];
       plan.folds.forEach((fold, f) => {
         const list = heldOutSources(fold);
         const threshold = runs[f].result.threshold;
@@ -188,6 +224,16 @@ for (const layerArg of layerArgs) {
         list.forEach((src, i) => oofByMode['crops-mean-logit'].push([src.label, src.label === 0 ? fold.realSource : src.generator, Number(meanLogit[i].toFixed(6))]));
         modes['crops-max'].push(foldScore(list, list.map((s) => aggregateCropScores(byParent.get(s.id) ?? [], 'max')), threshold));
         modes['crops-centre'].push(foldScore(list, list.map((s) => (byParent.get(s.id) ?? [NaN])[0]), threshold));
+        if (scaledTable) {
+          const own = scaled.filter((c) => list.some((s) => s.id === c.parent));
+          const ss = scoreWithHead(foldHeads[f], gatherRows(scaledTable, asItems(own), 'plain'));
+          const byFile = new Map<string, number[]>();
+          own.forEach((c, i) => byFile.set(c.parent, [...(byFile.get(c.parent) ?? []), ss[i]]));
+          const mean = list.map((s) => aggregateCropScores(byFile.get(s.id) ?? [], 'mean-logit'));
+          modes[`scaled${windowShortSide}-mean-logit`].push(foldScore(list, mean, threshold));
+          list.forEach((src, i) => oofByMode[`scaled${windowShortSide}-mean-logit`].push([src.label, src.label === 0 ? fold.realSource : src.generator, Number(mean[i].toFixed(6))]));
+          modes[`scaled${windowShortSide}-centre`].push(foldScore(list, list.map((s) => (byFile.get(s.id) ?? [NaN])[0]), threshold));
+        }
       });
       inference = { outOfFold: oofByMode };
       Object.assign(inference, Object.fromEntries(

@@ -57,8 +57,16 @@ export function cropBoxes(width: number, height: number, maxCrops = DEFAULT_MAX_
   return out;
 }
 
-/** Decodes a file (as decodeToPaperRgb does: EXIF orientation, first frame, alpha on white, sRGB) and cuts its windows. */
-export async function decodeNativeCrops(buf: Buffer, limits: DecodeLimits = {}, maxCrops = DEFAULT_MAX_CROPS): Promise<NativeCrops> {
+/**
+ * Decodes a file (as decodeToPaperRgb does: EXIF orientation, first frame, alpha on white, sRGB) and
+ * cuts its windows. With `shortSide`, the file is first scaled (up or down, aspect kept) to that
+ * short side: the scale the training crops were cut at (the dataset builder brings every image to a
+ * 256–384 short side), rather than the file's own.
+ */
+export async function decodeNativeCrops(buf: Buffer, limits: DecodeLimits = {}, maxCrops = DEFAULT_MAX_CROPS, shortSide?: number): Promise<NativeCrops> {
+  if (shortSide !== undefined && !(Number.isInteger(shortSide) && shortSide >= PAPER_SIZE && shortSide <= 4096)) {
+    throw new RangeError(`window short side must be an integer from ${PAPER_SIZE} to 4096, got ${shortSide}`);
+  }
   if (buf.length === 0) throw new ImageInputError('EMPTY_FILE', 'The image data is empty (0 bytes)');
   if (buf.length > (limits.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES)) throw new ImageInputError('TOO_LARGE', `The image data is ${buf.length} bytes; over the limit`);
   const sniffed = sniffImageFormat(buf);
@@ -74,7 +82,10 @@ export async function decodeNativeCrops(buf: Buffer, limits: DecodeLimits = {}, 
     const h0 = meta.autoOrient?.height ?? meta.height ?? 0;
     let pipeline = image.flatten({ background: { r: 255, g: 255, b: 255 } }).toColourspace('srgb');
     const short = Math.min(w0, h0);
-    if (w0 * h0 > MAX_RAW_PIXELS) {
+    if (shortSide !== undefined && short > 0) {
+      const scale = shortSide / short;
+      pipeline = pipeline.resize(Math.max(PAPER_SIZE, Math.round(w0 * scale)), Math.max(PAPER_SIZE, Math.round(h0 * scale)), { fit: 'fill', kernel: 'lanczos3' });
+    } else if (w0 * h0 > MAX_RAW_PIXELS) {
       // The whole raw image is held in memory: past this size it is reduced first (windows then see
       // a slightly downscaled file, which still keeps far more of its pixels than a 256 stretch).
       const scale = Math.sqrt(MAX_RAW_PIXELS / (w0 * h0));
