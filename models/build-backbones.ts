@@ -62,7 +62,10 @@ export function backboneRecipes(): BackboneRecipe[] {
     {
       name: 'mobilenet_v2',
       inputSize: 224,
-      outputs: ['out_relu', 'block_12_add'],
+      // Deepest first (explainers offer the outputs after a head's feature layer as shallower
+      // layers); block_12_add is the "mid" layer, and all of them are the "taps" features
+      // (backbone-specs.ts TAP_LAYERS).
+      outputs: ['out_relu', 'block_15_add', 'block_12_add', 'block_8_add', 'block_5_add', 'block_2_add'],
       shipped: true,
       licence: nsfwjs.license,
       source: { package: 'nsfwjs', version: nsfwjs.version, path: 'dist/models/mobilenet_v2' },

@@ -30,7 +30,7 @@ export const TRAIN_USAGE = [
   '  --epochs <n>                default 20          --batch <n>      default 64',
   '  --lr <x>                    default 0.001       --optimizer adam|rmsprop (default adam)',
   '  --units <n>                 hidden units, default 256   --dropout <x> default 0.5   --seed <n>',
-  '  --features last|mid|both    pooled feature layer(s), default last (last and mid can be exported; both is for experiments)',
+  '  --features last|mid|both|taps  pooled feature layer(s), default last (last, mid and taps can be exported; both is for experiments)',
   '  --augment <views>           training views: flip,jpeg,blur,resize (default flip; add -flip variants, e.g. jpeg-flip)',
   '  --exclude-modality <m>      hold a modality out of training (tested on it; the paper\'s Table 3)',
   '  --exclude-generator <g>     hold a generator out of training (tested on it)',
@@ -96,7 +96,7 @@ export async function runTrainCommand(argv: string[], ctx: TrainCommandContext):
     if (flags._.length) throw new UsageError(`unexpected argument "${flags._[0]}"`);
     if (typeof flags.backbone !== 'string') throw new UsageError('--backbone is required');
     if (flags.optimizer !== undefined && flags.optimizer !== 'adam' && flags.optimizer !== 'rmsprop') throw new UsageError('--optimizer must be adam or rmsprop');
-    if (flags.features !== undefined && !FEATURE_CHOICES.includes(flags.features as FeatureChoice)) throw new UsageError('--features must be last, mid or both');
+    if (flags.features !== undefined && !FEATURE_CHOICES.includes(flags.features as FeatureChoice)) throw new UsageError('--features must be last, mid, both or taps');
     numberInRange(flags.epochs, 'epochs', 1, 10_000);
     numberInRange(flags.batch, 'batch', 2, 65_536);
     numberInRange(flags.lr, 'lr', 0, 10, false);

@@ -349,7 +349,7 @@ export const apiContract = {
           kind: z.literal('training.run'),
           datasetDir: z.string().min(1),
           backbone: z.enum(['mobilenet_v2', 'inception_v3', 'tiny_darknet']),
-          features: z.enum(['last', 'mid', 'both']).optional(),
+          features: z.enum(['last', 'mid', 'both', 'taps']).optional(),
           epochs: z.number().int().min(1).max(500).optional(),
           batchSize: z.number().int().min(1).max(4096).optional(),
           learningRate: z.number().positive().max(1).optional(),

@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildDetectorOnnx } from '../../electron/services/onnx-graphs';
-import { readHeadWeightsFile, SHIPPED_DETECTOR_FILE } from '../../electron/services/engine/model-registry';
+import { detectorOptionsOfCard, readHeadWeightsFile, SHIPPED_DETECTOR_FILE, type ModelCard } from '../../electron/services/engine/model-registry';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const backbonesDir = path.resolve(here, '..', 'backbones');
@@ -30,7 +30,7 @@ export class DefaultDetectorError extends Error {
 interface ShippedCard {
   id: string;
   sha256: string;
-  backbone: { name: string; sha256?: string; featureLayer?: string };
+  backbone: ModelCard['backbone'];
   head: { file?: string; sha256?: string };
 }
 
@@ -61,7 +61,7 @@ export function buildDefaultDetector(options: { force?: boolean; outFile?: strin
     throw new DefaultDetectorError('HEAD_MISMATCH', `${headFile} does not hash to the sha256 its model card records (${card.head.sha256})`);
   }
   // The head reads the pooled map of the card's feature layer (an earlier layer when experiments chose one).
-  const detector = buildDetectorOnnx(new Uint8Array(backbone), readHeadWeightsFile(headFile), card.backbone.featureLayer ? { featureOutput: card.backbone.featureLayer } : {});
+  const detector = buildDetectorOnnx(new Uint8Array(backbone), readHeadWeightsFile(headFile), detectorOptionsOfCard(card.backbone));
   const detectorSha = sha256(detector);
   if (detectorSha !== card.sha256) {
     throw new DefaultDetectorError('DETECTOR_MISMATCH', `the fused detector hashes to ${detectorSha}, but the model card certifies ${card.sha256}`);

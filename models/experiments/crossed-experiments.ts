@@ -42,7 +42,7 @@ const targetFpr = Number(opt('--target-fpr', '0.05'));
 const groups = Number(opt('--groups', '4'));
 const pairingArg = opt('--pairing', '2') as string;
 const pairing = pairingArg === 'all' ? 'all' : Number(pairingArg);
-const head: HeadTrainingOptions = { epochs: Number(opt('--epochs', '20')), seed: 1 };
+const head: HeadTrainingOptions = { epochs: Number(opt('--epochs', '20')), seed: Number(opt('--seed', '1')) };
 const augmentSets = (opt('--augment', 'flip') as string).split(';').map((s) => parseViews(s));
 const layerArgs = (opt('--layers', 'mid') as string).split(',');
 // --balance-real-sources: each collection of real photographs weighs the same in training.

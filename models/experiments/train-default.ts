@@ -2,7 +2,7 @@
 // repository commits: head-weights.json and model-card.json (with leave-one-generator-out and
 // leave-one-modality-out numbers). build-default-detector.ts recreates the fused ONNX at install.
 //
-//   npx tsx models/experiments/train-default.ts --dataset <built dataset> [--backbone mobilenet_v2] [--features last|mid] [--augment flip]
+//   npx tsx models/experiments/train-default.ts --dataset <built dataset> [--backbone mobilenet_v2] [--features last|mid|taps] [--augment flip]
 //     [--dataset-options "<the npm run dataset options it was built with>"]
 //
 // The shipped default: --features mid on a dataset built with
@@ -11,6 +11,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { FeatureChoice } from '../../electron/services/training/backbone-specs';
 import { parseViews } from '../../electron/services/training/image-views';
 import { sha256Text } from '../../electron/services/training/head-weights-file';
 import { trainDetector } from '../../electron/services/training/train-detector';
@@ -40,7 +41,7 @@ const r = await trainDetector(
     dataDir,
     backbone,
     views: parseViews(opt('--augment', 'flip') as string),
-    features: (opt('--features', 'last') as 'last' | 'mid'),
+    features: opt('--features', 'last') as FeatureChoice,
     leaveOneOut: args.includes('--no-loo') ? [] : args.includes('--no-logo') ? ['modality'] : ['modality', 'generator'],
     modelId: `${id}-candidate`,
     cacheDir,

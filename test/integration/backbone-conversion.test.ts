@@ -12,6 +12,7 @@ import { buildBackbones, sha256File, TINY_DARKNET_DIR } from '../../models/build
 import { buildDetectorOnnx, buildHeadOnnx, scoreHeadReference, type HeadWeights } from '../../electron/services/onnx-graphs/detector';
 import { convertLayersModel, POOLED_OUTPUT } from '../../electron/services/onnx-graphs/keras-to-onnx';
 import { loadLayersFolderSource, loadNsfwjsSource, type LayersModelSource } from '../../electron/services/onnx-graphs/tfjs-source';
+import { headForward, headRowsOf } from '../../electron/services/explainers/head-math';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const datasets = path.resolve(repoRoot, '../shared/datasets');
@@ -24,7 +25,7 @@ interface Case {
 }
 
 const cases: Case[] = [
-  { name: 'mobilenet_v2', size: 224, outputs: ['out_relu', 'block_12_add'], load: () => loadNsfwjsSource('mobilenet_v2') },
+  { name: 'mobilenet_v2', size: 224, outputs: ['out_relu', 'block_15_add', 'block_12_add', 'block_8_add', 'block_5_add', 'block_2_add'], load: () => loadNsfwjsSource('mobilenet_v2') },
   { name: 'inception_v3', size: 299, outputs: ['mixed10', 'mixed7'], load: () => loadNsfwjsSource('inception_v3') },
 ];
 if (fs.existsSync(path.join(TINY_DARKNET_DIR, 'model.json'))) {
@@ -162,6 +163,75 @@ describe.each(cases)('$name: ONNX conversion vs tfjs', ({ name, size, outputs, l
   });
 });
 
+/** Channel means (and population standard deviations) of NHWC maps, float64: what training pools. */
+function poolJs(map: { data: Float32Array; shape: number[] }, pooling: 'mean' | 'mean-std'): Float64Array[] {
+  const [n, h, w, c] = map.shape;
+  return Array.from({ length: n }, (_, b) => {
+    const out = new Float64Array(pooling === 'mean' ? c : 2 * c);
+    for (let k = 0; k < c; k++) {
+      let s = 0;
+      let sq = 0;
+      for (let i = 0; i < h * w; i++) {
+        const v = map.data[(b * h * w + i) * c + k];
+        s += v;
+        sq += v * v;
+      }
+      const m = s / (h * w);
+      out[k] = m;
+      if (pooling === 'mean-std') out[c + k] = Math.sqrt(Math.max(sq / (h * w) - m * m, 0));
+    }
+    return out;
+  });
+}
+
+describe('a head on several pooled maps ("taps")', () => {
+  it('the fused detector equals the head on the concatenated tfjs pools, and head_context plus the feature rows rebuild p', async () => {
+    const source = loadNsfwjsSource('mobilenet_v2');
+    const taps = [
+      { output: 'block_8_add', pooling: 'mean-std' as const },
+      { output: 'block_12_add', pooling: 'mean' as const },
+      { output: 'out_relu', pooling: 'mean' as const },
+    ];
+    const onnxBytes = convertLayersModel(source, { outputs: ['out_relu', 'block_12_add', 'block_8_add'] }).bytes;
+    const x = await inputBatch(224);
+    const model = await tf.loadLayersModel(tf.io.fromMemory({ modelTopology: source.modelJson.modelTopology, weightSpecs: source.weightSpecs as never, weightData: source.weightData }));
+    const sub = tf.model({ inputs: model.inputs, outputs: taps.map((t) => model.getLayer(t.output).output as tf.SymbolicTensor) });
+    const input = tf.tensor4d(x, [2, 224, 224, 3]);
+    const maps = (sub.predict(input) as tf.Tensor[]).map((t) => ({ data: t.dataSync() as Float32Array, shape: t.shape }));
+    tf.dispose(input);
+    model.dispose();
+    const pools = taps.map((t, i) => poolJs(maps[i], t.pooling));
+    const dims = pools.map((p) => p[0].length);
+    const dim = dims.reduce((a, b) => a + b, 0);
+    expect(dim).toBe(128 + 96 + 1280);
+    const head = randomHead(dim, 16, 7);
+    const rows = Float32Array.from([0, 1].flatMap((b) => pools.flatMap((p) => Array.from(p[b]))));
+    const expected = scoreHeadReference(head, rows);
+
+    const detector = buildDetectorOnnx(onnxBytes, head, { featureOutput: 'out_relu', headInputs: taps });
+    const session = await ort.InferenceSession.create(detector, { intraOpNumThreads: 2 });
+    expect([...session.outputNames].sort()).toEqual(['features', 'head_context', 'p_synthetic']);
+    const out = await session.run({ image: new ort.Tensor('float32', x, [2, 224, 224, 3]) });
+    await session.release();
+    const got = out.p_synthetic.data as Float32Array;
+    expect(maxAbsDiff(got, expected)).toBeLessThanOrEqual(1e-5);
+    expect(Math.abs(expected[0] - expected[1])).toBeGreaterThan(1e-3);
+    // The explainers' view: the out_relu rows of the head, with the earlier taps as head_context.
+    const featureHead = headRowsOf(head as never, dims[0] + dims[1], dims[2]);
+    const context = out.head_context.data as Float32Array;
+    expect(out.head_context.dims).toEqual([2, 16]);
+    for (let b = 0; b < 2; b++) {
+      const p = headForward(featureHead, pools[2][b], context.subarray(b * 16, (b + 1) * 16)).pSynthetic;
+      expect(Math.abs(p - expected[b])).toBeLessThanOrEqual(1e-5);
+      // Without the context the feature rows alone give another score: the context carries signal.
+      expect(Math.abs(headForward(featureHead, pools[2][b]).pSynthetic - expected[b])).toBeGreaterThan(1e-4);
+    }
+    // A head whose rows do not add up to the taps, or taps without the feature map, are refused.
+    expect(() => buildDetectorOnnx(onnxBytes, randomHead(dim - 1, 16, 7), { featureOutput: 'out_relu', headInputs: taps })).toThrowError(expect.objectContaining({ code: 'BAD_HEAD' }));
+    expect(() => buildDetectorOnnx(onnxBytes, head, { featureOutput: 'out_relu', headInputs: taps.slice(0, 2) })).toThrowError(expect.objectContaining({ code: 'BAD_HEAD' }));
+  });
+});
+
 describe('head reference', () => {
   it('scoreHeadReference is the Keras head (Dense+ReLU → BN → Dropout → Dense+sigmoid) in tfjs', () => {
     const dim = 24;
@@ -214,12 +284,13 @@ describe('models/build-backbones.ts', () => {
       licence: 'MIT',
       shipped: true,
     });
-    expect(entry.outputs.map((o: { name: string }) => o.name)).toEqual(['out_relu', 'block_12_add', 'pooled']);
+    const outputs = ['out_relu', 'block_15_add', 'block_12_add', 'block_8_add', 'block_5_add', 'block_2_add', 'pooled'];
+    expect(entry.outputs.map((o: { name: string }) => o.name)).toEqual(outputs);
     const file = path.join(outDir, 'mobilenet_v2.onnx');
     expect(sha256File(file)).toBe(entry.sha256);
     const session = await ort.InferenceSession.create(file);
     expect(session.inputNames).toEqual(['image']);
-    expect(session.outputNames).toEqual(['out_relu', 'block_12_add', 'pooled']);
+    expect(session.outputNames).toEqual(outputs);
     await session.release();
 
     const second = buildBackbones({ outDir, only: ['mobilenet_v2'] });

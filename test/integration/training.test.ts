@@ -130,6 +130,46 @@ describe.skipIf(!backbonesBuilt || !fs.existsSync(sources))('training end to end
     expect(card.backbone.featureShape).toEqual([14, 14, 96]);
   });
 
+  it('exports a "taps" head (pooled maps of six depths): the fused detector scores as the head did, and the explainers rebuild its score from the feature map plus head_context', async () => {
+    const r = await trainDetector({ datasetDir, dataDir, backbone: 'mobilenet_v2', features: 'taps', epochs: 2, batchSize: 16, modelId: 'tiny-taps-model' });
+    expect(r.fusedMaxDiff).toBeLessThanOrEqual(1e-3);
+    // block_2 (24 ch), block_5 (32), block_8 (64) and block_15 (160) as mean+std; block_12 (96) and out_relu (1280) as means.
+    expect(r.head.inputDim).toBe(2 * 24 + 2 * 32 + 2 * 64 + 96 + 2 * 160 + 1280);
+    const card = r.model!.card.backbone;
+    expect(card.featureLayer).toBe('out_relu');
+    expect(card.featureShape).toEqual([7, 7, 1280]);
+    expect(card.featureLayers?.map((l) => `${l.output}:${l.pooling}`)).toEqual(['block_2_add:mean-std', 'block_5_add:mean-std', 'block_8_add:mean-std', 'block_12_add:mean', 'block_15_add:mean-std', 'out_relu:mean']);
+
+    const { openRegisteredModel } = await import('../../electron/services/explainers/registered-model');
+    const { prepareExplainInput } = await import('../../electron/services/explainers/explain-input');
+    const { createExplainer } = await import('../../electron/services/explainers/explain-image');
+    const { globalAveragePool, headForward } = await import('../../electron/services/explainers/head-math');
+    const opened = await openRegisteredModel({ dataDir, modelId: 'tiny-taps-model', repoRoot });
+    try {
+      const model = opened.model;
+      // Gradients at a shallower layer would miss the paths through the other taps: none is offered.
+      expect(model.shallowLayers).toEqual([]);
+      expect(model.head.dense1.kernel.length).toBe(1280 * model.head.dense1.units);
+      const item = loadDataset(datasetDir).items.find((i) => i.split === 'test') as { file: string };
+      const input = await prepareExplainInput(item.file, { inputSize: model.inputSize, normalisation: opened.normalisation });
+      const pred = await model.predict(input.tensor, 1);
+      expect(pred.headContext).toHaveLength(model.head.dense1.units);
+      const rebuilt = headForward(model.head, globalAveragePool({ height: 7, width: 7, channels: 1280, data: pred.features }), pred.headContext).pSynthetic;
+      expect(Math.abs(rebuilt - pred.pSynthetic[0])).toBeLessThanOrEqual(1e-5);
+      const target = { class: pred.pSynthetic[0] >= 0.5 ? ('synthetic' as const) : ('real' as const) };
+      const flat: boolean[] = [];
+      for (const method of ['gradcam', 'ablationcam'] as const) {
+        const map = await createExplainer(method, model).explain(input, target);
+        expect(map.map.height).toBe(7);
+        expect(Math.abs(map.pSynthetic - pred.pSynthetic[0])).toBeLessThanOrEqual(1e-6);
+        flat.push(map.flat);
+      }
+      expect(flat).toContain(false);
+    } finally {
+      await opened.model.dispose();
+    }
+  });
+
   it('stops when cancelled', async () => {
     const controller = new AbortController();
     const run = trainDetector(

@@ -16,7 +16,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { findRepoRoot } from '../app/app-info';
 import { getDetectorSession, hashFileCached, sha256Hex } from './detector-session';
-import { buildDetectorOnnx } from '../onnx-graphs';
+import { buildDetectorOnnx, type DetectorOptions, type HeadInput } from '../onnx-graphs';
 import { parseNormalisation, type Normalisation } from './preprocess';
 
 export type ModelRegistryErrorCode =
@@ -57,6 +57,8 @@ export const modelCardSchema = z
         featureLayer: z.string().optional(),
         featureShape: z.array(z.number().int()).optional(),
         sha256: sha256Schema.optional(),
+        /** The pooled maps the head reads, concatenated in this order (more than one: "taps"). */
+        featureLayers: z.array(z.object({ key: z.string().optional(), output: z.string(), pooling: z.enum(['none', 'mean', 'mean-std']) }).passthrough()).optional(),
       })
       .passthrough(),
     head: z
@@ -341,7 +343,7 @@ export class ModelRegistry {
     try {
       const head = readHeadWeightsFile(headFile);
       // The head reads the pooled map of the card's feature layer, which may be an earlier layer.
-      bytes = buildDetectorOnnx(new Uint8Array(backboneBytes), head, card.backbone.featureLayer ? { featureOutput: card.backbone.featureLayer } : {});
+      bytes = buildDetectorOnnx(new Uint8Array(backboneBytes), head, detectorOptionsOfCard(card.backbone));
     } catch (e) {
       throw new ModelRegistryError('DEFAULT_BUILD_FAILED', `Could not fuse the shipped default ${card.id}: ${(e as Error).message}`);
     }
@@ -447,4 +449,20 @@ export function readHeadWeightsFile(file: string): HeadWeightsLike {
     },
     dense2: { kernel: floats(d2.kernel, 'dense2.kernel'), bias: floats(d2.bias, 'dense2.bias') },
   };
+}
+
+/** The head's inputs when it reads several pooled maps (a "taps" model); undefined for one map. */
+export function headInputsOfCard(backbone: ModelCard['backbone']): HeadInput[] | undefined {
+  const layers = backbone.featureLayers;
+  if (!layers || layers.length < 2) return undefined;
+  return layers.map((l) => {
+    if (l.pooling === 'none') throw new ModelRegistryError('INVALID_MODEL_CARD', `the head's input ${l.output} is not a pooled map (pooling none); such a head cannot be fused`);
+    return { output: l.output, pooling: l.pooling };
+  });
+}
+
+/** How the card's head is fused with its backbone: which map it reads, and whether it reads more. */
+export function detectorOptionsOfCard(backbone: ModelCard['backbone']): DetectorOptions {
+  const headInputs = headInputsOfCard(backbone);
+  return { ...(backbone.featureLayer ? { featureOutput: backbone.featureLayer } : {}), ...(headInputs ? { headInputs } : {}) };
 }

@@ -19,7 +19,7 @@ export class AblationCam extends CamExplainer {
 
   protected override channelWeights(ctx: CamContext): Float64Array {
     const score = targetScore(ctx.pSynthetic, ctx.target);
-    const ablated = ablatedHeadScores(this.model.head, globalAveragePool(ctx.activations), ctx.target);
+    const ablated = ablatedHeadScores(this.model.head, globalAveragePool(ctx.activations), ctx.target, ctx.headContext);
     ctx.headPasses += ablated.length;
     const weights = new Float64Array(ablated.length);
     // pytorch-grad-cam divides by the score too; guard the division when the score is ~0.

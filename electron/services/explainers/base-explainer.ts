@@ -17,6 +17,8 @@ export interface CamContext {
   pSynthetic: number;
   forwardPasses: number;
   headPasses: number;
+  /** The head's other inputs for this image (ModelPrediction.headContext), at the feature layer. */
+  headContext?: Float32Array;
 }
 
 export interface CamOptions {
@@ -111,12 +113,12 @@ export abstract class CamExplainer {
       return { input, target, layer, activations: lg.activations, gradients: lg.gradients, pSynthetic: lg.pSynthetic, forwardPasses: 1, headPasses: 0 };
     }
     const [h, w, c] = this.model.featureShape;
-    const { pSynthetic, features } = await this.model.predict(input.tensor, 1);
+    const { pSynthetic, features, headContext } = await this.model.predict(input.tensor, 1);
     const activations: FeatureMap = { height: h, width: w, channels: c, data: features };
-    const ctx: CamContext = { input, target, layer, activations, pSynthetic: pSynthetic[0], forwardPasses: 1, headPasses: 0 };
+    const ctx: CamContext = { input, target, layer, activations, pSynthetic: pSynthetic[0], forwardPasses: 1, headPasses: 0, headContext };
     if (this.usesGradients) {
       // Through GAP every position gets the same gradient: d score/d pooled ÷ (h·w).
-      const { gradient } = headGradientWrtPooled(this.model.head, globalAveragePool(activations), target);
+      const { gradient } = headGradientWrtPooled(this.model.head, globalAveragePool(activations), target, headContext);
       const data = new Float64Array(h * w * c);
       for (let i = 0; i < h * w; i++) for (let k = 0; k < c; k++) data[i * c + k] = gradient[k] / (h * w);
       ctx.gradients = { height: h, width: w, channels: c, data };

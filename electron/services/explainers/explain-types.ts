@@ -35,6 +35,11 @@ export interface FeatureMap {
 export interface ModelPrediction {
   pSynthetic: Float32Array; // [N]
   features: Float32Array; // [N, h, w, c]
+  /**
+   * [N, units]: what the head's inputs other than the feature map (pooled maps of earlier layers)
+   * add to dense1's output; absent when the head reads the feature map alone.
+   */
+  headContext?: Float32Array;
 }
 
 /** Activations at a layer shallower than the head's feature map and d(score)/d(activations). */

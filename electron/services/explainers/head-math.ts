@@ -72,12 +72,17 @@ function logitFromZ1(head: HeadParams, z1: Float64Array, scale: Float64Array): n
   return logit;
 }
 
-export function headForward(head: HeadParams, pooled: ArrayLike<number>): HeadForward {
+/**
+ * `context`: what the head's other inputs add to dense1's output for this image (a head that also
+ * reads pooled maps of other layers; those stay fixed while the explained map is varied), or none.
+ */
+export function headForward(head: HeadParams, pooled: ArrayLike<number>, context?: ArrayLike<number>): HeadForward {
   const units = head.dense1.units;
   const channels = pooled.length;
   const w1 = head.dense1.kernel;
   const z1 = new Float64Array(units);
-  for (let u = 0; u < units; u++) z1[u] = head.dense1.bias[u];
+  if (context && context.length !== units) throw new ExplainError('EXPLAIN_MODEL_MISMATCH', `head context has ${context.length} values for ${units} units`);
+  for (let u = 0; u < units; u++) z1[u] = head.dense1.bias[u] + (context ? context[u] : 0);
   for (let c = 0; c < channels; c++) {
     const g = pooled[c];
     if (g === 0) continue;
@@ -89,8 +94,8 @@ export function headForward(head: HeadParams, pooled: ArrayLike<number>): HeadFo
 }
 
 /** d(target score)/d(pooled feature), exact. Divide by h·w for d/d(feature map) at any position. */
-export function headGradientWrtPooled(head: HeadParams, pooled: ArrayLike<number>, target: ExplainTarget): { gradient: Float64Array; pSynthetic: number } {
-  const { z1, pSynthetic } = headForward(head, pooled);
+export function headGradientWrtPooled(head: HeadParams, pooled: ArrayLike<number>, target: ExplainTarget, context?: ArrayLike<number>): { gradient: Float64Array; pSynthetic: number } {
+  const { z1, pSynthetic } = headForward(head, pooled, context);
   const units = head.dense1.units;
   const scale = bnScale(head);
   const dScoreDLogit = (target.class === 'synthetic' ? 1 : -1) * pSynthetic * (1 - pSynthetic);
@@ -113,8 +118,8 @@ export function headGradientWrtPooled(head: HeadParams, pooled: ArrayLike<number
  * channel of the map zeroes its pooled value, so each ablation is one rank-one update of dense1's
  * output: the same numbers as running the head on C ablated maps, at C·units instead of C²·units.
  */
-export function ablatedHeadScores(head: HeadParams, pooled: ArrayLike<number>, target: ExplainTarget): Float64Array {
-  const { z1 } = headForward(head, pooled);
+export function ablatedHeadScores(head: HeadParams, pooled: ArrayLike<number>, target: ExplainTarget, context?: ArrayLike<number>): Float64Array {
+  const { z1 } = headForward(head, pooled, context);
   const scale = bnScale(head);
   const units = head.dense1.units;
   const w1 = head.dense1.kernel;
@@ -128,4 +133,17 @@ export function ablatedHeadScores(head: HeadParams, pooled: ArrayLike<number>, t
     scores[c] = targetScore(sigmoid(logitFromZ1(head, z, scale)), target);
   }
   return scores;
+}
+
+/**
+ * The rows of a head that reads several pooled maps concatenated ([rows, units] kernel) that belong
+ * to one of them: with the others' contribution passed as `context`, the same head on that map alone.
+ */
+export function headRowsOf(head: HeadParams, firstRow: number, rows: number): HeadParams {
+  const units = head.dense1.units;
+  const total = head.dense1.kernel.length / units;
+  if (!(Number.isInteger(firstRow) && Number.isInteger(rows) && firstRow >= 0 && rows > 0 && firstRow + rows <= total)) {
+    throw new ExplainError('EXPLAIN_MODEL_MISMATCH', `rows ${firstRow}..${firstRow + rows} do not lie in a head of ${total} inputs`);
+  }
+  return { ...head, dense1: { ...head.dense1, kernel: head.dense1.kernel.slice(firstRow * units, (firstRow + rows) * units) } };
 }

@@ -3,6 +3,8 @@
 // that exposes them) for LayerCAM, whose gradients then come from the float64 layer-graph runtime.
 import ort from 'onnxruntime-node';
 import type { DetectorSession } from '../engine/detector-session';
+// A detector whose head also reads pooled earlier maps outputs their share of dense1 under this name.
+import { HEAD_CONTEXT_OUTPUT } from '../onnx-graphs';
 import { ExplainError } from './explain-errors';
 import type { ExplainTarget, ExplainableModel, FeatureMap, HeadParams, ModelPrediction } from './explain-types';
 import { checkHead } from './head-math';
@@ -46,6 +48,9 @@ export function createOnnxExplainableModel(options: OnnxExplainableModelOptions)
   const per = inputSize * inputSize * 3;
   const perFeatures = h * w * c;
   const maxBatch = options.maxBatch ?? 64;
+  const units = head.dense1.units;
+  const hasContext = detector.outputNames.includes(HEAD_CONTEXT_OUTPUT);
+  const wanted = hasContext ? [P_SYNTHETIC_OUTPUT, FEATURES_OUTPUT, HEAD_CONTEXT_OUTPUT] : [P_SYNTHETIC_OUTPUT, FEATURES_OUTPUT];
   let shallow: Promise<ShallowLayerGradients> | undefined;
   const shallowGradients = () => {
     const s = options.shallow;
@@ -67,9 +72,15 @@ export function createOnnxExplainableModel(options: OnnxExplainableModelOptions)
       }
       const pSynthetic = new Float32Array(count);
       const features = new Float32Array(count * perFeatures);
+      const headContext = hasContext ? new Float32Array(count * units) : undefined;
       for (let start = 0; start < count; start += maxBatch) {
         const n = Math.min(maxBatch, count - start);
-        const out = await detector.runOutputs(images.subarray(start * per, (start + n) * per), n, [P_SYNTHETIC_OUTPUT, FEATURES_OUTPUT]);
+        const out = await detector.runOutputs(images.subarray(start * per, (start + n) * per), n, wanted);
+        if (headContext) {
+          const k = out[HEAD_CONTEXT_OUTPUT].data as Float32Array;
+          if (k.length !== n * units) throw new ExplainError('EXPLAIN_MODEL_MISMATCH', `Detector returned ${k.length / n} head context values per image; the head has ${units} units`);
+          headContext.set(k, start * units);
+        }
         const p = out[P_SYNTHETIC_OUTPUT].data as Float32Array;
         const f = out[FEATURES_OUTPUT].data as Float32Array;
         if (p.length !== n || f.length !== n * perFeatures) {
@@ -79,7 +90,7 @@ export function createOnnxExplainableModel(options: OnnxExplainableModelOptions)
         features.set(f, start * perFeatures);
         for (const t of Object.values(out)) t.dispose?.();
       }
-      return { pSynthetic, features };
+      return headContext ? { pSynthetic, features, headContext } : { pSynthetic, features };
     },
     async layerGradients(image: Float32Array, layer: string, target: ExplainTarget) {
       return (await shallowGradients()).gradients(image, layer, target);

@@ -8,11 +8,12 @@ import { findRepoRoot } from '../app/app-info';
 import { findBackbone, type BackboneEntry } from '../engine/backbones';
 import { getDetectorSession, providerReport, type SessionOptionsInput } from '../engine/detector-session';
 import { defaultIntraOpThreads, type ProviderName } from '../engine/execution-providers';
-import { ModelRegistry, readHeadWeightsFile, type RegisteredModel } from '../engine/model-registry';
+import { headInputsOfCard, ModelRegistry, readHeadWeightsFile, type RegisteredModel } from '../engine/model-registry';
 import type { Normalisation } from '../engine/preprocess';
-import { decodeWeights, loadNsfwjsSource } from '../onnx-graphs';
+import { decodeWeights, loadNsfwjsSource, type HeadInput } from '../onnx-graphs';
 import { ExplainError } from './explain-errors';
 import type { ExplainableModel, HeadParams } from './explain-types';
+import { headRowsOf } from './head-math';
 import { layerGraphFromKeras, type LayerGraph } from './layer-graph';
 import { createOnnxExplainableModel, onnxActivationSource } from './onnx-model';
 
@@ -43,6 +44,27 @@ export function readHeadParams(file: string): HeadParams {
   } catch (e) {
     throw new ExplainError('EXPLAIN_NO_HEAD_WEIGHTS', `Cannot read head weights ${file}: ${(e as Error).message}`);
   }
+}
+
+function outputShapeOf(entry: BackboneEntry | undefined, name: string): number[] | undefined {
+  const outputs = entry && Array.isArray(entry.outputs) ? (entry.outputs as unknown[]) : [];
+  const o = outputs.find((x) => typeof x === 'object' && x !== null && (x as { name?: unknown }).name === name) as { shape?: unknown } | undefined;
+  return Array.isArray(o?.shape) ? (o.shape as number[]) : undefined;
+}
+const outputHeight = (entry: BackboneEntry | undefined, name: string) => outputShapeOf(entry, name)?.[0];
+const outputChannels = (entry: BackboneEntry | undefined, name: string) => outputShapeOf(entry, name)?.at(-1);
+
+/** The explainers' head for a multi-map head: the feature map's rows (the other maps arrive as head_context). */
+function featureRowsOfHead(head: HeadParams, inputs: HeadInput[], featureLayer: string, channelsOf: (output: string) => number | undefined): HeadParams {
+  let row = 0;
+  for (const i of inputs) {
+    const c = channelsOf(i.output);
+    if (!c) throw new ExplainError('EXPLAIN_MODEL_MISMATCH', `The backbone manifest gives no shape for ${i.output}, an input of the head`);
+    const rows = c * (i.pooling === 'mean-std' ? 2 : 1);
+    if (i.output === featureLayer) return headRowsOf(head, row, rows);
+    row += rows;
+  }
+  throw new ExplainError('EXPLAIN_MODEL_MISMATCH', `The head's inputs do not include its feature layer ${featureLayer}`);
 }
 
 function outputNames(entry: BackboneEntry): string[] {
@@ -108,11 +130,17 @@ export async function openRegisteredModel(options: { dataDir: string; modelId?: 
   // must not be offered the deeper out_relu: gradients cannot flow from it to the head.
   const backboneOutputs = entry && fs.existsSync(entry.path) ? outputNames(entry).filter((o) => o !== 'pooled' && o !== 'features') : [];
   const featureIndex = backboneOutputs.indexOf(featureLayer);
-  const shallowLayers = backboneOutputs.slice(featureIndex + 1);
+  // LayerCAM's default (the first) is the deepest layer finer than the feature map.
+  const finer = (o: string) => (outputHeight(entry, o) ?? 0) > featureShape[0];
+  const shallowCandidates = featureIndex < 0 ? [] : backboneOutputs.slice(featureIndex + 1);
+  const headInputs = headInputsOfCard(card.backbone);
+  // A head that also reads earlier maps: the layer-gradient graphs follow the feature map alone, so
+  // a gradient at a shallower layer would miss its paths through those maps; none is offered.
+  const shallowLayers = headInputs ? [] : [...shallowCandidates.filter(finer), ...shallowCandidates.filter((o) => !finer(o))];
   const model = createOnnxExplainableModel({
     id: card.id,
     detector,
-    head,
+    head: headInputs ? featureRowsOfHead(head, headInputs, featureLayer, (o) => outputChannels(entry, o)) : head,
     featureLayer,
     featureShape: featureShape as [number, number, number],
     shallow:

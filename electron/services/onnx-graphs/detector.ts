@@ -31,9 +31,22 @@ export interface HeadWeights {
   dense2: { kernel: Floats; bias: Floats };
 }
 
+/** One pooled backbone map the head reads; the head's input is these, concatenated in order. */
+export interface HeadInput {
+  output: string;
+  /** 'mean': channel means (global average pooling); 'mean-std': channel means, then standard deviations. */
+  pooling: 'mean' | 'mean-std';
+}
+
 export interface DetectorOptions {
   /** Backbone output exposed as `features`; default its `feature_layer` metadata, else its first output. */
   featureOutput?: string;
+  /**
+   * Several pooled maps (the feature output among them, mean-pooled): the detector then also
+   * outputs `head_context`, what the other maps add to dense1 for each image, so explainers that
+   * vary the feature map keep the rest of the head's input fixed. Default: the feature map alone.
+   */
+  headInputs?: HeadInput[];
   /** Extra ONNX metadata_props (e.g. a model id). */
   metadata?: Record<string, string>;
 }
@@ -46,6 +59,7 @@ export interface HeadOnnxOptions {
 
 export const P_SYNTHETIC_OUTPUT = 'p_synthetic';
 export const FEATURES_OUTPUT = 'features';
+export const HEAD_CONTEXT_OUTPUT = 'head_context';
 export const IMAGE_INPUT = DEFAULT_INPUT_NAME;
 
 interface CheckedHead {
@@ -175,9 +189,22 @@ export function buildDetectorOnnx(backbone: string | Uint8Array, head: HeadWeigh
   }
   const featureDims = outputDims(featureInfo);
   if (featureDims.length !== 4) throw new ConversionError('BAD_ONNX', `backbone output ${featureName} is not a feature map [N,h,w,c]`);
-  const channels = featureDims[3];
-  if (channels !== h.inputDim) {
-    throw new ConversionError('BAD_HEAD', `the head expects ${h.inputDim} features but ${featureName} has ${String(channels)} channels`);
+  const inputs = options.headInputs ?? [{ output: featureName, pooling: 'mean' as const }];
+  const channelsOf = (name: string): number => {
+    const info = graph.output.find((o) => o.name === name);
+    const dims = info ? outputDims(info) : [];
+    if (dims.length !== 4 || typeof dims[3] !== 'number') throw new ConversionError('BAD_ONNX', `the backbone has no feature map output ${name} (outputs: ${graph.output.map((o) => o.name).join(', ')})`);
+    return dims[3];
+  };
+  const featureIndex = inputs.findIndex((i) => i.output === featureName);
+  if (featureIndex < 0 || inputs[featureIndex].pooling !== 'mean' || inputs.filter((i) => i.output === featureName).length !== 1) {
+    throw new ConversionError('BAD_HEAD', `the head's inputs must include the feature map ${featureName} once, mean-pooled`);
+  }
+  for (const i of inputs) if (i.pooling !== 'mean' && i.pooling !== 'mean-std') throw new ConversionError('BAD_HEAD', `unknown pooling ${String(i.pooling)} for ${i.output}`);
+  const rowsOf = (i: HeadInput) => channelsOf(i.output) * (i.pooling === 'mean-std' ? 2 : 1);
+  const totalRows = inputs.reduce((s, i) => s + rowsOf(i), 0);
+  if (totalRows !== h.inputDim) {
+    throw new ConversionError('BAD_HEAD', `the head expects ${h.inputDim} features but ${inputs.map((i) => `${i.output} ${i.pooling}`).join(' + ')} give ${totalRows}`);
   }
 
   const g = new OnnxGraphBuilder();
@@ -187,21 +214,49 @@ export function buildDetectorOnnx(backbone: string | Uint8Array, head: HeadWeigh
   for (const reserved of [P_SYNTHETIC_OUTPUT, FEATURES_OUTPUT]) {
     if (g.has(reserved) || reserved === imageName) throw new ConversionError('BAD_ONNX', `the backbone already uses the name ${reserved}`);
   }
+  if (g.has(HEAD_CONTEXT_OUTPUT) || HEAD_CONTEXT_OUTPUT === imageName) throw new ConversionError('BAD_ONNX', `the backbone already uses the name ${HEAD_CONTEXT_OUTPUT}`);
   const pooledInfo = graph.output.find((o) => o.name === POOLED_OUTPUT);
   const pooledFrom = meta.get('pooled_from');
-  // The converter's `pooled` is the mean of the feature map; recompute it if the backbone lacks it.
-  const pooled =
-    pooledInfo && (pooledFrom === undefined || pooledFrom === featureName)
-      ? POOLED_OUTPUT
-      : g.node('ReduceMean', [featureName], 'head/gap', [attr.ints('axes', [1, 2]), attr.int('keepdims', 0)]);
-  addHeadNodes(g, pooled, h, P_SYNTHETIC_OUTPUT);
+  const outputs = [P_SYNTHETIC_OUTPUT, FEATURES_OUTPUT];
+  if (inputs.length === 1) {
+    // The converter's `pooled` is the mean of the feature map; recompute it if the backbone lacks it.
+    const pooled =
+      pooledInfo && (pooledFrom === undefined || pooledFrom === featureName)
+        ? POOLED_OUTPUT
+        : g.node('ReduceMean', [featureName], 'head/gap', [attr.ints('axes', [1, 2]), attr.int('keepdims', 0)]);
+    addHeadNodes(g, pooled, h, P_SYNTHETIC_OUTPUT);
+  } else {
+    const pooled = inputs.map((i, k) => poolNodes(g, i, `head/pool${k}`));
+    addHeadNodes(g, g.node('Concat', pooled, 'head/inputs', [attr.int('axis', 1)]), h, P_SYNTHETIC_OUTPUT);
+    // head_context = the other inputs times their rows of dense1's kernel.
+    const others = pooled.filter((_, k) => k !== featureIndex);
+    const otherRows: number[] = [];
+    let row = 0;
+    for (const [k, i] of inputs.entries()) {
+      const n = rowsOf(i);
+      if (k !== featureIndex) for (let r = row; r < row + n; r++) otherRows.push(r);
+      row += n;
+    }
+    const kernel = new Float32Array(otherRows.length * h.units);
+    otherRows.forEach((r, j) => kernel.set(h.kernel1.subarray(r * h.units, (r + 1) * h.units), j * h.units));
+    const otherInput = others.length === 1 ? others[0] : g.node('Concat', others, 'head/context_inputs', [attr.int('axis', 1)]);
+    g.node('MatMul', [otherInput, g.floatConst('head/context_kernel', [otherRows.length, h.units], kernel)], HEAD_CONTEXT_OUTPUT, [], true);
+    outputs.push(HEAD_CONTEXT_OUTPUT);
+  }
   g.node('Identity', [featureName], FEATURES_OUTPUT, [], true);
 
-  const pruned = prune([...graph.node, ...g.nodes], [...graph.initializer, ...g.initializers], [P_SYNTHETIC_OUTPUT, FEATURES_OUTPUT]);
+  const pruned = prune([...graph.node, ...g.nodes], [...graph.initializer, ...g.initializers], outputs);
   const renameInput = (name: string) => (name === imageName ? IMAGE_INPUT : name);
   const nodes = pruned.nodes.map((n) => (n.input.includes(imageName) && imageName !== IMAGE_INPUT ? { ...n, input: n.input.map(renameInput) } : n));
   const inputInfo = { ...graph.input[0], name: IMAGE_INPUT };
-  const metadata: Record<string, string> = { ...Object.fromEntries(meta), ...headMetadata(h), feature_layer: featureName, outputs: `${P_SYNTHETIC_OUTPUT},${FEATURES_OUTPUT}`, ...options.metadata };
+  const metadata: Record<string, string> = {
+    ...Object.fromEntries(meta),
+    ...headMetadata(h),
+    feature_layer: featureName,
+    outputs: outputs.join(','),
+    ...(inputs.length > 1 ? { head_inputs: inputs.map((i) => `${i.output}:${i.pooling}`).join('+') } : {}),
+    ...options.metadata,
+  };
   delete metadata.pooled_from;
   return encodeModel(
     makeModel(
@@ -210,11 +265,30 @@ export function buildDetectorOnnx(backbone: string | Uint8Array, head: HeadWeigh
         node: nodes,
         initializer: pruned.initializers,
         input: [inputInfo],
-        output: [valueInfo(P_SYNTHETIC_OUTPUT, [featureDims[0], 1]), valueInfo(FEATURES_OUTPUT, featureDims)],
+        output: [
+          valueInfo(P_SYNTHETIC_OUTPUT, [featureDims[0], 1]),
+          valueInfo(FEATURES_OUTPUT, featureDims),
+          ...(inputs.length > 1 ? [valueInfo(HEAD_CONTEXT_OUTPUT, [featureDims[0], h.units])] : []),
+        ],
       },
       metadata,
     ),
   );
+}
+
+/**
+ * [N, c] channel means of an NHWC map, or [N, 2c] means then standard deviations (population, as
+ * feature-cache's poolFeatureMap computes them for training), computed around the mean for accuracy.
+ */
+function poolNodes(g: OnnxGraphBuilder, input: HeadInput, prefix: string): string {
+  const axes = [attr.ints('axes', [1, 2])];
+  if (input.pooling === 'mean') return g.node('ReduceMean', [input.output], `${prefix}/mean`, [...axes, attr.int('keepdims', 0)]);
+  const mean = g.node('ReduceMean', [input.output], `${prefix}/mean_keep`, [...axes, attr.int('keepdims', 1)]);
+  const centred = g.node('Sub', [input.output, mean], `${prefix}/centred`);
+  const variance = g.node('ReduceMean', [g.node('Mul', [centred, centred], `${prefix}/squared`)], `${prefix}/variance`, [...axes, attr.int('keepdims', 0)]);
+  const std = g.node('Sqrt', [variance], `${prefix}/std`);
+  const flatMean = g.node('ReduceMean', [input.output], `${prefix}/mean`, [...axes, attr.int('keepdims', 0)]);
+  return g.node('Concat', [flatMean, std], `${prefix}/mean_std`, [attr.int('axis', 1)]);
 }
 
 /** The head alone: input `features` [N,h,w,c] (NHWC) → output `p_synthetic` [N,1]. */

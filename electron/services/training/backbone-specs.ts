@@ -6,9 +6,26 @@ import { findBackbone } from '../engine/backbones';
 import type { BackboneSpec, LayerSpec } from './feature-cache';
 import { TrainingError } from './training-errors';
 
-export type FeatureChoice = 'last' | 'mid' | 'both';
+export type FeatureChoice = 'last' | 'mid' | 'both' | 'taps';
 
-export const FEATURE_CHOICES: readonly FeatureChoice[] = ['last', 'mid', 'both'];
+export const FEATURE_CHOICES: readonly FeatureChoice[] = ['last', 'mid', 'both', 'taps'];
+
+/**
+ * "taps": pooled maps of several depths, concatenated (EXPERIMENTS.md, "Layer taps": on the crossed
+ * folds they beat any single layer). The last entry is the backbone's last map, mean-pooled: the
+ * map the detector exposes as `features`, so every other tap lies before it and stays fixed while an
+ * explainer varies it.
+ */
+export const TAP_LAYERS: Record<string, ReadonlyArray<{ output: string; pooling: 'mean' | 'mean-std' }>> = {
+  mobilenet_v2: [
+    { output: 'block_2_add', pooling: 'mean-std' },
+    { output: 'block_5_add', pooling: 'mean-std' },
+    { output: 'block_8_add', pooling: 'mean-std' },
+    { output: 'block_12_add', pooling: 'mean' },
+    { output: 'block_15_add', pooling: 'mean-std' },
+    { output: 'out_relu', pooling: 'mean' },
+  ],
+};
 
 /** The earlier layer each backbone offers for "mid" features: a residual/inception output with texture-scale receptive fields. */
 export const MID_LAYERS: Record<string, string> = {
@@ -51,6 +68,11 @@ export function resolveBackbone(name: string, repoRoot = findRepoRoot()): Resolv
 
 /** The layer specs of a feature choice. "last" reads the pooled output; "mid" needs a backbone file that exposes the mid layer. */
 export function layersFor(choice: FeatureChoice, backbone: { name: string }, midOutput?: string): LayerSpec[] {
+  if (choice === 'taps') {
+    const taps = TAP_LAYERS[backbone.name];
+    if (!taps) throw new TrainingError('UNSUPPORTED', `no layer taps are known for backbone ${backbone.name}`);
+    return taps.map((t) => ({ key: `${t.output}-${t.pooling}`, output: t.output, pooling: t.pooling }));
+  }
   const last: LayerSpec = { key: 'last', output: POOLED_OUTPUT, pooling: 'none' };
   const midName = midOutput ?? MID_LAYERS[backbone.name];
   if (choice !== 'last' && !midName) throw new TrainingError('UNSUPPORTED', `no mid layer is known for backbone ${backbone.name}`);

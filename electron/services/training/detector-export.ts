@@ -2,17 +2,18 @@
 // and proves the fused file scores images exactly as the head did on the cached features.
 import * as ort from 'onnxruntime-node';
 import { decodeToPaperRgb, toModelInput } from '../engine/preprocess';
-import { buildDetectorOnnx } from '../onnx-graphs';
+import { buildDetectorOnnx, type DetectorOptions } from '../onnx-graphs';
 import type { ResolvedBackbone } from './backbone-specs';
 import { scoreWithHead, type HeadWeights } from './head-trainer';
 
 
 /**
- * featureOutput: the backbone output the head reads (pooled by the fusion's mean) and that the
- * detector exposes as `features` for the explainers; default the backbone's last feature map.
+ * options.featureOutput: the backbone output the head reads (pooled by the fusion's mean) and that
+ * the detector exposes as `features` for the explainers; default the backbone's last feature map.
+ * options.headInputs: every pooled map the head reads, for a "taps" head.
  */
-export async function fuseDetector(backbone: ResolvedBackbone, head: HeadWeights, featureOutput?: string): Promise<Uint8Array> {
-  return buildDetectorOnnx(backbone.onnxPath, head, featureOutput ? { featureOutput } : {});
+export async function fuseDetector(backbone: ResolvedBackbone, head: HeadWeights, options: DetectorOptions = {}): Promise<Uint8Array> {
+  return buildDetectorOnnx(backbone.onnxPath, head, options);
 }
 
 /**

@@ -9,7 +9,7 @@ import { computePrCurve, computeRocCurve, selectThreshold, type BinaryMetrics } 
 import { renderPrCurvePng, renderRocCurvePng } from '../evaluation/curve-images';
 import { generatorBalancedWeights } from '../evaluation/sample-weights';
 import { decodeToPaperRgb, toModelInput } from '../engine/preprocess';
-import { ModelRegistry, type RegisteredModel } from '../engine/model-registry';
+import { headInputsOfCard, ModelRegistry, type RegisteredModel } from '../engine/model-registry';
 import { findRepoRoot } from '../app/app-info';
 import { layersFor, resolveBackbone } from './backbone-specs';
 import { loadDataset, splitWithHoldOut, type DatasetItem, type SplitName } from './dataset-items';
@@ -135,6 +135,8 @@ export async function evaluateModel(options: EvaluateModelOptions): Promise<Mode
 
 /** The feature layer the model's head reads: the backbone's last map, or the earlier one its card names. */
 function headLayersOf(model: RegisteredModel, backbone: { name: string; featureLayer: string }): LayerSpec[] {
+  const inputs = headInputsOfCard(model.card.backbone);
+  if (inputs) return inputs.map((i) => ({ key: `${i.output}-${i.pooling}`, output: i.output, pooling: i.pooling }));
   const layer = model.card.backbone.featureLayer;
   if (!layer || layer === backbone.featureLayer) return layersFor('last', backbone);
   return [{ key: 'mid', output: layer, pooling: 'mean' }];

@@ -11,7 +11,7 @@ import { findRepoRoot } from '../app/app-info';
 import { layersFor, resolveBackbone, type FeatureChoice, type ResolvedBackbone } from './backbone-specs';
 import { checkSplitUsable, loadDataset, splitWithHoldOut, summariseItems, type DatasetItem, type HoldOut } from './dataset-items';
 import { checkFusedDetector, fuseDetector } from './detector-export';
-import type { FeatureExtractionProgress } from './feature-cache';
+import type { FeatureExtractionProgress, LayerSpec } from './feature-cache';
 import { buildFeatureTable, featureSetFor, gatherRows, type FeatureTable } from './feature-table';
 import { serialiseHeadWeights } from './head-weights-file';
 import {
@@ -212,8 +212,9 @@ export async function trainDetector(options: TrainDetectorOptions, hooks: TrainD
       inputSize: backbone.inputSize,
       normalisation: backbone.entry.normalisation ?? backbone.normalisation,
       // The layer the head reads and the detector exposes as `features` (what the explainers use).
-      featureLayer: features === 'mid' ? layers[0].output : backbone.featureLayer,
-      featureShape: features === 'mid' ? outputShape(backbone, layers[0].output) : backbone.featureShape,
+      // For "taps", the last tap (the backbone's last map); the others lie before it.
+      featureLayer: features === 'mid' ? layers[0].output : features === 'taps' ? (layers.at(-1) as LayerSpec).output : backbone.featureLayer,
+      featureShape: features === 'mid' ? outputShape(backbone, layers[0].output) : features === 'taps' ? outputShape(backbone, (layers.at(-1) as LayerSpec).output) : backbone.featureShape,
       sha256: backbone.sha256,
       featureLayers: layers.map((l) => ({ key: l.key, output: l.output, pooling: l.pooling })),
     },
@@ -221,7 +222,13 @@ export async function trainDetector(options: TrainDetectorOptions, hooks: TrainD
       inputDim: table.dim,
       hiddenUnits: training.weights.dense1.units,
       dropout: headOpts.dropout,
-      layers: ['GlobalAveragePooling2D', `Dense(${training.weights.dense1.units}, relu)`, 'BatchNormalization', `Dropout(${headOpts.dropout})`, 'Dense(1, sigmoid)'],
+      layers: [
+        features === 'taps' ? `Concatenate(${layers.map((l) => `${l.pooling === 'mean-std' ? 'MeanStdPooling2D' : 'GlobalAveragePooling2D'}(${l.output})`).join(', ')})` : 'GlobalAveragePooling2D',
+        `Dense(${training.weights.dense1.units}, relu)`,
+        'BatchNormalization',
+        `Dropout(${headOpts.dropout})`,
+        'Dense(1, sigmoid)',
+      ],
     },
     trainingData: {
       summary: describeData(dataset.items, split, holdOut, dataOrigin(dataset.dir)),
@@ -282,7 +289,15 @@ export async function trainDetector(options: TrainDetectorOptions, hooks: TrainD
       throw new TrainingError('UNSUPPORTED', 'the fused detector pools one feature map; a head on concatenated "both" features can be evaluated but not exported');
     }
     progress({ kind: 'stage', stage: 'export', message: 'fusing the head into the backbone ONNX' });
-    const detector = await fuseDetector(backbone, training.weights, features === 'mid' ? layers[0].output : undefined);
+    const detector = await fuseDetector(
+      backbone,
+      training.weights,
+      features === 'mid'
+        ? { featureOutput: layers[0].output }
+        : features === 'taps'
+          ? { featureOutput: (layers.at(-1) as LayerSpec).output, headInputs: layers.map((l) => ({ output: l.output, pooling: l.pooling as 'mean' | 'mean-std' })) }
+          : {},
+    );
     const probe = split.test.slice(0, 4);
     const maxDiff = await checkFusedDetector(detector, backbone, training.weights, probe.map((i) => i.file), gatherRows(table, probe, 'plain'));
     if (!(maxDiff <= 1e-3)) throw new TrainingError('DIVERGED', `the fused detector disagrees with the trained head by ${maxDiff} on test images`);

@@ -16,6 +16,7 @@ export function TrainingPanel(props: { dataset: LabDatasetInfo | null; onTrained
   const [backbone, setBackbone] = useState<Backbone>('mobilenet_v2');
   const [head, setHead] = useState<'frozen' | 'fine-tune'>('frozen');
   const [unfreeze, setUnfreeze] = useState('1');
+  const [features, setFeatures] = useState<'last' | 'taps'>('last');
   const [epochs, setEpochs] = useState(String(RECIPE.epochs));
   const [batchSize, setBatchSize] = useState(String(RECIPE.batchSize));
   const [learningRate, setLearningRate] = useState(String(RECIPE.learningRate));
@@ -53,6 +54,7 @@ export function TrainingPanel(props: { dataset: LabDatasetInfo | null; onTrained
         seed: Number(seed),
         ...(leaveOneOut && head === 'frozen' ? { leaveOneOut: ['generator' as const, 'modality' as const] } : {}),
         ...(head === 'fine-tune' ? { unfreeze: unfreeze === 'all' ? ('all' as const) : Number(unfreeze) } : {}),
+        ...(head === 'frozen' && features === 'taps' ? { features } : {}),
       });
       setJobId(started.jobId);
     } catch (e) {
@@ -99,6 +101,16 @@ export function TrainingPanel(props: { dataset: LabDatasetInfo | null; onTrained
           </select>,
           'Frozen: Dense 256 + BatchNorm + Dropout 0.5 + sigmoid on cached features (seconds). Fine-tuning also trains backbone blocks in onnxruntime (the whole MobileNetV2: about 9 images/s on 2 CPU cores).',
         )}
+        {head === 'frozen' &&
+          backbone === 'mobilenet_v2' &&
+          field(
+            'Features',
+            <select aria-label="Features" value={features} onChange={(e) => setFeatures(e.target.value as 'last' | 'taps')}>
+              <option value="last">Last map, averaged (the paper)</option>
+              <option value="taps">Six depths, pooled (the shipped default)</option>
+            </select>,
+            'What the head reads. The paper averages the last feature map; the shipped default also reads the mean and spread of five earlier maps, which held up better on unseen photo collections and generators.',
+          )}
         {head === 'fine-tune' &&
           field(
             'Blocks to fine-tune',
