@@ -3,15 +3,24 @@
 // that modality's images against the real test images. k = 0 trains the head alone through the same
 // graph (frozen features, the same epochs, flips and data), which is the comparison that isolates
 // what fine-tuning adds.
+// With --hold-out generator-groups the folds are the crossed plan's four groups of generator families
+// instead (leave-one-generator-group-out; a fold per generator would take days here), and
+// --frozen <features> adds the frozen-feature head of that choice (e.g. taps, the shipped default's)
+// trained on the same folds.
 //   npx tsx models/experiments/fine-tune-holdout.ts --dataset <dir> --data-dir <dir> --unfreeze 0,2 \
-//     [--epochs 2] [--batch 16] [--modalities diffusion,gan] [--limit n] [--out results.json]
+//     [--epochs 2] [--batch 16] [--modalities diffusion,gan] [--hold-out modality|generator-groups]
+//     [--frozen taps] [--limit n] [--out results.json]
 import fs from 'node:fs';
 import { ModelRegistry } from '../../electron/services/engine/model-registry';
 import { computeRocAuc } from '../../electron/services/evaluation/metrics';
 import { loadDataset, splitWithHoldOut } from '../../electron/services/training/dataset-items';
 import { scoreWithDetector } from '../../electron/services/training/evaluate-model';
 import { fineTuneDetector } from '../../electron/services/training/onnx-fine-tune';
-import { evaluateScores } from '../../electron/services/training/train-detector';
+import { evaluateScores, trainDetector } from '../../electron/services/training/train-detector';
+import { realSourceOf } from '../../electron/services/dataset/source-manifest';
+import type { FeatureChoice } from '../../electron/services/training/backbone-specs';
+import type { HoldOut } from '../../electron/services/training/dataset-items';
+import { planCrossedFolds } from '../../electron/services/training/holdout-validation';
 import { opt } from './script-args';
 
 const datasetDir = opt('--dataset');
@@ -23,23 +32,36 @@ const batchSize = Number(opt('--batch', '16'));
 const outFile = opt('--out', 'fine-tune-holdout.json');
 const limit = opt('--limit') ? Number(opt('--limit')) : undefined;
 const items = loadDataset(datasetDir).items;
+const byGroups = opt('--hold-out', 'modality') === 'generator-groups';
 const all = [...new Set(items.filter((i) => i.label === 1).map((i) => i.modality))].sort();
-const modalities = opt('--modalities') ? (opt('--modalities') as string).split(',') : all;
+const generatorGroups = byGroups ? planCrossedFolds(items, (i) => realSourceOf(i.sourceKey), { groups: 4, pairing: 2, seed: 1 }).generatorGroups : [];
+// Each fold: its name and what it holds out.
+const folds: Array<{ name: string; holdOut: HoldOut }> = byGroups
+  ? generatorGroups.map((g, i) => ({ name: `g${i}`, holdOut: { generators: g } }))
+  : (opt('--modalities') ? (opt('--modalities') as string).split(',') : all).map((m) => ({ name: m, holdOut: { modalities: [m] } }));
+const frozen = opt('--frozen') as FeatureChoice | undefined;
 const results: unknown[] = fs.existsSync(outFile) ? (JSON.parse(fs.readFileSync(outFile, 'utf8')) as unknown[]) : [];
-const done = new Set(results.map((r) => `${(r as { unfreeze: number }).unfreeze}:${(r as { heldOut: string }).heldOut}`));
+const done = new Set(results.map((r) => `${(r as { unfreeze: number | string }).unfreeze}:${(r as { heldOut: string }).heldOut}`));
 const registry = new ModelRegistry({ dataDir });
 
-for (const m of modalities) {
+for (const { name: m, holdOut } of folds) {
+  const test = splitWithHoldOut(items, holdOut).test;
+  if (frozen && !done.has(`frozen-${frozen}:${m}`)) {
+    const r = await trainDetector({ datasetDir, dataDir, backbone: 'mobilenet_v2', features: frozen, cacheDir: opt('--cache'), excludeGenerators: holdOut.generators && [...holdOut.generators], excludeModalities: holdOut.modalities && [...holdOut.modalities], register: false });
+    const rocAuc = computeRocAuc(r.testItems.map((i) => i.label), r.testScores);
+    console.log(JSON.stringify({ heldOut: m, unfreeze: `frozen-${frozen}`, rocAuc, fpr: r.test.metrics.fpr }));
+    results.push({ heldOut: m, unfreeze: `frozen-${frozen}`, testReal: test.filter((i) => i.label === 0).length, testSynthetic: test.filter((i) => i.label === 1).length, rocAuc, threshold: r.threshold.threshold, metrics: r.test.metrics, trainingSeconds: r.training.seconds });
+    fs.writeFileSync(outFile, JSON.stringify(results, null, 2));
+  }
   for (const k of depths) {
     if (done.has(`${k}:${m}`)) continue;
     const started = Date.now();
-    const id = `lomo-${m}-unfreeze-${k}-e${epochs}`;
+    const id = `${byGroups ? 'logo' : 'lomo'}-${m}-unfreeze-${k}-e${epochs}`;
     const run = await fineTuneDetector(
-      { datasetDir, dataDir, backbone: 'mobilenet_v2', unfreeze: k, epochs, batchSize, excludeModalities: [m], modelId: id, resume: true, limit },
+      { datasetDir, dataDir, backbone: 'mobilenet_v2', unfreeze: k, epochs, batchSize, excludeModalities: holdOut.modalities && [...holdOut.modalities], excludeGenerators: holdOut.generators && [...holdOut.generators], modelId: id, resume: true, limit },
       { onProgress: (p) => p.kind === 'epoch' && console.log(`${m} k=${k} epoch ${p.epoch}/${p.epochs} loss ${p.loss.toFixed(4)} val ${p.valLoss.toFixed(4)} ${p.seconds.toFixed(0)} s`) },
     );
     const model = await registry.resolve(run.modelId);
-    const test = splitWithHoldOut(items, { modalities: [m] }).test;
     const scores = await scoreWithDetector(model, test);
     const ev = evaluateScores(test, scores, model.card.threshold);
     const heldOutAuc = computeRocAuc(

@@ -215,7 +215,7 @@ describe('workspace API over the browser transport', () => {
     const again = await runJob({ kind: 'explanation.run', evidenceId: goodId, methods: ['gradcam'] });
     expect((again.result as any).explanations).toEqual([{ id: (first.result as any).explanations[0].id, method: 'gradcam', reused: true }]);
     // The layers the model offers travel with the result (the viewer's layer list).
-    expect((first.result as any).layersOffered).toContain('block_12_add');
+    expect((first.result as any).layersOffered).toContain('out_relu');
     // Another target class is another request: that method alone is computed again.
     const other = await runJob({ kind: 'explanation.run', evidenceId: goodId, methods: ['gradcam'], parameters: { target: 'real' } });
     expect((other.result as any).explanations[0].reused).toBe(false);

@@ -20,6 +20,22 @@ describe('operating point fit', () => {
     expect(c.b).toBeCloseTo(-0.5, 1);
   });
 
+  it('converges on an overconfident head whose scores saturate (logits near ±16), instead of running off', () => {
+    // What a head on 1,936 pooled features gave out of fold: most logits far from 0, some clipped at
+    // p = 1, and the true link much flatter (a ≈ 0.2). A full Newton step from a = 1 overshoots.
+    const rng = createRng(11);
+    const scores: OutOfFoldScore[] = [];
+    for (let i = 0; i < 2000; i++) {
+      const z = rng() * 36 - 18;
+      scores.push({ label: rng() < sigmoid(0.2 * z + 0.3) ? 1 : 0, group: i % 2 ? 'g1' : 'g2', score: Number(sigmoid(z).toFixed(6)) });
+    }
+    const c = fitPlatt(scores);
+    expect(Number.isFinite(c.a) && Number.isFinite(c.b)).toBe(true);
+    expect(c.a).toBeGreaterThan(0.1);
+    expect(c.a).toBeLessThan(0.35);
+    expect(Math.abs(c.b)).toBeLessThan(1);
+  });
+
   it('weighs every group equally within its class', () => {
     const w = groupBalancedWeights([
       { label: 0, group: 'a', score: 0.1 },

@@ -32,11 +32,26 @@ export function groupBalancedWeights(scores: readonly OutOfFoldScore[]): number[
   return scores.map((s) => 1 / (counts.get(`${s.label}:${s.group}`) as number) / groupsPerClass[s.label].size);
 }
 
-/** Weighted logistic regression of the label on a·logit(score) + b (Newton's method). */
+/**
+ * Weighted logistic regression of the label on a·logit(score) + b: Newton's method with a
+ * backtracking line search on the weighted log-loss. Without the line search, scores that saturate
+ * (a head sure of itself gives logits of ±16) send the first full Newton step far past the optimum,
+ * into a region where every p is 0 or 1 and the Hessian vanishes, and the fit never returns.
+ */
 export function fitPlatt(scores: readonly OutOfFoldScore[], weights: readonly number[] = groupBalancedWeights(scores)): Calibration {
   const z = scores.map((s) => logit(s.score));
+  const loss = (a: number, b: number) => {
+    let l = 0;
+    for (let i = 0; i < z.length; i++) {
+      const t = a * z[i] + b;
+      // log(1 + e^t) − y·t, written so it never overflows.
+      l += weights[i] * ((t > 0 ? t + Math.log1p(Math.exp(-t)) : Math.log1p(Math.exp(t))) - scores[i].label * t);
+    }
+    return l;
+  };
   let a = 1;
   let b = 0;
+  let current = loss(a, b);
   for (let iter = 0; iter < 100; iter++) {
     let ga = 0;
     let gb = 0;
@@ -57,9 +72,18 @@ export function fitPlatt(scores: readonly OutOfFoldScore[], weights: readonly nu
     const det = (haa + 1e-9) * (hbb + 1e-9) - hab * hab;
     const da = ((hbb + 1e-9) * ga - hab * gb) / det;
     const db = ((haa + 1e-9) * gb - hab * ga) / det;
-    a -= da;
-    b -= db;
-    if (Math.abs(da) + Math.abs(db) < 1e-10) break;
+    let step = 1;
+    let next = loss(a - da, b - db);
+    while (!(next <= current) && step > 1e-6) {
+      step /= 2;
+      next = loss(a - step * da, b - step * db);
+    }
+    if (!(next <= current)) break;
+    a -= step * da;
+    b -= step * db;
+    const moved = step * (Math.abs(da) + Math.abs(db));
+    current = next;
+    if (moved < 1e-10) break;
   }
   return { method: 'platt', a, b };
 }
