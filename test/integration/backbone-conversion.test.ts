@@ -125,7 +125,10 @@ describe.each(cases)('$name: ONNX conversion vs tfjs', ({ name, size, outputs, l
       expect(ortOut[o].dims).toEqual(tfjsOut[o].shape);
       const d = maxAbsDiff(ortOut[o].data as Float32Array, tfjsOut[o].data);
       diffs.push(`${o} ${d.toExponential(2)}`);
-      expect(d, o).toBeLessThanOrEqual(1e-4);
+      // 1e-4, relative to the map's magnitude where it exceeds 1 (residual sums such as block_5_add
+      // are not clipped like the ReLU6 outputs).
+      const scale = tfjsOut[o].data.reduce((m, v) => Math.max(m, Math.abs(v)), 1);
+      expect(d / scale, o).toBeLessThanOrEqual(1e-4);
     }
     // The features must carry signal, not a constant that would match trivially.
     expect(maxAbsDiff(tfjsOut[outputs[0]].data.subarray(0, 100), tfjsOut[outputs[0]].data.subarray(tfjsOut[outputs[0]].data.length / 2, tfjsOut[outputs[0]].data.length / 2 + 100))).toBeGreaterThan(1e-3);
