@@ -87,6 +87,19 @@ describe('multi-crop input', () => {
     expect(resize[0].inputMode).toBe('resize');
   });
 
+  it('cuts windows at a chosen short side (the training scale) from large and small files alike, and refuses a bad one', async () => {
+    for (const f of [FILES[0], FILES[3]]) {
+      const c = await decodeNativeCrops(fs.readFileSync(f), {}, 5, 320);
+      expect(Math.min(c.width, c.height)).toBe(320);
+      const meta = await sharp(f).metadata();
+      // The aspect ratio is kept (to a pixel of rounding).
+      expect(Math.abs(Math.max(c.width, c.height) - Math.round((Math.max(meta.width!, meta.height!) / Math.min(meta.width!, meta.height!)) * 320))).toBeLessThanOrEqual(1);
+      expect(c.crops.length).toBe(cropBoxes(c.width, c.height).length);
+      for (const crop of c.crops) expect(crop.length).toBe(256 * 256 * 3);
+    }
+    await expect(decodeNativeCrops(fs.readFileSync(FILES[0]), {}, 5, 100)).rejects.toThrow(RangeError);
+  });
+
   it('reports every bad input in crops mode with the code the resize mode gives', async () => {
     const badDir = path.join(work, 'bad-inputs');
     const cases = await makeBadInputs(badDir);
