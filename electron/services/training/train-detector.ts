@@ -6,7 +6,7 @@ import path from 'node:path';
 import { computeBinaryMetrics, selectThreshold, type BinaryMetrics, type ThresholdSelection } from '../evaluation/metrics';
 import { computeGroupedMetrics, type GroupMetrics } from '../evaluation/grouped-metrics';
 import { generatorBalancedWeights } from '../evaluation/sample-weights';
-import { ModelRegistry, type ModelCardDraft, type RegisteredModel } from '../engine/model-registry';
+import { detectorOptionsOfCard, ModelRegistry, type ModelCard, type ModelCardDraft, type RegisteredModel } from '../engine/model-registry';
 import { findRepoRoot } from '../app/app-info';
 import { layersFor, resolveBackbone, type FeatureChoice, type ResolvedBackbone } from './backbone-specs';
 import { checkSplitUsable, loadDataset, splitWithHoldOut, summariseItems, type DatasetItem, type HoldOut } from './dataset-items';
@@ -201,6 +201,9 @@ export async function trainDetector(options: TrainDetectorOptions, hooks: TrainD
   }
 
   const modelId = options.modelId ?? newModelId(backbone.name);
+  // The map the detector exposes as `features` (what the explainers use): for "taps" the last tap,
+  // the backbone's last map, so every other tap lies before it.
+  const featureLayer = features === 'mid' ? layers[0].output : features === 'taps' ? (layers.at(-1) as LayerSpec).output : backbone.featureLayer;
   const headOpts = { ...defaultHeadOptions, ...Object.fromEntries(Object.entries(headOptions).filter(([, v]) => v !== undefined)) };
   const card: ModelCardDraft & Record<string, unknown> = {
     id: modelId,
@@ -211,10 +214,8 @@ export async function trainDetector(options: TrainDetectorOptions, hooks: TrainD
       name: backbone.name,
       inputSize: backbone.inputSize,
       normalisation: backbone.entry.normalisation ?? backbone.normalisation,
-      // The layer the head reads and the detector exposes as `features` (what the explainers use).
-      // For "taps", the last tap (the backbone's last map); the others lie before it.
-      featureLayer: features === 'mid' ? layers[0].output : features === 'taps' ? (layers.at(-1) as LayerSpec).output : backbone.featureLayer,
-      featureShape: features === 'mid' ? outputShape(backbone, layers[0].output) : features === 'taps' ? outputShape(backbone, (layers.at(-1) as LayerSpec).output) : backbone.featureShape,
+      featureLayer,
+      featureShape: featureLayer === backbone.featureLayer ? backbone.featureShape : outputShape(backbone, featureLayer),
       sha256: backbone.sha256,
       featureLayers: layers.map((l) => ({ key: l.key, output: l.output, pooling: l.pooling })),
     },
@@ -289,15 +290,8 @@ export async function trainDetector(options: TrainDetectorOptions, hooks: TrainD
       throw new TrainingError('UNSUPPORTED', 'the fused detector pools one feature map; a head on concatenated "both" features can be evaluated but not exported');
     }
     progress({ kind: 'stage', stage: 'export', message: 'fusing the head into the backbone ONNX' });
-    const detector = await fuseDetector(
-      backbone,
-      training.weights,
-      features === 'mid'
-        ? { featureOutput: layers[0].output }
-        : features === 'taps'
-          ? { featureOutput: (layers.at(-1) as LayerSpec).output, headInputs: layers.map((l) => ({ output: l.output, pooling: l.pooling as 'mean' | 'mean-std' })) }
-          : {},
-    );
+    // Fused as the registry and the install fuse a card's head: from the card, one rule for all three.
+    const detector = await fuseDetector(backbone, training.weights, detectorOptionsOfCard(card.backbone as ModelCard['backbone']));
     const probe = split.test.slice(0, 4);
     const maxDiff = await checkFusedDetector(detector, backbone, training.weights, probe.map((i) => i.file), gatherRows(table, probe, 'plain'));
     if (!(maxDiff <= 1e-3)) throw new TrainingError('DIVERGED', `the fused detector disagrees with the trained head by ${maxDiff} on test images`);
