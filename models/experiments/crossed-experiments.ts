@@ -9,7 +9,7 @@
 //
 //   npx tsx models/experiments/crossed-experiments.ts --dataset <dir> [--cache dir] [--layers mid|last|mid:block_8_add:mean-std]
 //     [--taps block_2_add,block_8_add --layers "block_12_add:mean+block_8_add:mean-std,block_8_add:mean-std"]
-//     [--augment "flip;flip,bj;flip,mix,mix2"] [--groups 4] [--pairing 2|all] [--target-fpr 0.05] [--inference] [--out results.json]
+//     [--augment "flip;flip,bj;flip,mix,mix2"] [--units 256] [--dropout 0.5] [--l2 0] [--ensemble 1] [--seed 1] [--groups 4] [--pairing 2|all] [--target-fpr 0.05] [--inference] [--out results.json]
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -42,7 +42,22 @@ const targetFpr = Number(opt('--target-fpr', '0.05'));
 const groups = Number(opt('--groups', '4'));
 const pairingArg = opt('--pairing', '2') as string;
 const pairing = pairingArg === 'all' ? 'all' : Number(pairingArg);
-const head: HeadTrainingOptions = { epochs: Number(opt('--epochs', '20')), seed: Number(opt('--seed', '1')) };
+const numberOpt = (name: string) => (opt(name) === undefined ? undefined : Number(opt(name)));
+// --units, --dropout, --l2, --ensemble n (n heads of seeds seed..seed+n-1, logits averaged).
+const head: HeadTrainingOptions = {
+  epochs: Number(opt('--epochs', '20')),
+  seed: Number(opt('--seed', '1')),
+  hiddenUnits: numberOpt('--units'),
+  dropout: numberOpt('--dropout'),
+  l2: numberOpt('--l2'),
+  ensemble: numberOpt('--ensemble'),
+};
+const headLabel = [
+  head.hiddenUnits !== undefined ? `units ${head.hiddenUnits}` : '',
+  head.dropout !== undefined ? `dropout ${head.dropout}` : '',
+  head.l2 !== undefined ? `l2 ${head.l2}` : '',
+  head.ensemble !== undefined ? `ensemble ${head.ensemble}` : '',
+].filter(Boolean).join(', ');
 const augmentSets = (opt('--augment', 'flip') as string).split(';').map((s) => parseViews(s));
 const layerArgs = (opt('--layers', 'mid') as string).split(',');
 // --balance-real-sources: each collection of real photographs weighs the same in training.
@@ -161,7 +176,7 @@ function foldScore(list: SourceFile[], scores: number[], threshold: number) {
 for (const layerArg of layerArgs) {
   const layers = layersOf(layerArg);
   for (const views of augmentSets) {
-    const label = `${layers.map((l) => `${l.output} ${l.pooling}`).join('+')} [${views.join(',')}]${balanceRealSources ? ' real-source-balanced' : ''}`;
+    const label = `${layers.map((l) => `${l.output} ${l.pooling}`).join('+')} [${views.join(',')}]${balanceRealSources ? ' real-source-balanced' : ''}${headLabel ? ` {${headLabel}}` : ''}`;
     const t0 = performance.now();
     const table = await buildFeatureTable(dataset.items, {
       backbone,

@@ -7,7 +7,7 @@
 // instead (leave-one-generator-group-out; a fold per generator would take days here), and
 // --frozen <features> adds the frozen-feature head of that choice (e.g. taps, the shipped default's)
 // trained on the same folds.
-//   npx tsx models/experiments/fine-tune-holdout.ts --dataset <dir> --data-dir <dir> --unfreeze 0,2 \
+//   npx tsx models/experiments/fine-tune-holdout.ts --dataset <dir> --data-dir <dir> --unfreeze 0,2[,all] \
 //     [--epochs 2] [--batch 16] [--modalities diffusion,gan] [--hold-out modality|generator-groups]
 //     [--frozen taps] [--limit n] [--out results.json]
 import fs from 'node:fs';
@@ -26,7 +26,7 @@ import { opt } from './script-args';
 const datasetDir = opt('--dataset');
 const dataDir = opt('--data-dir');
 if (!datasetDir || !dataDir) throw new Error('--dataset and --data-dir are required');
-const depths = opt('--unfreeze', '0,2').split(',').map(Number);
+const depths = opt('--unfreeze', '0,2').split(',').map((d) => (d === 'all' ? ('all' as const) : Number(d)));
 const epochs = Number(opt('--epochs', '2'));
 const batchSize = Number(opt('--batch', '16'));
 const outFile = opt('--out', 'fine-tune-holdout.json');

@@ -74,4 +74,28 @@ describe('operating point fit', () => {
     expect(op.byRealSource.map((r) => r.group)).toEqual(['faces', 'wallpapers']);
     for (const r of [...op.byRealSource, ...op.bySyntheticGroup]) expect(r.synthetic + r.inconclusive + r.real).toBeCloseTo(1, 12);
   });
+
+  it('caps every collection\'s false-positive rate when asked, and reports each collection under a threshold chosen without it', () => {
+    const rng = createRng(9);
+    const scores: OutOfFoldScore[] = [];
+    // "hard" is a collection the pooled 5 % lets through at far more than 10 %.
+    for (let i = 0; i < 300; i++) scores.push({ label: 0, group: 'easy', score: sigmoid(rng() * 4 - 4) });
+    for (let i = 0; i < 300; i++) scores.push({ label: 0, group: 'medium', score: sigmoid(rng() * 4 - 3) });
+    for (let i = 0; i < 100; i++) scores.push({ label: 0, group: 'hard', score: sigmoid(rng() * 4 - 1) });
+    for (let i = 0; i < 300; i++) scores.push({ label: 1, group: 'gan', score: sigmoid(rng() * 4) });
+    const pooled = fitOperatingPoint(scores, { targetFpr: 0.05, maxFnr: 0.1 });
+    const capped = fitOperatingPoint(scores, { targetFpr: 0.05, maxFnr: 0.1, maxCollectionFpr: 0.1 });
+    const hard = (op: typeof pooled) => op.byRealSource.find((r) => r.group === 'hard')!.synthetic;
+    expect(hard(pooled)).toBeGreaterThan(0.1);
+    expect(capped.threshold).toBeGreaterThan(pooled.threshold);
+    for (const r of capped.byRealSource) expect(r.synthetic).toBeLessThanOrEqual(0.1);
+    // Without "hard", the rule sees only the two easy collections and lets more of "hard" through.
+    const lococ = capped.leaveOneCollectionOut.find((r) => r.group === 'hard')!;
+    expect(lococ.threshold).toBeLessThan(capped.threshold);
+    const cal = scores.map((s) => calibrateScore(s.score, capped.calibration));
+    const own = scores.map((s, i) => (s.group === 'hard' ? cal[i] : NaN)).filter((p) => !Number.isNaN(p));
+    expect(lococ.fpr).toBeCloseTo(own.filter((p) => p >= lococ.threshold).length / own.length, 12);
+    expect(lococ.fpr).toBeGreaterThan(0.1);
+    expect(capped.leaveOneCollectionOut.map((r) => r.group)).toEqual(['easy', 'hard', 'medium']);
+  });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { balanceClassWeights, scoreWithHead, trainHead, type FeatureSet } from '../../electron/services/training/head-trainer';
+import { balanceClassWeights, mergeHeads, scoreWithHead, trainHead, type FeatureSet } from '../../electron/services/training/head-trainer';
 import { createRng } from '../../electron/services/common/seeded-random';
 import { parseFlags, UsageError } from '../../electron/services/training/cli-args';
 import { TrainingError } from '../../electron/services/training/training-errors';
@@ -53,6 +53,27 @@ describe('trainHead', () => {
     const val = clouds(64, 8, 6, 0);
     const r = await trainHead(train, val, { epochs: 8, batchSize: 32, hiddenUnits: 8, plateauPatience: 1, plateauFactor: 0.5, seed: 1 });
     expect(r.history.at(-1)!.learningRate).toBeLessThan(r.history[0].learningRate);
+  });
+
+  it('trains an ensemble as one wider paper head whose logit is the mean of its members\' logits', async () => {
+    const train = clouds(192, 12, 7);
+    const val = clouds(64, 12, 8);
+    const options = { epochs: 3, batchSize: 32, hiddenUnits: 8, learningRate: 1e-2 };
+    const members = [await trainHead(train, val, { ...options, seed: 4 }), await trainHead(train, val, { ...options, seed: 5 })];
+    const progress: Array<{ member?: number; members?: number }> = [];
+    const ensemble = await trainHead(train, val, { ...options, seed: 4, ensemble: 2 }, { onProgress: (p) => progress.push(p) });
+    expect(ensemble.weights.dense1.units).toBe(16);
+    expect(ensemble.weights.dense1.kernel).toHaveLength(12 * 16);
+    expect(ensemble.members?.map((m) => m.seed)).toEqual([4, 5]);
+    expect(new Set(progress.map((p) => `${p.member}/${p.members}`))).toEqual(new Set(['1/2', '2/2']));
+    const logit = (p: number) => Math.log(p / (1 - p));
+    const a = scoreWithHead(members[0].weights, val.views[0]);
+    const b = scoreWithHead(members[1].weights, val.views[0]);
+    const merged = scoreWithHead(ensemble.weights, val.views[0]);
+    // Same seeds, same data: the members train identically inside the ensemble.
+    for (let i = 0; i < merged.length; i++) expect(logit(merged[i])).toBeCloseTo((logit(a[i]) + logit(b[i])) / 2, 3);
+    expect(scoreWithHead(mergeHeads([members[0].weights]), val.views[0])).toEqual(a);
+    await expect(trainHead(train, val, { ...options, ensemble: 0 })).rejects.toMatchObject({ code: 'BAD_OPTIONS' });
   });
 
   it('stops with CANCELLED when the signal is aborted', async () => {

@@ -43,6 +43,12 @@ export interface HeadTrainingOptions {
   bnMomentum?: number;
   l2?: number;
   seed?: number;
+  /**
+   * Train this many heads (seeds seed, seed+1, ...) and average their logits. The average is exactly
+   * one paper head of `ensemble × hiddenUnits` units (every unit is independent up to the last dense
+   * layer, whose weights are scaled by 1/ensemble), so export, fusion and explainers are unchanged.
+   */
+  ensemble?: number;
 }
 
 export interface TrainingProgress {
@@ -57,6 +63,9 @@ export interface TrainingProgress {
   valAccuracy?: number;
   learningRate: number;
   improved?: boolean;
+  /** Which head of an ensemble is training (1-based), and how many there are. */
+  member?: number;
+  members?: number;
 }
 
 export interface EpochRecord {
@@ -75,6 +84,8 @@ export interface HeadTrainingResult {
   history: EpochRecord[];
   seconds: number;
   backend: string;
+  /** One entry per head of an ensemble (absent for a single head). */
+  members?: Array<{ seed: number; bestEpoch: number; bestValLoss: number }>;
 }
 
 export interface TrainingHooks {
@@ -95,6 +106,7 @@ export const defaultHeadOptions: Required<HeadTrainingOptions> = {
   bnMomentum: 0.9,
   l2: 0,
   seed: 1,
+  ensemble: 1,
 };
 
 export function validateFeatureSet(set: FeatureSet, name: string): void {
@@ -224,6 +236,78 @@ export async function trainHead(
   hooks: TrainingHooks = {},
 ): Promise<HeadTrainingResult> {
   const o = { ...defaultHeadOptions, ...stripUndefined(options) };
+  if (!(Number.isInteger(o.ensemble) && o.ensemble >= 1 && o.ensemble <= 32)) throw new TrainingError('BAD_OPTIONS', 'ensemble must be a whole number of heads from 1 to 32');
+  if (o.ensemble === 1) return trainOneHead(train, val, o, hooks);
+  const members: HeadTrainingResult[] = [];
+  for (let m = 0; m < o.ensemble; m++) {
+    const onProgress = hooks.onProgress;
+    members.push(
+      await trainOneHead(train, val, { ...o, seed: o.seed + m }, {
+        signal: hooks.signal,
+        onProgress: onProgress ? (p) => onProgress({ ...p, member: m + 1, members: o.ensemble }) : undefined,
+      }),
+    );
+  }
+  const weights = mergeHeads(members.map((r) => r.weights));
+  const valScores = scoreWithHead(weights, val.views[0]);
+  return {
+    weights,
+    // The merged head's own validation loss; the epochs and history are the first member's.
+    bestEpoch: members[0].bestEpoch,
+    bestValLoss: weightedLogLoss(valScores, val.labels, balanceClassWeights(val.labels, val.weights)),
+    history: members[0].history,
+    seconds: members.reduce((s, r) => s + r.seconds, 0),
+    backend: members[0].backend,
+    members: members.map((r, m) => ({ seed: o.seed + m, bestEpoch: r.bestEpoch, bestValLoss: r.bestValLoss })),
+  };
+}
+
+/** Heads side by side: the logit of the result is the mean of the members' logits. */
+export function mergeHeads(heads: HeadWeights[]): HeadWeights {
+  if (heads.length === 0) throw new TrainingError('BAD_OPTIONS', 'no heads to merge');
+  const d = heads[0].inputDim;
+  if (heads.some((h) => h.inputDim !== d)) throw new TrainingError('BAD_OPTIONS', 'heads to merge read different feature sizes');
+  const units = heads.reduce((s, h) => s + h.dense1.units, 0);
+  const kernel = new Float32Array(d * units);
+  let offset = 0;
+  for (const h of heads) {
+    const u = h.dense1.units;
+    for (let j = 0; j < d; j++) kernel.set(h.dense1.kernel.subarray(j * u, j * u + u), j * units + offset);
+    offset += u;
+  }
+  const cat = (pick: (h: HeadWeights) => Float32Array) => {
+    const out = new Float32Array(units);
+    let o = 0;
+    for (const h of heads) {
+      out.set(pick(h), o);
+      o += h.dense1.units;
+    }
+    return out;
+  };
+  const epsilon = heads[0].bn.epsilon;
+  // A member with another epsilon keeps its normalisation by folding the difference into its variance.
+  const variance = cat((h) => h.bn.movingVariance.map((v) => v + h.bn.epsilon - epsilon));
+  const k2 = cat((h) => h.dense2.kernel.map((w) => w / heads.length));
+  return {
+    inputDim: d,
+    dense1: { kernel, bias: cat((h) => h.dense1.bias), units },
+    bn: { gamma: cat((h) => h.bn.gamma), beta: cat((h) => h.bn.beta), movingMean: cat((h) => h.bn.movingMean), movingVariance: variance, epsilon },
+    dense2: { kernel: k2, bias: Float32Array.of(heads.reduce((s, h) => s + h.dense2.bias[0], 0) / heads.length) },
+  };
+}
+
+function weightedLogLoss(p: Float32Array, labels: Uint8Array, w: Float32Array): number {
+  let loss = 0;
+  let total = 0;
+  for (let i = 0; i < p.length; i++) {
+    const q = Math.min(Math.max(p[i], 1e-7), 1 - 1e-7);
+    loss -= w[i] * (labels[i] ? Math.log(q) : Math.log(1 - q));
+    total += w[i];
+  }
+  return total > 0 ? loss / total : NaN;
+}
+
+async function trainOneHead(train: FeatureSet, val: FeatureSet, o: Required<HeadTrainingOptions>, hooks: TrainingHooks): Promise<HeadTrainingResult> {
   validateFeatureSet(train, 'training set');
   validateFeatureSet(val, 'validation set');
   if (val.dim !== train.dim) throw new TrainingError('BAD_FEATURES', `validation features have ${val.dim} dimensions, training ${train.dim}`);

@@ -4,7 +4,10 @@
 // threshold is the calibrated score at which at most the target share of held-out real photographs
 // (each collection weighing the same) would be called synthetic; below it, an "inconclusive" band
 // reaches down to where at most `maxFnr` of the held-out synthetic images (each generator weighing
-// the same) would be called real.
+// the same) would be called real. With `maxCollectionFpr`, the threshold is also raised until no
+// single collection has more than that share called synthetic, and the fit reports what that rule
+// would have given each collection had the threshold been chosen without it (leave-one-collection-out),
+// which is the estimate for a collection the rule never saw.
 import type { Calibration, InconclusiveBand } from '../engine/operating-point';
 import { calibrateScore } from '../engine/operating-point';
 import { thresholdForFpr } from './holdout-validation';
@@ -94,19 +97,53 @@ export interface FittedOperatingPoint {
   band: InconclusiveBand;
   targetFpr: number;
   maxFnr: number;
+  maxCollectionFpr?: number;
+  /**
+   * Per real collection: the threshold the same rule picks from the other collections' scores, and
+   * the share of this collection's photographs it calls synthetic.
+   */
+  leaveOneCollectionOut: Array<{ group: string; threshold: number; fpr: number }>;
   /** On the out-of-fold scores themselves: per real collection, the shares called synthetic / inconclusive. */
   byRealSource: Array<{ group: string; n: number; synthetic: number; inconclusive: number; real: number }>;
   bySyntheticGroup: Array<{ group: string; n: number; synthetic: number; inconclusive: number; real: number }>;
   overall: { realCalledSynthetic: number; realInconclusive: number; syntheticFound: number; syntheticInconclusive: number; syntheticCalledReal: number };
 }
 
-export function fitOperatingPoint(scores: readonly OutOfFoldScore[], options: { targetFpr: number; maxFnr: number }): FittedOperatingPoint {
+export interface OperatingPointOptions {
+  targetFpr: number;
+  maxFnr: number;
+  /** At most this share of any one collection's photographs called synthetic. */
+  maxCollectionFpr?: number;
+}
+
+/** The threshold rule on calibrated real scores: the pooled target, raised for any collection above its cap. */
+function thresholdOfRule(cal: readonly number[], realIdx: readonly number[], scores: readonly OutOfFoldScore[], weights: readonly number[], options: OperatingPointOptions): number {
+  let threshold = thresholdForFpr(realIdx.map((i) => cal[i]), options.targetFpr, realIdx.map((i) => weights[i]));
+  if (options.maxCollectionFpr !== undefined) {
+    for (const group of new Set(realIdx.map((i) => scores[i].group))) {
+      const own = realIdx.filter((i) => scores[i].group === group).map((i) => cal[i]);
+      threshold = Math.max(threshold, thresholdForFpr(own, options.maxCollectionFpr));
+    }
+  }
+  return threshold;
+}
+
+export function fitOperatingPoint(scores: readonly OutOfFoldScore[], options: OperatingPointOptions): FittedOperatingPoint {
   const weights = groupBalancedWeights(scores);
   const calibration = fitPlatt(scores, weights);
   const cal = scores.map((s) => calibrateScore(s.score, calibration));
   const realIdx = scores.map((s, i) => (s.label === 0 ? i : -1)).filter((i) => i >= 0);
   const synIdx = scores.map((s, i) => (s.label === 1 ? i : -1)).filter((i) => i >= 0);
-  const threshold = thresholdForFpr(realIdx.map((i) => cal[i]), options.targetFpr, realIdx.map((i) => weights[i]));
+  const threshold = thresholdOfRule(cal, realIdx, scores, weights, options);
+  // The pooled target's weights are re-balanced over the remaining collections, as they would be in a fit without the held-out one.
+  const leaveOneCollectionOut = [...new Set(realIdx.map((i) => scores[i].group))].sort().map((group) => {
+    const rest = realIdx.filter((i) => scores[i].group !== group);
+    const restWeights = groupBalancedWeights(rest.map((i) => scores[i]));
+    const byIndex = new Map(rest.map((i, k) => [i, restWeights[k]]));
+    const t = thresholdOfRule(cal, rest, scores, scores.map((_, i) => byIndex.get(i) ?? 0), options);
+    const own = realIdx.filter((i) => scores[i].group === group);
+    return { group, threshold: t, fpr: own.filter((i) => cal[i] >= t).length / own.length };
+  });
   // The band's floor: the weighted maxFnr-quantile of the synthetic scores.
   const order = [...synIdx].sort((x, y) => cal[x] - cal[y]);
   const synTotal = order.reduce((s, i) => s + weights[i], 0);
@@ -136,6 +173,8 @@ export function fitOperatingPoint(scores: readonly OutOfFoldScore[], options: { 
     band,
     targetFpr: options.targetFpr,
     maxFnr: options.maxFnr,
+    maxCollectionFpr: options.maxCollectionFpr,
+    leaveOneCollectionOut,
     byRealSource: table(0),
     bySyntheticGroup: table(1),
     overall: {

@@ -172,6 +172,7 @@ export async function trainDetector(options: TrainDetectorOptions, hooks: TrainD
     bnMomentum: options.bnMomentum,
     l2: options.l2,
     seed: options.seed,
+    ensemble: options.ensemble,
   };
   const groupOf = options.realGroupOf;
   const training = await trainHead(featureSetFor(table, split.train, views, groupOf), featureSetFor(table, split.val, ['plain'], groupOf), headOptions, {
@@ -223,6 +224,7 @@ export async function trainDetector(options: TrainDetectorOptions, hooks: TrainD
       inputDim: table.dim,
       hiddenUnits: training.weights.dense1.units,
       dropout: headOpts.dropout,
+      ...(training.members ? { ensemble: { heads: training.members.length, unitsPerHead: headOpts.hiddenUnits, combined: 'mean of the heads\' logits, written as one head of their units side by side' } } : {}),
       layers: [
         features === 'taps' ? `Concatenate(${layers.map((l) => `${l.pooling === 'mean-std' ? 'MeanStdPooling2D' : 'GlobalAveragePooling2D'}(${l.output})`).join(', ')})` : 'GlobalAveragePooling2D',
         `Dense(${training.weights.dense1.units}, relu)`,
@@ -254,6 +256,7 @@ export async function trainDetector(options: TrainDetectorOptions, hooks: TrainD
       seconds: training.seconds,
       backend: training.backend,
       history: training.history,
+      ...(training.members ? { members: training.members } : {}),
       flipAugmentation: views.some(viewIsFlipped),
     },
     metrics: {
