@@ -30,6 +30,7 @@ export const TRAIN_USAGE = [
   '  --epochs <n>                default 20          --batch <n>      default 64',
   '  --lr <x>                    default 0.001       --optimizer adam|rmsprop (default adam)',
   '  --units <n>                 hidden units, default 256   --dropout <x> default 0.5   --seed <n>',
+  '  --ensemble <n>              train n heads (seeds seed..seed+n-1) and average their logits, exported as one head (default 1)',
   '  --features last|mid|both|taps  pooled feature layer(s), default last (last, mid and taps can be exported; both is for experiments)',
   '  --augment <views>           training views: flip,jpeg,blur,resize (default flip; add -flip variants, e.g. jpeg-flip)',
   '  --exclude-modality <m>      hold a modality out of training (tested on it; the paper\'s Table 3)',
@@ -61,6 +62,7 @@ const spec = {
   units: { type: 'int' },
   dropout: { type: 'number' },
   seed: { type: 'int' },
+  ensemble: { type: 'int' },
   features: { type: 'string' },
   augment: { type: 'string' },
   'exclude-modality': { type: 'list' },
@@ -102,6 +104,8 @@ export async function runTrainCommand(argv: string[], ctx: TrainCommandContext):
     numberInRange(flags.lr, 'lr', 0, 10, false);
     numberInRange(flags.units, 'units', 1, 65_536);
     numberInRange(flags.dropout, 'dropout', 0, 0.99);
+    numberInRange(flags.ensemble, 'ensemble', 1, 32);
+    if (flags.ensemble !== undefined && flags.unfreeze !== undefined && flags.unfreeze !== '0') throw new UsageError('--ensemble trains heads on frozen features; it does not combine with --unfreeze');
     if (flags.unfreeze !== undefined && flags.unfreeze !== 'all' && !/^\d+$/.test(flags.unfreeze as string)) throw new UsageError('--unfreeze takes "all" or a whole number of blocks');
     numberInRange(flags['backbone-lr'], 'backbone-lr', 0, 10, false);
     numberInRange(flags['weight-decay'], 'weight-decay', 0, 1);
@@ -206,6 +210,7 @@ export async function runTrainCommand(argv: string[], ctx: TrainCommandContext):
         features: flags.features as FeatureChoice | undefined,
         views: flags.augment ? parseViews(flags.augment as string) : undefined,
         ...sharedOptions,
+        ensemble: flags.ensemble as number | undefined,
         leaveOneOut: flags['leave-one-out'] as Array<'generator' | 'modality'> | undefined,
         modelId: flags.id as string | undefined,
         createdBy: os.userInfo().username,

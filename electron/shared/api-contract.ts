@@ -358,6 +358,8 @@ export const apiContract = {
           excludeGenerators: z.array(z.string().min(1)).optional(),
           modelId: z.string().regex(/^[A-Za-z0-9._-]{1,100}$/).optional(),
           seed: z.number().int().min(0).max(0xffffffff).optional(),
+          /** Frozen heads only: train this many heads (seeds seed, seed+1, ...) and average their logits, exported as one head. */
+          ensemble: z.number().int().min(1).max(32).optional(),
           /** Also run leave-one-generator-out / leave-one-modality-out folds and record them in the model card. */
           leaveOneOut: z.array(z.enum(['generator', 'modality'])).max(2).optional(),
           /** Fine-tune the whole backbone ('all') or its last k blocks with the head, in onnxruntime; 0 or absent = frozen backbone, head only. */

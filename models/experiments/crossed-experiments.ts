@@ -9,7 +9,7 @@
 //
 //   npx tsx models/experiments/crossed-experiments.ts --dataset <dir> [--cache dir] [--layers mid|last|mid:block_8_add:mean-std]
 //     [--taps block_2_add,block_8_add --layers "block_12_add:mean+block_8_add:mean-std,block_8_add:mean-std"]
-//     [--augment "flip;flip,bj;flip,mix,mix2"] [--units 256] [--dropout 0.5] [--l2 0] [--ensemble 1] [--seed 1] [--groups 4] [--pairing 2|all] [--target-fpr 0.05] [--inference] [--out results.json]
+//     [--augment "flip;flip,bj;flip,mix,mix2"] [--units 256] [--dropout 0.5] [--l2 0] [--ensemble 1] [--seed 1] [--groups 4] [--pairing 2|all] [--target-fpr 0.05] [--inference [--resize-only]] [--out results.json]
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -207,8 +207,10 @@ for (const layerArg of layerArgs) {
     let inference: Record<string, unknown> | undefined;
     if (args.includes('--inference')) {
       const resizeTable: FeatureTable = await buildFeatureTable(asItems(sourceFiles), { backbone, layers, views: ['plain'], cacheDir });
-      const crops = await cropItems();
-      const cropTable: FeatureTable = await buildFeatureTable(asItems(crops), {
+      // --resize-only: the paper's whole-image mode alone (what the shipped default's operating point is fitted on).
+      const resizeOnly = args.includes('--resize-only');
+      const crops = resizeOnly ? [] : await cropItems();
+      const cropTable: FeatureTable | undefined = resizeOnly ? undefined : await buildFeatureTable(asItems(crops), {
         backbone,
         layers,
         views: ['plain'],
@@ -219,10 +221,10 @@ for (const layerArg of layerArgs) {
       });
       const scaled = windowShortSide ? await cropItems(windowShortSide) : [];
       const scaledTable: FeatureTable | undefined = windowShortSide ? await buildFeatureTable(asItems(scaled), { backbone, layers, views: ['plain'], cacheDir }) : undefined;
-      const modes: Record<string, Array<{ rocAuc: number | null; fpr: number }>> = { resize: [], 'crops-mean-logit': [], 'crops-max': [], 'crops-centre': [] };
+      const modes: Record<string, Array<{ rocAuc: number | null; fpr: number }>> = resizeOnly ? { resize: [] } : { resize: [], 'crops-mean-logit': [], 'crops-max': [], 'crops-centre': [] };
       if (scaledTable) Object.assign(modes, { [`scaled${windowShortSide}-mean-logit`]: [], [`scaled${windowShortSide}-centre`]: [] });
       // Out-of-fold source-file scores per mode: what an operating point for that mode is fitted on.
-      const oofByMode: Record<string, Array<[0 | 1, string, number]>> = { resize: [], 'crops-mean-logit': [] };
+      const oofByMode: Record<string, Array<[0 | 1, string, number]>> = resizeOnly ? { resize: [] } : { resize: [], 'crops-mean-logit': [] };
       if (scaledTable) oofByMode[`scaled${windowShortSide}-mean-logit`] = [];
       plan.folds.forEach((fold, f) => {
         const list = heldOutSources(fold);
@@ -230,9 +232,10 @@ for (const layerArg of layerArgs) {
         const resize = Array.from(scoreWithHead(foldHeads[f], gatherRows(resizeTable, asItems(list), 'plain')));
         modes.resize.push(foldScore(list, resize, threshold));
         list.forEach((src, i) => oofByMode.resize.push([src.label, src.label === 0 ? fold.realSource : src.generator, Number(resize[i].toFixed(6))]));
+        if (resizeOnly) return;
         const byParent = new Map<string, number[]>();
         const ownCrops = crops.filter((c) => list.some((s) => s.id === c.parent));
-        const cs = scoreWithHead(foldHeads[f], gatherRows(cropTable, asItems(ownCrops), 'plain'));
+        const cs = scoreWithHead(foldHeads[f], gatherRows(cropTable as FeatureTable, asItems(ownCrops), 'plain'));
         ownCrops.forEach((c, i) => byParent.set(c.parent, [...(byParent.get(c.parent) ?? []), cs[i]]));
         const meanLogit = list.map((s) => aggregateCropScores(byParent.get(s.id) ?? [], 'mean-logit'));
         modes['crops-mean-logit'].push(foldScore(list, meanLogit, threshold));

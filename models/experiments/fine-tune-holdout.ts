@@ -9,7 +9,7 @@
 // trained on the same folds.
 //   npx tsx models/experiments/fine-tune-holdout.ts --dataset <dir> --data-dir <dir> --unfreeze 0,2[,all] \
 //     [--epochs 2] [--batch 16] [--modalities diffusion,gan] [--hold-out modality|generator-groups]
-//     [--frozen taps] [--limit n] [--out results.json]
+//     [--frozen taps] [--limit n] [--threads n] [--out results.json]
 import fs from 'node:fs';
 import { ModelRegistry } from '../../electron/services/engine/model-registry';
 import { computeRocAuc } from '../../electron/services/evaluation/metrics';
@@ -58,7 +58,7 @@ for (const { name: m, holdOut } of folds) {
     const started = Date.now();
     const id = `${byGroups ? 'logo' : 'lomo'}-${m}-unfreeze-${k}-e${epochs}`;
     const run = await fineTuneDetector(
-      { datasetDir, dataDir, backbone: 'mobilenet_v2', unfreeze: k, epochs, batchSize, excludeModalities: holdOut.modalities && [...holdOut.modalities], excludeGenerators: holdOut.generators && [...holdOut.generators], modelId: id, resume: true, limit },
+      { datasetDir, dataDir, backbone: 'mobilenet_v2', unfreeze: k, epochs, batchSize, excludeModalities: holdOut.modalities && [...holdOut.modalities], excludeGenerators: holdOut.generators && [...holdOut.generators], modelId: id, resume: true, limit, intraOpThreads: opt('--threads') ? Number(opt('--threads')) : undefined },
       { onProgress: (p) => p.kind === 'epoch' && console.log(`${m} k=${k} epoch ${p.epoch}/${p.epochs} loss ${p.loss.toFixed(4)} val ${p.valLoss.toFixed(4)} ${p.seconds.toFixed(0)} s`) },
     );
     const model = await registry.resolve(run.modelId);

@@ -3,7 +3,8 @@
 // leave-one-modality-out numbers). build-default-detector.ts recreates the fused ONNX at install.
 //
 //   npx tsx models/experiments/train-default.ts --dataset <built dataset> [--backbone mobilenet_v2] [--features last|mid|taps] [--augment flip]
-//     [--dataset-options "<the npm run dataset options it was built with>"]
+//     [--dataset-options "<the npm run dataset options it was built with>"] [--ensemble n]
+//     [--crossed r.json [--crossed-row label] [--target-fpr 0.05] [--max-collection-fpr 0.1] [--max-fnr 0.1]]
 //
 // The shipped default: --features mid on a dataset built with
 //   npm run dataset -- --sources ../shared/datasets --out <dir> --crops-per-synthetic 5 --max-crops-per-real 24
@@ -46,6 +47,7 @@ const r = await trainDetector(
     modelId: `${id}-candidate`,
     cacheDir,
     seed: Number(opt('--seed', '1')),
+    ensemble: opt('--ensemble') ? Number(opt('--ensemble')) : undefined,
     realGroupOf: args.includes('--balance-real-sources') ? (item) => realSourceOf(item.sourceKey) : undefined,
   },
   {
@@ -78,7 +80,11 @@ if (crossedFile) {
       ? fileScores.map(([label, group, score]) => ({ label, group, score }))
       : row.outOfFold.flatMap((f) => f.items.map(([label, generator, score]) => ({ label, group: label === 0 ? f.realSource : generator, score })));
   process.stderr.write(`operating point fitted on ${oof.length} out-of-fold ${fitOn} scores (${inputMode})\n`);
-  operatingPoint = fitOperatingPoint(oof, { targetFpr: Number(opt('--target-fpr', '0.05')), maxFnr: Number(opt('--max-fnr', '0.1')) });
+  operatingPoint = fitOperatingPoint(oof, {
+    targetFpr: Number(opt('--target-fpr', '0.05')),
+    maxFnr: Number(opt('--max-fnr', '0.1')),
+    maxCollectionFpr: opt('--max-collection-fpr') ? Number(opt('--max-collection-fpr')) : undefined,
+  });
   const { outOfFold: _scores, ...inferenceModes } = row.inference ?? {};
   crossed = {
     protocol:
@@ -127,8 +133,12 @@ if (operatingPoint && crossed) {
   Object.assign(card, {
     threshold: op.threshold,
     thresholdSelection: {
-      chosenOn: 'out-of-fold scores of held-out real collections (crossed folds), each collection weighing the same',
+      chosenOn:
+        'out-of-fold scores of held-out real collections (crossed folds), each collection weighing the same' +
+        (op.maxCollectionFpr !== undefined ? `, raised until no collection has more than ${op.maxCollectionFpr * 100} % called synthetic` : ''),
       targetFpr: op.targetFpr,
+      maxCollectionFpr: op.maxCollectionFpr,
+      leaveOneCollectionOut: op.leaveOneCollectionOut,
       outOfFold: op.overall,
       byRealSource: op.byRealSource,
       bySyntheticGroup: op.bySyntheticGroup,

@@ -115,6 +115,9 @@ describe.skipIf(!backbonesBuilt || !fs.existsSync(sources))('training end to end
     expect(await runEvaluateCommand(['--model', 'tiny-test-model', '--dataset', datasetDir], ctx)).toBe(0);
     expect((out.at(-1) as { result: { model: { id: string } } }).result.model.id).toBe('tiny-test-model');
     expect(await runTrainCommand(['--dataset', datasetDir], ctx)).toBe(2);
+    expect(await runTrainCommand(['--backbone', 'mobilenet_v2', '--dataset', datasetDir, '--ensemble', '0'], ctx)).toBe(2);
+    expect(await runTrainCommand(['--backbone', 'mobilenet_v2', '--dataset', datasetDir, '--ensemble', '2', '--unfreeze', 'all'], ctx)).toBe(2);
+    expect(JSON.stringify(errs.at(-1))).toContain('does not combine with --unfreeze');
     expect(await runTrainCommand(['--backbone', 'no_such_net', '--dataset', datasetDir], ctx)).toBe(1);
     expect(JSON.stringify(errs.at(-1))).toContain('BACKBONE_NOT_FOUND');
     expect(await runEvaluateCommand(['--model', 'missing-model', '--dataset', datasetDir], ctx)).toBe(1);
@@ -131,8 +134,11 @@ describe.skipIf(!backbonesBuilt || !fs.existsSync(sources))('training end to end
   });
 
   it('exports a "taps" head (pooled maps of six depths): the fused detector scores as the head did, and the explainers rebuild its score from the feature map plus head_context', async () => {
-    const r = await trainDetector({ datasetDir, dataDir, backbone: 'mobilenet_v2', features: 'taps', epochs: 2, batchSize: 16, modelId: 'tiny-taps-model' });
+    // Two heads averaged, as the shipped default is trained: exported as one head of 2 × 256 units.
+    const r = await trainDetector({ datasetDir, dataDir, backbone: 'mobilenet_v2', features: 'taps', epochs: 2, batchSize: 16, ensemble: 2, modelId: 'tiny-taps-model' });
     expect(r.fusedMaxDiff).toBeLessThanOrEqual(1e-3);
+    expect(r.head.dense1.units).toBe(512);
+    expect((r.card.head as { ensemble?: { heads: number } }).ensemble?.heads).toBe(2);
     // block_2 (24 ch), block_5 (32), block_8 (64) and block_15 (160) as mean+std; block_12 (96) and out_relu (1280) as means.
     expect(r.head.inputDim).toBe(2 * 24 + 2 * 32 + 2 * 64 + 96 + 2 * 160 + 1280);
     const card = r.model!.card.backbone;

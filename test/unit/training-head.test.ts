@@ -60,12 +60,13 @@ describe('trainHead', () => {
     const val = clouds(64, 12, 8);
     const options = { epochs: 3, batchSize: 32, hiddenUnits: 8, learningRate: 1e-2 };
     const members = [await trainHead(train, val, { ...options, seed: 4 }), await trainHead(train, val, { ...options, seed: 5 })];
-    const progress: Array<{ member?: number; members?: number }> = [];
+    const progress: Array<{ kind: string; epoch: number; epochs: number; member?: number; members?: number }> = [];
     const ensemble = await trainHead(train, val, { ...options, seed: 4, ensemble: 2 }, { onProgress: (p) => progress.push(p) });
     expect(ensemble.weights.dense1.units).toBe(16);
     expect(ensemble.weights.dense1.kernel).toHaveLength(12 * 16);
     expect(ensemble.members?.map((m) => m.seed)).toEqual([4, 5]);
     expect(new Set(progress.map((p) => `${p.member}/${p.members}`))).toEqual(new Set(['1/2', '2/2']));
+    expect(progress.filter((p) => p.kind === 'epoch').map((p) => `${p.epoch}/${p.epochs}`)).toEqual(['1/6', '2/6', '3/6', '4/6', '5/6', '6/6']);
     const logit = (p: number) => Math.log(p / (1 - p));
     const a = scoreWithHead(members[0].weights, val.views[0]);
     const b = scoreWithHead(members[1].weights, val.views[0]);

@@ -118,13 +118,14 @@ export const jobTasks: Record<string, TaskFn> = {
     const { kind: _kind, actor, setDefault: _never, unfreeze, ...options } = payload;
     const onProgress = (p: any) => {
       if (p.kind === 'epoch' || p.kind === 'batch') {
-        const msg = `epoch ${p.epoch}/${p.epochs} loss ${p.loss.toFixed(4)}${p.valLoss !== undefined ? ` val ${p.valLoss.toFixed(4)}` : ''} lr ${p.learningRate}`;
+        const msg = `${p.member ? `head ${p.member}/${p.members}, ` : ''}epoch ${p.epoch}/${p.epochs} loss ${p.loss.toFixed(4)}${p.valLoss !== undefined ? ` val ${p.valLoss.toFixed(4)}` : ''} lr ${p.learningRate}`;
         ctx.progress(p.epoch, p.epochs, msg, { ...p });
       } else if (p.kind === 'features') ctx.progress(p.done, p.total, `features (${p.view})`, { ...p });
       else if (p.kind === 'fold') ctx.progress(p.index, p.total, `leave-one-${p.by}-out: ${p.heldOut} ROC-AUC ${p.rocAuc ?? 'n/a'}`, { ...p });
       else if (p.kind === 'stage') ctx.progress(0, null, p.message, { ...p });
     };
     if (unfreeze !== undefined && unfreeze !== 0) {
+      if ((options.ensemble ?? 1) > 1) throw new Error('an ensemble of heads is trained on frozen features; it does not combine with fine-tuning');
       // The compiled training graph in onnxruntime (resumable, same provider choice as analysis).
       const { fineTuneDetector } = await import('../training/onnx-fine-tune');
       const tuned = await fineTuneDetector(

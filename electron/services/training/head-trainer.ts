@@ -244,7 +244,8 @@ export async function trainHead(
     members.push(
       await trainOneHead(train, val, { ...o, seed: o.seed + m }, {
         signal: hooks.signal,
-        onProgress: onProgress ? (p) => onProgress({ ...p, member: m + 1, members: o.ensemble }) : undefined,
+        // Epochs count on across the heads, so progress and time-left read as one run.
+        onProgress: onProgress ? (p) => onProgress({ ...p, epoch: m * o.epochs + p.epoch, epochs: o.ensemble * o.epochs, member: m + 1, members: o.ensemble }) : undefined,
       }),
     );
   }
