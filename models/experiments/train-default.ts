@@ -4,7 +4,7 @@
 //
 //   npx tsx models/experiments/train-default.ts --dataset <built dataset> [--backbone mobilenet_v2] [--features last|mid|taps] [--augment flip]
 //     [--dataset-options "<the npm run dataset options it was built with>"] [--ensemble n]
-//     [--crossed r.json [--crossed-row label] [--target-fpr 0.05] [--max-collection-fpr 0.1] [--max-fnr 0.1]]
+//     [--crossed r.json [--crossed-row label] [--target-fpr 0.05] [--collection-fpr 0.1 | --max-collection-fpr 0.07] [--max-fnr 0.1]]
 //
 // The shipped default: --features mid on a dataset built with
 //   npm run dataset -- --sources ../shared/datasets --out <dir> --crops-per-synthetic 5 --max-crops-per-real 24
@@ -22,7 +22,7 @@ import { computeBinaryMetrics } from '../../electron/services/evaluation/metrics
 import { generatorBalancedWeights } from '../../electron/services/evaluation/sample-weights';
 import { calibrateScore } from '../../electron/services/engine/operating-point';
 import type { CrossedSummary } from '../../electron/services/training/holdout-validation';
-import { fitOperatingPoint, type FittedOperatingPoint, type OutOfFoldScore } from '../../electron/services/training/operating-point-fit';
+import { fitOperatingPoint, fitOperatingPointForCollections, type FittedOperatingPoint, type OutOfFoldScore } from '../../electron/services/training/operating-point-fit';
 import { args, opt } from './script-args';
 
 // The shipped default's artefacts (head weights, model card) live in models/default.
@@ -80,11 +80,13 @@ if (crossedFile) {
       ? fileScores.map(([label, group, score]) => ({ label, group, score }))
       : row.outOfFold.flatMap((f) => f.items.map(([label, generator, score]) => ({ label, group: label === 0 ? f.realSource : generator, score })));
   process.stderr.write(`operating point fitted on ${oof.length} out-of-fold ${fitOn} scores (${inputMode})\n`);
-  operatingPoint = fitOperatingPoint(oof, {
-    targetFpr: Number(opt('--target-fpr', '0.05')),
-    maxFnr: Number(opt('--max-fnr', '0.1')),
-    maxCollectionFpr: opt('--max-collection-fpr') ? Number(opt('--max-collection-fpr')) : undefined,
-  });
+  const targetFpr = Number(opt('--target-fpr', '0.05'));
+  const maxFnr = Number(opt('--max-fnr', '0.1'));
+  // --collection-fpr x: the loosest per-collection cap whose leave-one-collection-out check keeps every
+  // collection at or under x; --max-collection-fpr x: that cap directly.
+  operatingPoint = opt('--collection-fpr')
+    ? fitOperatingPointForCollections(oof, { targetFpr, maxFnr, collectionFpr: Number(opt('--collection-fpr')) })
+    : fitOperatingPoint(oof, { targetFpr, maxFnr, maxCollectionFpr: opt('--max-collection-fpr') ? Number(opt('--max-collection-fpr')) : undefined });
   const { outOfFold: _scores, ...inferenceModes } = row.inference ?? {};
   crossed = {
     protocol:
@@ -135,7 +137,8 @@ if (operatingPoint && crossed) {
     thresholdSelection: {
       chosenOn:
         'out-of-fold scores of held-out real collections (crossed folds), each collection weighing the same' +
-        (op.maxCollectionFpr !== undefined ? `, raised until no collection has more than ${op.maxCollectionFpr * 100} % called synthetic` : ''),
+        (op.maxCollectionFpr !== undefined ? `, raised until no collection has more than ${Math.round(op.maxCollectionFpr * 100)} % called synthetic` : '') +
+        (opt('--collection-fpr') ? `; that cap is the loosest for which every collection, under a threshold chosen without it (leaveOneCollectionOut), stays at or under ${Number(opt('--collection-fpr')) * 100} %` : ''),
       targetFpr: op.targetFpr,
       maxCollectionFpr: op.maxCollectionFpr,
       leaveOneCollectionOut: op.leaveOneCollectionOut,

@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { createRng } from '../../electron/services/common/seeded-random';
 import { calibrateScore } from '../../electron/services/engine/operating-point';
-import { fitOperatingPoint, fitPlatt, groupBalancedWeights, type OutOfFoldScore } from '../../electron/services/training/operating-point-fit';
+import { fitOperatingPoint, fitOperatingPointForCollections, fitPlatt, groupBalancedWeights, type OutOfFoldScore } from '../../electron/services/training/operating-point-fit';
 
 const sigmoid = (z: number) => 1 / (1 + Math.exp(-z));
 
@@ -97,5 +97,27 @@ describe('operating point fit', () => {
     expect(lococ.fpr).toBeCloseTo(own.filter((p) => p >= lococ.threshold).length / own.length, 12);
     expect(lococ.fpr).toBeGreaterThan(0.1);
     expect(capped.leaveOneCollectionOut.map((r) => r.group)).toEqual(['easy', 'hard', 'medium']);
+    // No cap makes "hard" pass when judged without it: the tightest (1 %) is returned, and its check shows the miss.
+    const unreachable = fitOperatingPointForCollections(scores, { targetFpr: 0.05, maxFnr: 0.1, collectionFpr: 0.1 });
+    expect(unreachable.maxCollectionFpr).toBe(0.01);
+    expect(Math.max(...unreachable.leaveOneCollectionOut.map((r) => r.fpr))).toBeGreaterThan(0.1);
+  });
+
+  it('lowers the per-collection cap until every collection, judged by a threshold chosen without it, stays within the target', () => {
+    const rng = createRng(9);
+    const scores: OutOfFoldScore[] = [];
+    for (let i = 0; i < 300; i++) scores.push({ label: 0, group: 'easy', score: sigmoid(rng() * 4 - 4) });
+    for (let i = 0; i < 300; i++) scores.push({ label: 0, group: 'medium', score: sigmoid(rng() * 4 - 3) });
+    for (let i = 0; i < 100; i++) scores.push({ label: 0, group: 'hard', score: sigmoid(rng() * 4 - 2.7) });
+    for (let i = 0; i < 300; i++) scores.push({ label: 1, group: 'gan', score: sigmoid(rng() * 4) });
+    const at10 = fitOperatingPoint(scores, { targetFpr: 0.05, maxFnr: 0.1, maxCollectionFpr: 0.1 });
+    expect(Math.max(...at10.leaveOneCollectionOut.map((r) => r.fpr))).toBeGreaterThan(0.1);
+    const chosen = fitOperatingPointForCollections(scores, { targetFpr: 0.05, maxFnr: 0.1, collectionFpr: 0.1 });
+    expect(chosen.maxCollectionFpr).toBeLessThan(0.1);
+    for (const r of chosen.leaveOneCollectionOut) expect(r.fpr).toBeLessThanOrEqual(0.1);
+    expect(chosen.threshold).toBeGreaterThan(at10.threshold);
+    // The loosest cap that passes: one step looser fails the check.
+    const looser = fitOperatingPoint(scores, { targetFpr: 0.05, maxFnr: 0.1, maxCollectionFpr: Math.round((chosen.maxCollectionFpr as number) * 100 + 1) / 100 });
+    expect(Math.max(...looser.leaveOneCollectionOut.map((r) => r.fpr))).toBeGreaterThan(0.1);
   });
 });

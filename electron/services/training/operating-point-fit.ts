@@ -186,3 +186,17 @@ export function fitOperatingPoint(scores: readonly OutOfFoldScore[], options: Op
     },
   };
 }
+
+/**
+ * The loosest per-collection cap (from `collectionFpr` down in steps of 0.01) whose
+ * leave-one-collection-out check keeps every collection at or under `collectionFpr`: the threshold
+ * rule is then judged on collections it did not see, which is what the next case is.
+ */
+export function fitOperatingPointForCollections(scores: readonly OutOfFoldScore[], options: { targetFpr: number; maxFnr: number; collectionFpr: number }): FittedOperatingPoint {
+  let fitted: FittedOperatingPoint | undefined;
+  for (let cap = Math.round(options.collectionFpr * 100); cap >= 1; cap--) {
+    fitted = fitOperatingPoint(scores, { targetFpr: options.targetFpr, maxFnr: options.maxFnr, maxCollectionFpr: cap / 100 });
+    if (fitted.leaveOneCollectionOut.every((r) => r.fpr <= options.collectionFpr)) return fitted;
+  }
+  return fitted ?? fitOperatingPoint(scores, options);
+}
