@@ -75,14 +75,20 @@ describe('operating point fit', () => {
     for (const r of [...op.byRealSource, ...op.bySyntheticGroup]) expect(r.synthetic + r.inconclusive + r.real).toBeCloseTo(1, 12);
   });
 
-  it('caps every collection\'s false-positive rate when asked, and reports each collection under a threshold chosen without it', () => {
+  /** Two easy real collections, one whose scores sit `hardShift` higher in logit, and one generator. */
+  function threeCollections(hardShift: number): OutOfFoldScore[] {
     const rng = createRng(9);
     const scores: OutOfFoldScore[] = [];
-    // "hard" is a collection the pooled 5 % lets through at far more than 10 %.
-    for (let i = 0; i < 300; i++) scores.push({ label: 0, group: 'easy', score: sigmoid(rng() * 4 - 4) });
-    for (let i = 0; i < 300; i++) scores.push({ label: 0, group: 'medium', score: sigmoid(rng() * 4 - 3) });
-    for (let i = 0; i < 100; i++) scores.push({ label: 0, group: 'hard', score: sigmoid(rng() * 4 - 1) });
+    for (const [group, n, shift] of [['easy', 300, -4], ['medium', 300, -3], ['hard', 100, hardShift]] as const) {
+      for (let i = 0; i < n; i++) scores.push({ label: 0, group, score: sigmoid(rng() * 4 + shift) });
+    }
     for (let i = 0; i < 300; i++) scores.push({ label: 1, group: 'gan', score: sigmoid(rng() * 4) });
+    return scores;
+  }
+
+  it('caps every collection\'s false-positive rate when asked, and reports each collection under a threshold chosen without it', () => {
+    // "hard" is a collection the pooled 5 % lets through at far more than 10 %.
+    const scores = threeCollections(-1);
     const pooled = fitOperatingPoint(scores, { targetFpr: 0.05, maxFnr: 0.1 });
     const capped = fitOperatingPoint(scores, { targetFpr: 0.05, maxFnr: 0.1, maxCollectionFpr: 0.1 });
     const hard = (op: typeof pooled) => op.byRealSource.find((r) => r.group === 'hard')!.synthetic;
@@ -104,12 +110,7 @@ describe('operating point fit', () => {
   });
 
   it('lowers the per-collection cap until every collection, judged by a threshold chosen without it, stays within the target', () => {
-    const rng = createRng(9);
-    const scores: OutOfFoldScore[] = [];
-    for (let i = 0; i < 300; i++) scores.push({ label: 0, group: 'easy', score: sigmoid(rng() * 4 - 4) });
-    for (let i = 0; i < 300; i++) scores.push({ label: 0, group: 'medium', score: sigmoid(rng() * 4 - 3) });
-    for (let i = 0; i < 100; i++) scores.push({ label: 0, group: 'hard', score: sigmoid(rng() * 4 - 2.7) });
-    for (let i = 0; i < 300; i++) scores.push({ label: 1, group: 'gan', score: sigmoid(rng() * 4) });
+    const scores = threeCollections(-2.7);
     const at10 = fitOperatingPoint(scores, { targetFpr: 0.05, maxFnr: 0.1, maxCollectionFpr: 0.1 });
     expect(Math.max(...at10.leaveOneCollectionOut.map((r) => r.fpr))).toBeGreaterThan(0.1);
     const chosen = fitOperatingPointForCollections(scores, { targetFpr: 0.05, maxFnr: 0.1, collectionFpr: 0.1 });
