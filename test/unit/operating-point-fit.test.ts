@@ -107,6 +107,9 @@ describe('operating point fit', () => {
     const unreachable = fitOperatingPointForCollections(scores, { targetFpr: 0.05, maxFnr: 0.1, collectionFpr: 0.1 });
     expect(unreachable.maxCollectionFpr).toBe(0.01);
     expect(Math.max(...unreachable.leaveOneCollectionOut.map((r) => r.fpr))).toBeGreaterThan(0.1);
+    expect(() => fitOperatingPointForCollections(scores, { targetFpr: 0.05, maxFnr: 0.1, collectionFpr: Number.NaN })).toThrow(RangeError);
+    expect(() => fitOperatingPointForCollections(scores, { targetFpr: 0.05, maxFnr: 0.1, collectionFpr: 0.001 })).toThrow(RangeError);
+    expect(() => fitOperatingPoint(scores, { targetFpr: 0.05, maxFnr: 0.1, maxCollectionFpr: 1.5 })).toThrow(RangeError);
   });
 
   it('lowers the per-collection cap until every collection, judged by a threshold chosen without it, stays within the target', () => {

@@ -128,9 +128,13 @@ function thresholdOfRule(cal: readonly number[], realIdx: readonly number[], sco
   return threshold;
 }
 
-export function fitOperatingPoint(scores: readonly OutOfFoldScore[], options: OperatingPointOptions): FittedOperatingPoint {
+const isShare = (x: number) => Number.isFinite(x) && x > 0 && x <= 1;
+
+export function fitOperatingPoint(scores: readonly OutOfFoldScore[], options: OperatingPointOptions, calibrated?: Calibration): FittedOperatingPoint {
+  if (options.maxCollectionFpr !== undefined && !isShare(options.maxCollectionFpr)) throw new RangeError(`the per-collection cap must be a share in (0, 1], not ${options.maxCollectionFpr}`);
   const weights = groupBalancedWeights(scores);
-  const calibration = fitPlatt(scores, weights);
+  // The calibration does not depend on the threshold rule, so a search over rules fits it once.
+  const calibration = calibrated ?? fitPlatt(scores, weights);
   const cal = scores.map((s) => calibrateScore(s.score, calibration));
   const realIdx = scores.map((s, i) => (s.label === 0 ? i : -1)).filter((i) => i >= 0);
   const synIdx = scores.map((s, i) => (s.label === 1 ? i : -1)).filter((i) => i >= 0);
@@ -193,10 +197,13 @@ export function fitOperatingPoint(scores: readonly OutOfFoldScore[], options: Op
  * rule is then judged on collections it did not see, which is what the next case is.
  */
 export function fitOperatingPointForCollections(scores: readonly OutOfFoldScore[], options: { targetFpr: number; maxFnr: number; collectionFpr: number }): FittedOperatingPoint {
+  if (!(isShare(options.collectionFpr) && options.collectionFpr >= 0.01)) throw new RangeError(`the collection false-positive target must be a share in [0.01, 1], not ${options.collectionFpr}`);
+  const calibration = fitPlatt(scores);
   let fitted: FittedOperatingPoint | undefined;
   for (let cap = Math.round(options.collectionFpr * 100); cap >= 1; cap--) {
-    fitted = fitOperatingPoint(scores, { targetFpr: options.targetFpr, maxFnr: options.maxFnr, maxCollectionFpr: cap / 100 });
+    fitted = fitOperatingPoint(scores, { targetFpr: options.targetFpr, maxFnr: options.maxFnr, maxCollectionFpr: cap / 100 }, calibration);
     if (fitted.leaveOneCollectionOut.every((r) => r.fpr <= options.collectionFpr)) return fitted;
   }
-  return fitted ?? fitOperatingPoint(scores, options);
+  // None passes: the tightest cap (the loop ran at least once), whose leaveOneCollectionOut table shows the miss.
+  return fitted as FittedOperatingPoint;
 }
