@@ -118,6 +118,11 @@ describe.skipIf(!backbonesBuilt || !fs.existsSync(sources))('training end to end
     expect(await runTrainCommand(['--backbone', 'mobilenet_v2', '--dataset', datasetDir, '--ensemble', '0'], ctx)).toBe(2);
     expect(await runTrainCommand(['--backbone', 'mobilenet_v2', '--dataset', datasetDir, '--ensemble', '2', '--unfreeze', 'all'], ctx)).toBe(2);
     expect(JSON.stringify(errs.at(-1))).toContain('does not combine with --unfreeze');
+    // The training job refuses the same combination before any work starts.
+    const { jobTasks } = await import('../../electron/services/jobs/job-tasks');
+    await expect(
+      jobTasks['training.run']({ kind: 'training.run', dataDir, datasetDir, backbone: 'mobilenet_v2', actor: 'test', unfreeze: 'all', ensemble: 2 }, { signal: new AbortController().signal, progress: () => {} }),
+    ).rejects.toThrow('does not combine with fine-tuning');
     expect(await runTrainCommand(['--backbone', 'no_such_net', '--dataset', datasetDir], ctx)).toBe(1);
     expect(JSON.stringify(errs.at(-1))).toContain('BACKBONE_NOT_FOUND');
     expect(await runEvaluateCommand(['--model', 'missing-model', '--dataset', datasetDir], ctx)).toBe(1);
