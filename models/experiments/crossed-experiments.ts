@@ -9,7 +9,7 @@
 //
 //   npx tsx models/experiments/crossed-experiments.ts --dataset <dir> [--cache dir] [--layers mid|last|mid:block_8_add:mean-std]
 //     [--taps block_2_add,block_8_add --layers "block_12_add:mean+block_8_add:mean-std,block_8_add:mean-std"]
-//     [--augment "flip;flip,bj;flip,mix,mix2"] [--units 256] [--dropout 0.5] [--l2 0] [--ensemble 1] [--seed 1] [--groups 4] [--pairing 2|all] [--target-fpr 0.05] [--inference [--resize-only]] [--out results.json]
+//     [--augment "flip;flip,bj;flip,mix,mix2"] [--units 256] [--dropout 0.5] [--l2 0] [--ensemble 1] [--seed 1] [--groups 4] [--pairing 2|all] [--target-fpr 0.05] [--inference [--resize-only]] [--tta] [--out results.json]
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -25,7 +25,7 @@ import type { LayerSpec } from '../../electron/services/training/feature-cache';
 import { buildFeatureTable, featureSetFor, gatherRows, type FeatureTable } from '../../electron/services/training/feature-table';
 import { scoreWithHead, trainHead, type HeadTrainingOptions, type HeadWeights } from '../../electron/services/training/head-trainer';
 import { planCrossedFolds, runCrossedValidation, type CrossedFoldSpec } from '../../electron/services/training/holdout-validation';
-import { parseViews } from '../../electron/services/training/image-views';
+import { parseViews, type ViewName } from '../../electron/services/training/image-views';
 import { convertLayersModel, loadNsfwjsSource } from '../../electron/services/onnx-graphs';
 import { args, opt } from './script-args';
 
@@ -83,6 +83,55 @@ function tappedBackbone(extra: string[]) {
   }
   const sha256 = crypto.createHash('sha256').update(fs.readFileSync(file)).digest('hex');
   return { ...shippedBackbone, onnxPath: file, sha256 };
+}
+
+// --extra-backbone inception_v3 --extra-layers "mixed7:mean-std+mixed10:mean": a second backbone's
+// pooled maps appended to every row (the two shipped nsfwjs backbones read together).
+const extraBackboneName = opt('--extra-backbone');
+const extraLayers: LayerSpec[] = extraBackboneName ? parseLayerList(opt('--extra-layers', '') as string) : [];
+const extraBackbone = extraBackboneName ? tappedExtraBackbone(extraBackboneName, extraLayers.map((l) => l.output)) : undefined;
+
+function tappedExtraBackbone(name: string, outputs: string[]) {
+  const unique = [...new Set(outputs)];
+  if (!unique.length) throw new Error('--extra-backbone needs --extra-layers "<output>:<pooling>+..."');
+  const file = path.join(path.dirname(cacheDir), `${name}-taps-${unique.join('-')}.onnx`);
+  if (!fs.existsSync(file)) {
+    const converted = convertLayersModel(loadNsfwjsSource(name), { outputs: unique, pooled: false, graphName: `${name}_taps` });
+    fs.writeFileSync(`${file}.tmp`, converted.bytes);
+    fs.renameSync(`${file}.tmp`, file);
+  }
+  const sha256 = crypto.createHash('sha256').update(fs.readFileSync(file)).digest('hex');
+  const inputSize = name === 'inception_v3' ? 299 : 224;
+  return { name, onnxPath: file, sha256, inputSize, normalisation: { name: 'unit' as const, scale: [1 / 255, 1 / 255, 1 / 255] as [number, number, number], offset: [0, 0, 0] as [number, number, number] } };
+}
+
+function parseLayerList(list: string): LayerSpec[] {
+  return list.split('+').filter(Boolean).map((part) => {
+    const [output, pooling = 'mean'] = part.split(':');
+    return { key: `${output}-${pooling}`, output, pooling: pooling as LayerSpec['pooling'] };
+  });
+}
+
+/** The main backbone's table, with the extra backbone's columns appended when one is given. */
+async function featureTableFor(items: DatasetItem[], layers: LayerSpec[], views: ViewName[], onProgress?: Parameters<typeof buildFeatureTable>[1]['onProgress']): Promise<FeatureTable> {
+  const main = await buildFeatureTable(items, { backbone, layers, views, cacheDir, onProgress });
+  if (!extraBackbone) return main;
+  const extra = await buildFeatureTable(items, { backbone: extraBackbone, layers: extraLayers, views, cacheDir, onProgress });
+  const n = main.index.size;
+  const dim = main.dim + extra.dim;
+  const joined: FeatureTable['views'] = {};
+  for (const v of views) {
+    const a = main.views[v] as Float32Array;
+    const b = extra.views[v] as Float32Array;
+    const out = new Float32Array(n * dim);
+    for (const [id, row] of main.index) {
+      const r2 = extra.index.get(id) as number;
+      out.set(a.subarray(row * main.dim, (row + 1) * main.dim), row * dim);
+      out.set(b.subarray(r2 * extra.dim, (r2 + 1) * extra.dim), row * dim + main.dim);
+    }
+    joined[v] = out;
+  }
+  return { ...main, dim, layers: [...main.layers, ...extra.layers.map((l) => `${extraBackbone.name}:${l}`)], views: joined };
 }
 
 /** "mid", "last", "mid:<output>:<pooling>", or "<output>:<pooling>+<output>:<pooling>..." (concatenated). */
@@ -176,16 +225,10 @@ function foldScore(list: SourceFile[], scores: number[], threshold: number) {
 for (const layerArg of layerArgs) {
   const layers = layersOf(layerArg);
   for (const views of augmentSets) {
-    const label = `${layers.map((l) => `${l.output} ${l.pooling}`).join('+')} [${views.join(',')}]${balanceRealSources ? ' real-source-balanced' : ''}${headLabel ? ` {${headLabel}}` : ''}`;
+    const label = `${layers.map((l) => `${l.output} ${l.pooling}`).join('+')}${extraBackbone ? ` + ${extraBackbone.name} ${extraLayers.map((l) => `${l.output} ${l.pooling}`).join('+')}` : ''} [${views.join(',')}]${balanceRealSources ? ' real-source-balanced' : ''}${headLabel ? ` {${headLabel}}` : ''}`;
     const t0 = performance.now();
-    const table = await buildFeatureTable(dataset.items, {
-      backbone,
-      layers,
-      views,
-      cacheDir,
-      onProgress: (p) => {
-        if (p.done === p.total || p.done % 512 === 0) process.stderr.write(`  ${label} features ${p.view} ${p.done}/${p.total} (cached ${p.cached})\n`);
-      },
+    const table = await featureTableFor(dataset.items, layers, views, (p) => {
+      if (p.done === p.total || p.done % 512 === 0) process.stderr.write(`  ${label} features ${p.view} ${p.done}/${p.total} (cached ${p.cached})\n`);
     });
     const featureSeconds = (performance.now() - t0) / 1000;
     // In-distribution test ROC-AUC, for the record only.
@@ -204,9 +247,22 @@ for (const layerArg of layerArgs) {
         process.stderr.write(`  fold ${i + 1}/${n} ${r.realSource} × g${r.generatorGroup}: AUC ${fmt(r.rocAuc)} FPR ${fmt(r.fprHeldOutReal)} TPR ${fmt(r.tprHeldOutSynthetic)} t ${r.threshold.toFixed(3)} (${r.seconds.toFixed(1)} s)\n`);
       },
     });
+    // --tta: each fold's test crops also scored flipped, the two logits averaged (ranking only: the
+    // fold thresholds were chosen on plain scores).
+    let tta: { meanRocAuc: number; minRocAuc: number; folds: number[] } | undefined;
+    if (args.includes('--tta') && views.includes('flip')) {
+      const logit = (p: number) => Math.log(Math.max(p, 1e-7) / Math.max(1 - p, 1e-7));
+      const folds = runs.map((run, f) => {
+        const flipped = scoreWithHead(foldHeads[f], gatherRows(table, run.testItems, 'flip'));
+        const both = Array.from(run.testScores, (p, i) => 1 / (1 + Math.exp(-(logit(p) + logit(flipped[i])) / 2)));
+        return computeRocAuc(run.testItems.map((i) => i.label), both, generatorBalancedWeights(run.testItems)) ?? NaN;
+      });
+      tta = { meanRocAuc: folds.reduce((a, b) => a + b, 0) / folds.length, minRocAuc: Math.min(...folds), folds };
+      process.stdout.write(`|   flip TTA | crossed mean ${fmt(tta.meanRocAuc)} min ${fmt(tta.minRocAuc)} |\n`);
+    }
     let inference: Record<string, unknown> | undefined;
     if (args.includes('--inference')) {
-      const resizeTable: FeatureTable = await buildFeatureTable(asItems(sourceFiles), { backbone, layers, views: ['plain'], cacheDir });
+      const resizeTable: FeatureTable = await featureTableFor(asItems(sourceFiles), layers, ['plain']);
       // --resize-only: the paper's whole-image mode alone (what the shipped default's operating point is fitted on).
       const resizeOnly = args.includes('--resize-only');
       const crops = resizeOnly ? [] : await cropItems();
@@ -283,6 +339,7 @@ for (const layerArg of layerArgs) {
         items: r.testItems.map((it, i) => [it.label, it.generator, Number(r.testScores[i].toFixed(6))]),
       })),
       inference,
+      tta,
       at: new Date().toISOString(),
     };
     results.push(row);
