@@ -9,7 +9,7 @@
 //
 //   npx tsx models/experiments/crossed-experiments.ts --dataset <dir> [--cache dir] [--layers mid|last|mid:block_8_add:mean-std]
 //     [--taps block_2_add,block_8_add --layers "block_12_add:mean+block_8_add:mean-std,block_8_add:mean-std"]
-//     [--augment "flip;flip,bj;flip,mix,mix2"] [--units 256] [--dropout 0.5] [--l2 0] [--ensemble 1] [--seed 1] [--groups 4] [--pairing 2|all] [--target-fpr 0.05] [--inference [--resize-only]] [--tta] [--out results.json]
+//     [--augment "flip;flip,bj;flip,mix,mix2"] [--units 256] [--dropout 0.5] [--l2 0] [--ensemble 1] [--seed 1] [--groups 4] [--pairing 2|all] [--target-fpr 0.05] [--inference [--resize-only]] [--tta] [--std-only] [--extra-backbone inception_v3 --extra-layers ...] [--out results.json]
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -112,26 +112,45 @@ function parseLayerList(list: string): LayerSpec[] {
   });
 }
 
+// --std-only: of every mean-std map, the standard deviations alone (texture and contrast, without
+// the channel means that carry colour and content).
+const stdOnly = args.includes('--std-only');
+
 /** The main backbone's table, with the extra backbone's columns appended when one is given. */
 async function featureTableFor(items: DatasetItem[], layers: LayerSpec[], views: ViewName[], onProgress?: Parameters<typeof buildFeatureTable>[1]['onProgress']): Promise<FeatureTable> {
-  const main = await buildFeatureTable(items, { backbone, layers, views, cacheDir, onProgress });
-  if (!extraBackbone) return main;
-  const extra = await buildFeatureTable(items, { backbone: extraBackbone, layers: extraLayers, views, cacheDir, onProgress });
+  const parts: Array<{ table: FeatureTable; from: number; to: number }> = [];
+  if (stdOnly) {
+    for (const layer of layers) {
+      const t = await buildFeatureTable(items, { backbone, layers: [layer], views, cacheDir, onProgress });
+      parts.push({ table: t, from: layer.pooling === 'mean-std' ? t.dim / 2 : 0, to: t.dim });
+    }
+  } else {
+    const t = await buildFeatureTable(items, { backbone, layers, views, cacheDir, onProgress });
+    parts.push({ table: t, from: 0, to: t.dim });
+  }
+  if (extraBackbone) {
+    const t = await buildFeatureTable(items, { backbone: extraBackbone, layers: extraLayers, views, cacheDir, onProgress });
+    parts.push({ table: t, from: 0, to: t.dim });
+  }
+  if (parts.length === 1) return parts[0].table;
+  const main = parts[0].table;
   const n = main.index.size;
-  const dim = main.dim + extra.dim;
+  const dim = parts.reduce((a, p) => a + p.to - p.from, 0);
   const joined: FeatureTable['views'] = {};
   for (const v of views) {
-    const a = main.views[v] as Float32Array;
-    const b = extra.views[v] as Float32Array;
     const out = new Float32Array(n * dim);
-    for (const [id, row] of main.index) {
-      const r2 = extra.index.get(id) as number;
-      out.set(a.subarray(row * main.dim, (row + 1) * main.dim), row * dim);
-      out.set(b.subarray(r2 * extra.dim, (r2 + 1) * extra.dim), row * dim + main.dim);
+    let col = 0;
+    for (const { table, from, to } of parts) {
+      const src = table.views[v] as Float32Array;
+      for (const [id, row] of main.index) {
+        const r = table.index.get(id) as number;
+        out.set(src.subarray(r * table.dim + from, r * table.dim + to), row * dim + col);
+      }
+      col += to - from;
     }
     joined[v] = out;
   }
-  return { ...main, dim, layers: [...main.layers, ...extra.layers.map((l) => `${extraBackbone.name}:${l}`)], views: joined };
+  return { ...main, dim, layers: parts.flatMap((p) => p.table.layers), views: joined };
 }
 
 /** "mid", "last", "mid:<output>:<pooling>", or "<output>:<pooling>+<output>:<pooling>..." (concatenated). */
@@ -225,7 +244,7 @@ function foldScore(list: SourceFile[], scores: number[], threshold: number) {
 for (const layerArg of layerArgs) {
   const layers = layersOf(layerArg);
   for (const views of augmentSets) {
-    const label = `${layers.map((l) => `${l.output} ${l.pooling}`).join('+')}${extraBackbone ? ` + ${extraBackbone.name} ${extraLayers.map((l) => `${l.output} ${l.pooling}`).join('+')}` : ''} [${views.join(',')}]${balanceRealSources ? ' real-source-balanced' : ''}${headLabel ? ` {${headLabel}}` : ''}`;
+    const label = `${layers.map((l) => `${l.output} ${stdOnly && l.pooling === 'mean-std' ? 'std' : l.pooling}`).join('+')}${extraBackbone ? ` + ${extraBackbone.name} ${extraLayers.map((l) => `${l.output} ${l.pooling}`).join('+')}` : ''} [${views.join(',')}]${balanceRealSources ? ' real-source-balanced' : ''}${headLabel ? ` {${headLabel}}` : ''}`;
     const t0 = performance.now();
     const table = await featureTableFor(dataset.items, layers, views, (p) => {
       if (p.done === p.total || p.done % 512 === 0) process.stderr.write(`  ${label} features ${p.view} ${p.done}/${p.total} (cached ${p.cached})\n`);
