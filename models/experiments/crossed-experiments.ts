@@ -19,7 +19,7 @@ import { parseSourceManifest, realSourceOf, sourceKeyOf } from '../../electron/s
 import { computeRocAuc } from '../../electron/services/evaluation/metrics';
 import { generatorBalancedWeights } from '../../electron/services/evaluation/sample-weights';
 import { aggregateCropScores, decodeNativeCrops } from '../../electron/services/engine/multi-crop';
-import { layersFor, resolveBackbone, type FeatureChoice } from '../../electron/services/training/backbone-specs';
+import { layersFor, resolveBackbone, tfjsBackbone, type FeatureChoice } from '../../electron/services/training/backbone-specs';
 import { loadDataset, splitWithHoldOut, type DatasetItem } from '../../electron/services/training/dataset-items';
 import type { LayerSpec } from '../../electron/services/training/feature-cache';
 import { buildFeatureTable, featureSetFor, gatherRows, type FeatureTable } from '../../electron/services/training/feature-table';
@@ -101,8 +101,8 @@ function tappedExtraBackbone(name: string, outputs: string[]) {
     fs.renameSync(`${file}.tmp`, file);
   }
   const sha256 = crypto.createHash('sha256').update(fs.readFileSync(file)).digest('hex');
-  const inputSize = name === 'inception_v3' ? 299 : 224;
-  return { name, onnxPath: file, sha256, inputSize, normalisation: { name: 'unit' as const, scale: [1 / 255, 1 / 255, 1 / 255] as [number, number, number], offset: [0, 0, 0] as [number, number, number] } };
+  const { inputSize, normalisation } = tfjsBackbone(name);
+  return { name, onnxPath: file, sha256, inputSize, normalisation };
 }
 
 function parseLayerList(list: string): LayerSpec[] {
@@ -285,17 +285,11 @@ for (const layerArg of layerArgs) {
       // --resize-only: the paper's whole-image mode alone (what the shipped default's operating point is fitted on).
       const resizeOnly = args.includes('--resize-only');
       const crops = resizeOnly ? [] : await cropItems();
-      const cropTable: FeatureTable | undefined = resizeOnly ? undefined : await buildFeatureTable(asItems(crops), {
-        backbone,
-        layers,
-        views: ['plain'],
-        cacheDir,
-        onProgress: (p) => {
-          if (p.done === p.total || p.done % 1024 === 0) process.stderr.write(`  crops features ${p.done}/${p.total} (cached ${p.cached})\n`);
-        },
+      const cropTable: FeatureTable | undefined = resizeOnly ? undefined : await featureTableFor(asItems(crops), layers, ['plain'], (p) => {
+        if (p.done === p.total || p.done % 1024 === 0) process.stderr.write(`  crops features ${p.done}/${p.total} (cached ${p.cached})\n`);
       });
       const scaled = windowShortSide ? await cropItems(windowShortSide) : [];
-      const scaledTable: FeatureTable | undefined = windowShortSide ? await buildFeatureTable(asItems(scaled), { backbone, layers, views: ['plain'], cacheDir }) : undefined;
+      const scaledTable: FeatureTable | undefined = windowShortSide ? await featureTableFor(asItems(scaled), layers, ['plain']) : undefined;
       const modes: Record<string, Array<{ rocAuc: number | null; fpr: number }>> = resizeOnly ? { resize: [] } : { resize: [], 'crops-mean-logit': [], 'crops-max': [], 'crops-centre': [] };
       if (scaledTable) Object.assign(modes, { [`scaled${windowShortSide}-mean-logit`]: [], [`scaled${windowShortSide}-centre`]: [] });
       // Out-of-fold source-file scores per mode: what an operating point for that mode is fitted on.
