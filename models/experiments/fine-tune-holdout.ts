@@ -9,7 +9,7 @@
 // trained on the same folds.
 //   npx tsx models/experiments/fine-tune-holdout.ts --dataset <dir> --data-dir <dir> --unfreeze 0,2[,all] \
 //     [--epochs 2] [--batch 16] [--modalities diffusion,gan] [--hold-out modality|generator-groups]
-//     [--frozen taps] [--limit n] [--threads n] [--out results.json]
+//     [--frozen taps] [--backbone-lr 1e-4] [--limit n] [--threads n] [--out results.json]
 import fs from 'node:fs';
 import { ModelRegistry } from '../../electron/services/engine/model-registry';
 import { computeRocAuc } from '../../electron/services/evaluation/metrics';
@@ -28,6 +28,8 @@ const dataDir = opt('--data-dir');
 if (!datasetDir || !dataDir) throw new Error('--dataset and --data-dir are required');
 const depths = opt('--unfreeze', '0,2').split(',').map((d) => (d === 'all' ? ('all' as const) : Number(d)));
 const epochs = Number(opt('--epochs', '2'));
+// --backbone-lr x: the backbone layers' learning rate (the training default is 1e-4).
+const backboneLr = opt('--backbone-lr') ? Number(opt('--backbone-lr')) : undefined;
 const batchSize = Number(opt('--batch', '16'));
 const outFile = opt('--out', 'fine-tune-holdout.json');
 const limit = opt('--limit') ? Number(opt('--limit')) : undefined;
@@ -56,9 +58,9 @@ for (const { name: m, holdOut } of folds) {
   for (const k of depths) {
     if (done.has(`${k}:${m}`)) continue;
     const started = Date.now();
-    const id = `${byGroups ? 'logo' : 'lomo'}-${m}-unfreeze-${k}-e${epochs}`;
+    const id = `${byGroups ? 'logo' : 'lomo'}-${m}-unfreeze-${k}-e${epochs}${backboneLr === undefined ? '' : `-blr${backboneLr}`}`;
     const run = await fineTuneDetector(
-      { datasetDir, dataDir, backbone: 'mobilenet_v2', unfreeze: k, epochs, batchSize, excludeModalities: holdOut.modalities && [...holdOut.modalities], excludeGenerators: holdOut.generators && [...holdOut.generators], modelId: id, resume: true, limit, intraOpThreads: opt('--threads') ? Number(opt('--threads')) : undefined },
+      { datasetDir, dataDir, backbone: 'mobilenet_v2', unfreeze: k, epochs, batchSize, excludeModalities: holdOut.modalities && [...holdOut.modalities], excludeGenerators: holdOut.generators && [...holdOut.generators], modelId: id, resume: true, limit, backboneLearningRate: backboneLr, intraOpThreads: opt('--threads') ? Number(opt('--threads')) : undefined },
       { onProgress: (p) => p.kind === 'epoch' && console.log(`${m} k=${k} epoch ${p.epoch}/${p.epochs} loss ${p.loss.toFixed(4)} val ${p.valLoss.toFixed(4)} ${p.seconds.toFixed(0)} s`) },
     );
     const model = await registry.resolve(run.modelId);
@@ -72,6 +74,7 @@ for (const { name: m, holdOut } of folds) {
       heldOut: m,
       unfreeze: k,
       epochs,
+      backboneLearningRate: backboneLr ?? 1e-4,
       bestEpoch: run.result.bestEpoch,
       valRocAuc: run.summary.valRocAuc,
       testReal: test.filter((i) => i.label === 0).length,
