@@ -1,5 +1,6 @@
 // The whole-MobileNetV2 training step against its forward pass, with onnxruntime's per-node profile:
-// where a step's time goes (experiment only; the benchmark is `npm run bench -- training`).
+// where a step's time goes (experiment only; the benchmark is `npm run bench -- training`). Kernel
+// times include the warm-up run, so read them as shares.
 //   npx tsx models/experiments/fine-tune-profile.ts --dataset <dir> [--level all|extended|basic] [--reps 5] [--profile] [--parallel]
 import fs from 'node:fs';
 import os from 'node:os';
@@ -35,24 +36,24 @@ const batch: TrainingBatch = { images, count: N, inputShape, labels: Float32Arra
 const values = new Map(train.params.map((p) => [p.name, Float32Array.from(p.initial)]));
 const parallel = args.includes('--parallel');
 const mk = (bytes: Uint8Array, prof: boolean, par = parallel) => ort.InferenceSession.create(bytes, { executionProviders: ['cpu'], intraOpNumThreads: par ? 1 : 2, interOpNumThreads: par ? 2 : 1, executionMode: par ? 'parallel' : 'sequential', graphOptimizationLevel: level, enableProfiling: prof, profileFilePrefix: path.join(profileDir, 'step') });
-const ts = await mk(train.bytes, profile);
-const fs_ = await mk(forward.bytes, false, false);
+const trainSession = await mk(train.bytes, profile);
+const forwardSession = await mk(forward.bytes, false, false);
 const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const f: number[] = [], t: number[] = [];
 const reps = Number(opt('--reps', '5'));
 for (let r = -1; r < reps; r++) {
   let a = performance.now();
-  await runTrainingGraph(fs_, forward.params, values, batch);
+  await runTrainingGraph(forwardSession, forward.params, values, batch);
   const fw = performance.now() - a;
   a = performance.now();
-  await runTrainingGraph(ts, train.params, values, batch);
+  await runTrainingGraph(trainSession, train.params, values, batch);
   const tr = performance.now() - a;
   if (r >= 0) { f.push(fw); t.push(tr); }
 }
 console.log(`level ${level}: forward ${med(f).toFixed(0)} ms, step ${med(t).toFixed(0)} ms, ratio ${(med(t) / med(f)).toFixed(2)}`);
 if (profile) {
-  ts.endProfiling();
-  // onnxruntime-node does not return the file name: take the newest file with the prefix.
+  trainSession.endProfiling();
+  // onnxruntime-node does not return the file's name: it is the only file in this run's folder.
   const file = path.join(profileDir, fs.readdirSync(profileDir).find((n) => n.endsWith('.json')) as string);
   const ev = JSON.parse(fs.readFileSync(file, 'utf8')) as Array<{ cat: string; name: string; dur: number; args?: { op_name?: string } }>;
   const byOp = new Map<string, number>();
