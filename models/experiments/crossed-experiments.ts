@@ -155,12 +155,7 @@ async function featureTableFor(items: DatasetItem[], layers: LayerSpec[], views:
 
 /** "mid", "last", "mid:<output>:<pooling>", or "<output>:<pooling>+<output>:<pooling>..." (concatenated). */
 function layersOf(layerArg: string): LayerSpec[] {
-  if (layerArg.includes('+') || !['mid', 'last', 'both'].includes(layerArg.split(':')[0])) {
-    return layerArg.split('+').map((part) => {
-      const [output, pooling = 'mean'] = part.split(':');
-      return { key: `${output}-${pooling}`, output, pooling: pooling as LayerSpec['pooling'] };
-    });
-  }
+  if (layerArg.includes('+') || !['mid', 'last', 'both'].includes(layerArg.split(':')[0])) return parseLayerList(layerArg);
   const [choice, output, pooling] = layerArg.split(':');
   const layers: LayerSpec[] = layersFor(choice as FeatureChoice, backbone, output);
   if (pooling) for (const l of layers) l.pooling = pooling as LayerSpec['pooling'];
@@ -269,6 +264,7 @@ for (const layerArg of layerArgs) {
     // --tta: each fold's test crops also scored flipped, the two logits averaged (ranking only: the
     // fold thresholds were chosen on plain scores).
     let tta: { meanRocAuc: number; minRocAuc: number; folds: number[] } | undefined;
+    if (args.includes('--tta') && !views.includes('flip')) process.stderr.write(`  --tta skipped for [${views.join(',')}]: it needs the flip view\n`);
     if (args.includes('--tta') && views.includes('flip')) {
       const logit = (p: number) => Math.log(Math.max(p, 1e-7) / Math.max(1 - p, 1e-7));
       const folds = runs.map((run, f) => {
