@@ -55,6 +55,7 @@ async function prepareCase(store: CaseStore, dataDir: string, count: number, lim
         model: opened.model,
         normalisation: opened.normalisation,
         threshold: analysis.threshold,
+        calibration: opened.calibration,
         methodOptions: { lime: { samples: limeSamples } },
         outDir,
       });

@@ -188,6 +188,7 @@ export async function runExplainCommand(argv: string[], ctx: ExplainCommandConte
       methods: parsed.methods,
       target: parsed.target,
       threshold: opened.threshold,
+      calibration: opened.calibration,
       methodOptions: parsed.methodOptions,
       overlay: { opacity: parsed.opacity, colormap: parsed.colormap },
       outDir: path.resolve(parsed.outDir!),

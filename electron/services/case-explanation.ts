@@ -96,6 +96,7 @@ export async function explainEvidence(
         normalisation: opened.normalisation,
         methods: [method],
         threshold: analysis.threshold,
+        calibration: opened.calibration,
         target: requested.target ? { class: requested.target } : 'decision',
         methodOptions: { [method]: (requested as Record<string, unknown>)[method] ?? {} },
         outDir,

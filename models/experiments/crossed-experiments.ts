@@ -277,7 +277,10 @@ for (const layerArg of layerArgs) {
     }
     let inference: Record<string, unknown> | undefined;
     if (args.includes('--inference')) {
-      const resizeTable: FeatureTable = await featureTableFor(asItems(sourceFiles), layers, ['plain']);
+      // With --tta the source files are also read mirrored: the engine's `mirror` inference, whose
+      // out-of-fold scores an operating point for it is fitted on.
+      const mirrored = args.includes('--tta') && views.includes('flip');
+      const resizeTable: FeatureTable = await featureTableFor(asItems(sourceFiles), layers, mirrored ? ['plain', 'flip'] : ['plain']);
       // --resize-only: the paper's whole-image mode alone (what the shipped default's operating point is fitted on).
       const resizeOnly = args.includes('--resize-only');
       const crops = resizeOnly ? [] : await cropItems();
@@ -291,12 +294,22 @@ for (const layerArg of layerArgs) {
       // Out-of-fold source-file scores per mode: what an operating point for that mode is fitted on.
       const oofByMode: Record<string, Array<[0 | 1, string, number]>> = resizeOnly ? { resize: [] } : { resize: [], 'crops-mean-logit': [] };
       if (scaledTable) oofByMode[`scaled${windowShortSide}-mean-logit`] = [];
+      if (mirrored) {
+        modes['resize-mirror'] = [];
+        oofByMode['resize-mirror'] = [];
+      }
       plan.folds.forEach((fold, f) => {
         const list = heldOutSources(fold);
         const threshold = runs[f].result.threshold;
         const resize = Array.from(scoreWithHead(foldHeads[f], gatherRows(resizeTable, asItems(list), 'plain')));
         modes.resize.push(foldScore(list, resize, threshold));
         list.forEach((src, i) => oofByMode.resize.push([src.label, src.label === 0 ? fold.realSource : src.generator, Number(resize[i].toFixed(6))]));
+        if (mirrored) {
+          const flipped = scoreWithHead(foldHeads[f], gatherRows(resizeTable, asItems(list), 'flip'));
+          const both = resize.map((p, i) => aggregateCropScores([p, flipped[i]], 'mean-logit'));
+          modes['resize-mirror'].push(foldScore(list, both, threshold));
+          list.forEach((src, i) => oofByMode['resize-mirror'].push([src.label, src.label === 0 ? fold.realSource : src.generator, Number(both[i].toFixed(6))]));
+        }
         if (resizeOnly) return;
         const byParent = new Map<string, number[]>();
         const ownCrops = crops.filter((c) => list.some((s) => s.id === c.parent));

@@ -4,7 +4,7 @@
 //
 //   npx tsx models/experiments/train-default.ts --dataset <built dataset> [--backbone mobilenet_v2] [--features last|mid|taps] [--augment flip]
 //     [--dataset-options "<the npm run dataset options it was built with>"] [--ensemble n]
-//     [--crossed r.json [--crossed-row label] [--target-fpr 0.05] [--collection-fpr 0.1 | --max-collection-fpr 0.07] [--max-fnr 0.1]]
+//     [--crossed r.json [--crossed-row label] [--target-fpr 0.05] [--collection-fpr 0.1 | --max-collection-fpr 0.07] [--max-fnr 0.1]] [--mirror]
 //
 // The shipped default: --features mid on a dataset built with
 //   npm run dataset -- --sources ../shared/datasets --out <dir> --crops-per-synthetic 5 --max-crops-per-real 24
@@ -36,6 +36,9 @@ const backbone = opt('--backbone', 'mobilenet_v2') as string;
 const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'train-default-'));
 const cacheDir = opt('--cache');
 const id = `default-${backbone.replace(/_/g, '-')}`;
+// --mirror: every image is scored with its mirror (the detector's `inference.mirror`), in the
+// evaluations and in the fused file, and the operating point is fitted on the folds' mirrored scores.
+const mirror = args.includes('--mirror');
 const r = await trainDetector(
   {
     datasetDir,
@@ -49,6 +52,7 @@ const r = await trainDetector(
     seed: Number(opt('--seed', '1')),
     ensemble: opt('--ensemble') ? Number(opt('--ensemble')) : undefined,
     realGroupOf: args.includes('--balance-real-sources') ? (item) => realSourceOf(item.sourceKey) : undefined,
+    mirror,
   },
   {
     onProgress: (p) => {
@@ -73,13 +77,15 @@ if (crossedFile) {
   if (!row) throw new Error(`no row ${wanted} in ${crossedFile}`);
   // Fitted on what the engine will score: the folds' scores of whole source files in the shipped
   // input mode when the run has them, else the folds' scores of dataset crops.
-  const fileScores = row.inference?.outOfFold?.[inputMode === 'crops' ? 'crops-mean-logit' : 'resize'];
+  const fileMode = inputMode === 'crops' ? 'crops-mean-logit' : mirror ? 'resize-mirror' : 'resize';
+  const fileScores = row.inference?.outOfFold?.[fileMode];
+  if (mirror && !fileScores) throw new Error(`${crossedFile} has no mirrored source-file scores: run crossed-experiments.ts with --inference --tta`);
   const fitOn = fileScores && opt('--fit-on', 'source-files') === 'source-files' ? 'source-files' : 'dataset-items';
   const oof: OutOfFoldScore[] =
     fitOn === 'source-files' && fileScores
       ? fileScores.map(([label, group, score]) => ({ label, group, score }))
       : row.outOfFold.flatMap((f) => f.items.map(([label, generator, score]) => ({ label, group: label === 0 ? f.realSource : generator, score })));
-  process.stderr.write(`operating point fitted on ${oof.length} out-of-fold ${fitOn} scores (${inputMode})\n`);
+  process.stderr.write(`operating point fitted on ${oof.length} out-of-fold ${fitOn} scores (${fileMode})\n`);
   const targetFpr = Number(opt('--target-fpr', '0.05'));
   const maxFnr = Number(opt('--max-fnr', '0.1'));
   // --collection-fpr x: the loosest per-collection cap whose leave-one-collection-out check keeps every
@@ -149,7 +155,7 @@ if (operatingPoint && crossed) {
     },
     calibration: { ...op.calibration, fittedOn: 'out-of-fold scores of the crossed folds (Platt scaling, each real collection and each generator weighing the same)' },
     inconclusiveBand: { ...op.band, chosenOn: `out-of-fold: from the score under which at most ${op.maxFnr * 100} % of held-out synthetic images fall, up to the threshold` },
-    inference: { inputMode, ...(inputMode === 'crops' ? { maxCrops: 5, aggregate: 'mean-logit' } : {}) },
+    inference: { inputMode, ...(inputMode === 'crops' ? { maxCrops: 5, aggregate: 'mean-logit' } : {}), ...(mirror ? { mirror: true } : {}) },
   });
 }
 fs.writeFileSync(path.join(here, 'model-card.json'), JSON.stringify(card, null, 2) + '\n');

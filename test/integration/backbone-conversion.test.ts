@@ -232,6 +232,31 @@ describe('a head on several pooled maps ("taps")', () => {
     // A head whose rows do not add up to the taps, or taps without the feature map, are refused.
     expect(() => buildDetectorOnnx(onnxBytes, randomHead(dim - 1, 16, 7), { featureOutput: 'out_relu', headInputs: taps })).toThrowError(expect.objectContaining({ code: 'BAD_HEAD' }));
     expect(() => buildDetectorOnnx(onnxBytes, head, { featureOutput: 'out_relu', headInputs: taps.slice(0, 2) })).toThrowError(expect.objectContaining({ code: 'BAD_HEAD' }));
+
+    // Mirrored: p is the sigmoid of the mean of the image's and its mirror's logits; the features and
+    // head_context stay the image's own, so the explainers' head maths still rebuild its logit.
+    const mirrored = buildDetectorOnnx(onnxBytes, head, { featureOutput: 'out_relu', headInputs: taps, mirror: true });
+    expect(Buffer.from(buildDetectorOnnx(onnxBytes, head, { featureOutput: 'out_relu', headInputs: taps, mirror: true })).equals(Buffer.from(mirrored))).toBe(true);
+    const flippedX = new Float32Array(x.length);
+    for (let b = 0; b < 2; b++)
+      for (let y = 0; y < 224; y++)
+        for (let c = 0; c < 224; c++) flippedX.set(x.subarray(((b * 224 + y) * 224 + (223 - c)) * 3, ((b * 224 + y) * 224 + (223 - c)) * 3 + 3), ((b * 224 + y) * 224 + c) * 3);
+    const plainSession = await ort.InferenceSession.create(detector, { intraOpNumThreads: 2 });
+    const ofFlipped = (await plainSession.run({ image: new ort.Tensor('float32', flippedX, [2, 224, 224, 3]) })).p_synthetic.data as Float32Array;
+    await plainSession.release();
+    const mirrorSession = await ort.InferenceSession.create(mirrored, { intraOpNumThreads: 2 });
+    const both = await mirrorSession.run({ image: new ort.Tensor('float32', x, [2, 224, 224, 3]) });
+    const single = await mirrorSession.run({ image: new ort.Tensor('float32', x.subarray(0, 224 * 224 * 3), [1, 224, 224, 3]) });
+    await mirrorSession.release();
+    const logit = (p: number) => Math.log(p / (1 - p));
+    const expectedMirrored = [0, 1].map((b) => 1 / (1 + Math.exp(-(logit(got[b]) + logit(ofFlipped[b])) / 2)));
+    expect(maxAbsDiff(both.p_synthetic.data as Float32Array, expectedMirrored)).toBeLessThanOrEqual(1e-5);
+    expect(Math.abs(ofFlipped[0] - got[0])).toBeGreaterThan(1e-4);
+    expect(both.p_synthetic.dims).toEqual([2, 1]);
+    expect(both.features.dims).toEqual(out.features.dims);
+    expect(maxAbsDiff(both.features.data as Float32Array, out.features.data as Float32Array)).toBeLessThanOrEqual(1e-5);
+    expect(maxAbsDiff(both.head_context.data as Float32Array, context)).toBeLessThanOrEqual(1e-4);
+    expect(Math.abs((single.p_synthetic.data as Float32Array)[0] - expectedMirrored[0])).toBeLessThanOrEqual(1e-5);
   });
 });
 

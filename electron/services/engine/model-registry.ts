@@ -17,6 +17,7 @@ import { z } from 'zod';
 import { findRepoRoot } from '../app/app-info';
 import { getDetectorSession, hashFileCached, sha256Hex } from './detector-session';
 import { buildDetectorOnnx, type DetectorOptions, type HeadInput } from '../onnx-graphs';
+import { inferenceOf } from './operating-point';
 import { parseNormalisation, type Normalisation } from './preprocess';
 
 export type ModelRegistryErrorCode =
@@ -343,7 +344,7 @@ export class ModelRegistry {
     try {
       const head = readHeadWeightsFile(headFile);
       // The head reads the pooled map of the card's feature layer, which may be an earlier layer.
-      bytes = buildDetectorOnnx(new Uint8Array(backboneBytes), head, detectorOptionsOfCard(card.backbone));
+      bytes = buildDetectorOnnx(new Uint8Array(backboneBytes), head, detectorOptionsOfCard(card));
     } catch (e) {
       throw new ModelRegistryError('DEFAULT_BUILD_FAILED', `Could not fuse the shipped default ${card.id}: ${(e as Error).message}`);
     }
@@ -462,7 +463,9 @@ export function headInputsOfCard(backbone: ModelCard['backbone']): HeadInput[] |
 }
 
 /** How the card's head is fused with its backbone: which map it reads, and whether it reads more. */
-export function detectorOptionsOfCard(backbone: ModelCard['backbone']): DetectorOptions {
+export function detectorOptionsOfCard(card: Pick<ModelCard, 'backbone'> & { inference?: unknown }): DetectorOptions {
+  const { backbone } = card;
   const headInputs = headInputsOfCard(backbone);
-  return { ...(backbone.featureLayer ? { featureOutput: backbone.featureLayer } : {}), ...(headInputs ? { headInputs } : {}) };
+  const { mirror } = inferenceOf(card);
+  return { ...(backbone.featureLayer ? { featureOutput: backbone.featureLayer } : {}), ...(headInputs ? { headInputs } : {}), ...(mirror ? { mirror } : {}) };
 }

@@ -29,6 +29,11 @@ export const inferenceSchema = z.object({
   inputMode: z.enum(['resize', 'crops']),
   maxCrops: z.number().int().min(1).max(64).optional(),
   aggregate: z.enum(['mean-logit', 'max']).optional(),
+  /**
+   * Each image (each window) is also read mirrored left to right and the two logits averaged, inside
+   * the detector ONNX: a verdict then cannot change when the evidence is mirrored.
+   */
+  mirror: z.boolean().optional(),
 });
 
 export interface OperatingPoint {
@@ -67,6 +72,6 @@ export function operatingPointOf(card: Record<string, unknown> & { threshold: nu
 }
 
 /** How the card says its detector reads a file (the paper's whole-image resize when it says nothing). */
-export function inferenceOf(card: Record<string, unknown>): { inputMode: InputMode; maxCrops?: number; aggregate?: CropAggregate } {
+export function inferenceOf(card: Record<string, unknown> & { inference?: unknown }): { inputMode: InputMode; maxCrops?: number; aggregate?: CropAggregate; mirror?: boolean } {
   return card.inference === undefined ? { inputMode: 'resize' } : inferenceSchema.parse(card.inference);
 }

@@ -4,7 +4,7 @@
 import { CamExplainer, type CamContext, type CamOptions } from './base-explainer';
 import { ExplainError } from './explain-errors';
 import type { ExplainableModel } from './explain-types';
-import { ablatedHeadScores, globalAveragePool, targetScore } from './head-math';
+import { ablatedHeadScores, globalAveragePool, headForward, targetScore } from './head-math';
 
 export class AblationCam extends CamExplainer {
   readonly method = 'ablationcam' as const;
@@ -18,8 +18,11 @@ export class AblationCam extends CamExplainer {
   }
 
   protected override channelWeights(ctx: CamContext): Float64Array {
-    const score = targetScore(ctx.pSynthetic, ctx.target);
-    const ablated = ablatedHeadScores(this.model.head, globalAveragePool(ctx.activations), ctx.target, ctx.headContext);
+    const pooled = globalAveragePool(ctx.activations);
+    // The head's score of this view, not the detector's p: a mirrored detector averages two views,
+    // and the ablations below change this one.
+    const score = targetScore(headForward(this.model.head, pooled, ctx.headContext).pSynthetic, ctx.target);
+    const ablated = ablatedHeadScores(this.model.head, pooled, ctx.target, ctx.headContext);
     ctx.headPasses += ablated.length;
     const weights = new Float64Array(ablated.length);
     // pytorch-grad-cam divides by the score too; guard the division when the score is ~0.

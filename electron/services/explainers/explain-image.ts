@@ -2,6 +2,7 @@
 // (or take it from the cache), draw its overlay, and report per method what it cost.
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import { calibrateScore, type Calibration } from '../engine/operating-point';
 import type { Normalisation } from '../engine/preprocess';
 import { AblationCam } from './ablationcam';
 import type { CamOptions } from './base-explainer';
@@ -12,6 +13,7 @@ import { explanationCacheKey, type ExplanationCache } from './explanation-cache'
 import { GradCam } from './gradcam';
 import { LayerCam } from './layercam';
 import { LimeExplainer, type LimeOptions } from './lime/lime-explainer';
+import { explainBothViews, FEATURE_MAP_METHODS } from './mirror-views';
 import { checkOverlayOptions, renderOverlay, type OverlayOptions } from './overlay';
 import { ScoreCam, type ScoreCamOptions } from './scorecam';
 
@@ -66,7 +68,9 @@ export interface ExplainImageOptions {
   methods?: readonly ExplainMethod[];
   /** 'decision': the class the detector decided at `threshold`. */
   target?: ExplainTarget | 'decision';
+  /** On calibrated scores when `calibration` is given (the model card's), as the verdict is. */
   threshold?: number;
+  calibration?: Calibration;
   methodOptions?: MethodOptions;
   overlay?: OverlayOptions;
   /** Where <method>.png and <method>.heatmap.json go; nothing is written without it. */
@@ -102,11 +106,18 @@ export interface ExplainImageResult {
   results: ExplainResult[];
 }
 
-export async function resolveTarget(model: ExplainableModel, input: ExplainInput, target: ExplainTarget | 'decision', threshold: number): Promise<{ target: ExplainTarget; pSynthetic: number }> {
+export async function resolveTarget(
+  model: ExplainableModel,
+  input: ExplainInput,
+  target: ExplainTarget | 'decision',
+  threshold: number,
+  calibration?: Calibration,
+): Promise<{ target: ExplainTarget; pSynthetic: number }> {
   const { pSynthetic } = await model.predict(input.tensor, 1);
   const p = pSynthetic[0];
   if (target !== 'decision') return { target, pSynthetic: p };
-  return { target: { class: p >= threshold ? 'synthetic' : 'real' }, pSynthetic: p };
+  // The card's threshold is on calibrated scores: compare like with like, as the verdict does.
+  return { target: { class: calibrateScore(p, calibration) >= threshold ? 'synthetic' : 'real' }, pSynthetic: p };
 }
 
 function heatmapJson(e: ExplanationMap): string {
@@ -142,7 +153,7 @@ export async function explainImage(image: string | Buffer | PreparedImage, optio
   const explainers = methods.map((m) => createExplainer(m, model, options.methodOptions));
   const input =
     typeof image === 'string' || Buffer.isBuffer(image) ? await prepareExplainInput(image, { inputSize: model.inputSize, normalisation: options.normalisation }) : image;
-  const { target, pSynthetic } = await resolveTarget(model, input, options.target ?? 'decision', threshold);
+  const { target, pSynthetic } = await resolveTarget(model, input, options.target ?? 'decision', threshold, options.calibration);
   if (options.outDir) await fs.mkdir(options.outDir, { recursive: true });
   const results: ExplainResult[] = [];
   for (const explainer of explainers) {
@@ -153,7 +164,10 @@ export async function explainImage(image: string | Buffer | PreparedImage, optio
     let explanation = key ? await options.cache!.get(key) : undefined;
     const cached = explanation !== undefined;
     if (!explanation) {
-      explanation = await explainer.explain(input, target);
+      explanation =
+        model.mirrored && FEATURE_MAP_METHODS.includes(explainer.method)
+          ? await explainBothViews((i, t) => explainer.explain(i, t), input, target, model.inputSize)
+          : await explainer.explain(input, target);
       if (key) await options.cache!.put(key, explanation);
     }
     const ms = performance.now() - started;

@@ -60,6 +60,11 @@ export interface ExplainableModel {
   readonly head: HeadParams;
   /** Batched forward pass of the whole detector. */
   predict(images: Float32Array, count: number): Promise<ModelPrediction>;
+  /**
+   * The detector scores each image with its mirror (the card's `inference.mirror`): `predict`'s
+   * pSynthetic is the mean-logit of both views, its features those of the image as given.
+   */
+  readonly mirrored?: boolean;
   /** Layers LayerCAM may use besides the feature layer (empty when the model has no backbone graph). */
   readonly shallowLayers: readonly string[];
   /** Exact activations and gradients at a shallower layer; throws EXPLAIN_LAYER_UNAVAILABLE if unsupported. */

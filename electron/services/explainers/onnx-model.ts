@@ -32,6 +32,8 @@ export interface OnnxExplainableModelOptions {
   shallow?: ShallowLayerOptions;
   /** Most images per session.run (bounds memory for LIME's 1000 samples). */
   maxBatch?: number;
+  /** The detector averages each image with its mirror (ExplainableModel.mirrored). */
+  mirrored?: boolean;
 }
 
 export function createOnnxExplainableModel(options: OnnxExplainableModelOptions): ExplainableModel {
@@ -65,6 +67,7 @@ export function createOnnxExplainableModel(options: OnnxExplainableModelOptions)
     featureShape: [h, w, c],
     featureLayer: options.featureLayer,
     head,
+    ...(options.mirrored ? { mirrored: true } : {}),
     shallowLayers: options.shallow?.layers ?? [],
     async predict(images: Float32Array, count: number): Promise<ModelPrediction> {
       if (!Number.isInteger(count) || count < 1 || images.length < count * per) {

@@ -9,6 +9,7 @@ import { findBackbone, type BackboneEntry } from '../engine/backbones';
 import { getDetectorSession, providerReport, type SessionOptionsInput } from '../engine/detector-session';
 import { defaultIntraOpThreads, type ProviderName } from '../engine/execution-providers';
 import { headInputsOfCard, ModelRegistry, readHeadWeightsFile, type RegisteredModel } from '../engine/model-registry';
+import { inferenceOf, operatingPointOf, type Calibration } from '../engine/operating-point';
 import type { Normalisation } from '../engine/preprocess';
 import { decodeWeights, loadNsfwjsSource, type HeadInput } from '../onnx-graphs';
 import { ExplainError } from './explain-errors';
@@ -22,8 +23,10 @@ export interface ExplainableRegisteredModel {
   model: ExplainableModel;
   registered: RegisteredModel;
   normalisation: Normalisation;
-  /** The card's decision threshold. */
+  /** The card's decision threshold, on calibrated scores. */
   threshold: number;
+  /** The card's calibration: the threshold applies to calibrated p(synthetic). */
+  calibration?: Calibration;
   /** The execution provider of the detector's session, and why not the one asked for. */
   provider: ProviderName;
   providerNote?: string;
@@ -143,6 +146,7 @@ export async function openRegisteredModel(options: { dataDir: string; modelId?: 
     head: headInputs ? featureRowsOfHead(head, headInputs, featureLayer, (o) => outputChannels(entry, o)) : head,
     featureLayer,
     featureShape: featureShape as [number, number, number],
+    mirrored: inferenceOf(card).mirror === true,
     shallow:
       entry && shallowLayers.length > 0
         ? {
@@ -159,6 +163,7 @@ export async function openRegisteredModel(options: { dataDir: string; modelId?: 
     registered,
     normalisation: registered.normalisation,
     threshold: card.threshold,
+    calibration: operatingPointOf(card).calibration,
     ...providerReport(detector),
   };
 }

@@ -47,6 +47,12 @@ export interface DetectorOptions {
    * vary the feature map keep the rest of the head's input fixed. Default: the feature map alone.
    */
   headInputs?: HeadInput[];
+  /**
+   * Score each image and its left-right mirror and average the two logits (the mirrored reading the
+   * model card's `inference.mirror` names). `features` and `head_context` stay those of the image
+   * as given, so an explainer that varies them explains that view.
+   */
+  mirror?: boolean;
   /** Extra ONNX metadata_props (e.g. a model id). */
   metadata?: Record<string, string>;
 }
@@ -115,8 +121,8 @@ export function checkHead(head: HeadWeights): CheckedHead {
   };
 }
 
-/** Appends the head's nodes reading `pooled` [N, inputDim]; returns the p_synthetic tensor name. */
-function addHeadNodes(g: OnnxGraphBuilder, pooled: string, h: CheckedHead, outputName: string): void {
+/** Appends the head's nodes reading `pooled` [N, inputDim]; returns the logit [N, 1] (before the sigmoid). */
+function addHeadNodes(g: OnnxGraphBuilder, pooled: string, h: CheckedHead): string {
   const dense1 = g.node('Gemm', [pooled, g.floatConst('head/dense1/kernel', [h.inputDim, h.units], h.kernel1), g.floatConst('head/dense1/bias', [h.units], h.bias1)], 'head/dense1');
   const relu = g.node('Relu', [dense1], 'head/dense1/relu');
   const bn = g.node(
@@ -132,8 +138,13 @@ function addHeadNodes(g: OnnxGraphBuilder, pooled: string, h: CheckedHead, outpu
     [attr.float('epsilon', h.epsilon)],
   );
   // Dropout is the identity at inference.
-  const dense2 = g.node('Gemm', [bn, g.floatConst('head/dense2/kernel', [h.units, 1], h.kernel2), g.floatConst('head/dense2/bias', [1], h.bias2)], 'head/dense2');
-  g.node('Sigmoid', [dense2], outputName, [], true);
+  return g.node('Gemm', [bn, g.floatConst('head/dense2/kernel', [h.units, 1], h.kernel2), g.floatConst('head/dense2/bias', [1], h.bias2)], 'head/dense2');
+}
+
+/** Rows [from, to) of a batch; `to` is a 1-element int64 tensor name, or omitted for "to the end". */
+function batchRows(g: OnnxGraphBuilder, x: string, from: string, to: string | undefined, base: string, exactName = false): string {
+  const end = to ?? g.int64Const(`${base}/end`, [Number.MAX_SAFE_INTEGER]);
+  return g.node('Slice', [x, from, end, g.int64Const(`${base}/axes`, [0])], base, [], exactName);
 }
 
 function headMetadata(h: CheckedHead): Record<string, string> {
@@ -218,16 +229,36 @@ export function buildDetectorOnnx(backbone: string | Uint8Array, head: HeadWeigh
   const pooledInfo = graph.output.find((o) => o.name === POOLED_OUTPUT);
   const pooledFrom = meta.get('pooled_from');
   const outputs = [P_SYNTHETIC_OUTPUT, FEATURES_OUTPUT];
+  // Mirrored: the backbone reads [images; mirrored images] (2N), and every output keeps the first N
+  // rows except p_synthetic, the sigmoid of the two logits' mean.
+  const mirror = options.mirror === true;
+  let backboneInput = IMAGE_INPUT;
+  let firstRows = (x: string, name: string) => g.node('Identity', [x], name, [], true);
+  let probability = (logit: string) => g.node('Sigmoid', [logit], P_SYNTHETIC_OUTPUT, [], true);
+  if (mirror) {
+    g.unique(IMAGE_INPUT);
+    const zero = g.int64Const('mirror/zero', [0]);
+    const n = g.node('Slice', [g.node('Shape', [IMAGE_INPUT], 'mirror/shape'), zero, g.int64Const('mirror/one', [1])], 'mirror/n');
+    // Width is axis 2 of NHWC; a negative step reads it backwards.
+    const flipped = g.node('Slice', [IMAGE_INPUT, g.int64Const('mirror/last', [-1]), g.int64Const('mirror/before_first', [Number.MIN_SAFE_INTEGER]), g.int64Const('mirror/width_axis', [2]), g.int64Const('mirror/back', [-1])], 'mirror/flipped');
+    backboneInput = g.node('Concat', [IMAGE_INPUT, flipped], 'mirror/both', [attr.int('axis', 0)]);
+    firstRows = (x, name) => batchRows(g, x, zero, n, name, true);
+    probability = (logit) => {
+      const sum = g.node('Add', [batchRows(g, logit, zero, n, 'mirror/logit_plain'), batchRows(g, logit, n, undefined, 'mirror/logit_mirrored')], 'mirror/logit_sum');
+      return g.node('Sigmoid', [g.node('Mul', [sum, g.floatConst('mirror/half', [1], new Float32Array([0.5]))], 'mirror/logit_mean')], P_SYNTHETIC_OUTPUT, [], true);
+    };
+  }
+  const mirrorNodes = g.nodes.splice(0);
   if (inputs.length === 1) {
     // The converter's `pooled` is the mean of the feature map; recompute it if the backbone lacks it.
     const pooled =
       pooledInfo && (pooledFrom === undefined || pooledFrom === featureName)
         ? POOLED_OUTPUT
         : g.node('ReduceMean', [featureName], 'head/gap', [attr.ints('axes', [1, 2]), attr.int('keepdims', 0)]);
-    addHeadNodes(g, pooled, h, P_SYNTHETIC_OUTPUT);
+    probability(addHeadNodes(g, pooled, h));
   } else {
     const pooled = inputs.map((i, k) => poolNodes(g, i, `head/pool${k}`));
-    addHeadNodes(g, g.node('Concat', pooled, 'head/inputs', [attr.int('axis', 1)]), h, P_SYNTHETIC_OUTPUT);
+    probability(addHeadNodes(g, g.node('Concat', pooled, 'head/inputs', [attr.int('axis', 1)]), h));
     // head_context = the other inputs times their rows of dense1's kernel.
     const others = pooled.filter((_, k) => k !== featureIndex);
     const otherRows: number[] = [];
@@ -240,14 +271,16 @@ export function buildDetectorOnnx(backbone: string | Uint8Array, head: HeadWeigh
     const kernel = new Float32Array(otherRows.length * h.units);
     otherRows.forEach((r, j) => kernel.set(h.kernel1.subarray(r * h.units, (r + 1) * h.units), j * h.units));
     const otherInput = others.length === 1 ? others[0] : g.node('Concat', others, 'head/context_inputs', [attr.int('axis', 1)]);
-    g.node('MatMul', [otherInput, g.floatConst('head/context_kernel', [otherRows.length, h.units], kernel)], HEAD_CONTEXT_OUTPUT, [], true);
+    const contextKernel = g.floatConst('head/context_kernel', [otherRows.length, h.units], kernel);
+    if (mirror) firstRows(g.node('MatMul', [otherInput, contextKernel], 'head/context'), HEAD_CONTEXT_OUTPUT);
+    else g.node('MatMul', [otherInput, contextKernel], HEAD_CONTEXT_OUTPUT, [], true);
     outputs.push(HEAD_CONTEXT_OUTPUT);
   }
-  g.node('Identity', [featureName], FEATURES_OUTPUT, [], true);
+  firstRows(featureName, FEATURES_OUTPUT);
 
-  const pruned = prune([...graph.node, ...g.nodes], [...graph.initializer, ...g.initializers], outputs);
-  const renameInput = (name: string) => (name === imageName ? IMAGE_INPUT : name);
-  const nodes = pruned.nodes.map((n) => (n.input.includes(imageName) && imageName !== IMAGE_INPUT ? { ...n, input: n.input.map(renameInput) } : n));
+  const renameInput = (name: string) => (name === imageName ? backboneInput : name);
+  const backboneNodes = graph.node.map((n) => (n.input.includes(imageName) && imageName !== backboneInput ? { ...n, input: n.input.map(renameInput) } : n));
+  const { nodes, initializers } = prune([...mirrorNodes, ...backboneNodes, ...g.nodes], [...graph.initializer, ...g.initializers], outputs);
   const inputInfo = { ...graph.input[0], name: IMAGE_INPUT };
   const metadata: Record<string, string> = {
     ...Object.fromEntries(meta),
@@ -255,6 +288,7 @@ export function buildDetectorOnnx(backbone: string | Uint8Array, head: HeadWeigh
     feature_layer: featureName,
     outputs: outputs.join(','),
     ...(inputs.length > 1 ? { head_inputs: inputs.map((i) => `${i.output}:${i.pooling}`).join('+') } : {}),
+    ...(mirror ? { mirror: 'mean-logit' } : {}),
     ...options.metadata,
   };
   delete metadata.pooled_from;
@@ -263,7 +297,7 @@ export function buildDetectorOnnx(backbone: string | Uint8Array, head: HeadWeigh
       {
         name: 'detector',
         node: nodes,
-        initializer: pruned.initializers,
+        initializer: initializers,
         input: [inputInfo],
         output: [
           valueInfo(P_SYNTHETIC_OUTPUT, [featureDims[0], 1]),
@@ -301,7 +335,7 @@ export function buildHeadOnnx(head: HeadWeights, options: HeadOnnxOptions = {}):
   const g = new OnnxGraphBuilder();
   g.unique(FEATURES_OUTPUT);
   const pooled = g.node('ReduceMean', [FEATURES_OUTPUT], 'head/gap', [attr.ints('axes', [1, 2]), attr.int('keepdims', 0)]);
-  addHeadNodes(g, pooled, h, P_SYNTHETIC_OUTPUT);
+  g.node('Sigmoid', [addHeadNodes(g, pooled, h)], P_SYNTHETIC_OUTPUT, [], true);
   const dims: Dim[] = shape ? ['N', ...shape] : ['N', 'h', 'w', h.inputDim];
   return encodeModel(
     makeModel(

@@ -4,7 +4,7 @@ import * as ort from 'onnxruntime-node';
 import { decodeToPaperRgb, toModelInput } from '../engine/preprocess';
 import { buildDetectorOnnx, type DetectorOptions } from '../onnx-graphs';
 import type { ResolvedBackbone } from './backbone-specs';
-import { scoreWithHead, type HeadWeights } from './head-trainer';
+import type { HeadWeights } from './head-trainer';
 
 
 /**
@@ -17,16 +17,10 @@ export async function fuseDetector(backbone: ResolvedBackbone, head: HeadWeights
 }
 
 /**
- * Runs the fused detector on real images and compares with the head applied to the pooled features
- * the training used. Returns the largest absolute difference in p(synthetic).
+ * Runs the fused detector on real images and compares with `reference`, the scores the training
+ * computed from its cached features (scoreItems). Returns the largest absolute difference in p(synthetic).
  */
-export async function checkFusedDetector(
-  detector: Uint8Array,
-  backbone: ResolvedBackbone,
-  head: HeadWeights,
-  files: readonly string[],
-  pooledFeatures: Float32Array,
-): Promise<number> {
+export async function checkFusedDetector(detector: Uint8Array, backbone: ResolvedBackbone, files: readonly string[], reference: ArrayLike<number>): Promise<number> {
   const session = await ort.InferenceSession.create(detector, { intraOpNumThreads: 2 });
   try {
     const size = backbone.inputSize;
@@ -37,7 +31,6 @@ export async function checkFusedDetector(
     }
     const out = await session.run({ [session.inputNames[0]]: new ort.Tensor('float32', input, [files.length, size, size, 3]) });
     const fused = (out.p_synthetic ?? out[session.outputNames[0]]).data as Float32Array;
-    const reference = scoreWithHead(head, pooledFeatures);
     let maxDiff = 0;
     for (let i = 0; i < files.length; i++) maxDiff = Math.max(maxDiff, Math.abs(fused[i] - reference[i]));
     return maxDiff;

@@ -6,6 +6,7 @@ import crypto from 'node:crypto';
 import { computeRocAuc } from '../evaluation/metrics';
 import { generatorBalancedWeights } from '../evaluation/sample-weights';
 import { checkSplitUsable, splitWithHoldOut, type DatasetItem, type HoldOut } from './dataset-items';
+import { aggregateCropScores } from '../engine/multi-crop';
 import { featureSetFor, gatherRows, type FeatureTable } from './feature-table';
 import { scoreWithHead, trainHead, type HeadTrainingOptions, type HeadTrainingResult, type TrainingHooks } from './head-trainer';
 import type { ViewName } from './image-views';
@@ -33,20 +34,31 @@ export interface FoldRun {
   valScores: Float32Array;
 }
 
+/**
+ * p(synthetic) of items by a head on their cached features; with `mirror`, the sigmoid of the mean
+ * of the plain and the flipped view's logits, as a detector fused with `mirror` scores them.
+ */
+export function scoreItems(weights: HeadTrainingResult['weights'], table: FeatureTable, items: readonly DatasetItem[], mirror = false): Float32Array {
+  const plain = scoreWithHead(weights, gatherRows(table, items, 'plain'));
+  if (!mirror) return plain;
+  const flipped = scoreWithHead(weights, gatherRows(table, items, 'flip'));
+  return Float32Array.from(plain, (p, i) => aggregateCropScores([p, flipped[i]], 'mean-logit'));
+}
+
 export async function runFold(
   table: FeatureTable,
   items: readonly DatasetItem[],
   holdOut: HoldOut,
   trainViews: readonly ViewName[],
   head: HeadTrainingOptions,
-  hooks: TrainingHooks = {},
+  hooks: TrainingHooks & { mirror?: boolean } = {},
 ): Promise<FoldRun> {
   const split = splitWithHoldOut(items, holdOut);
   const label = [...(holdOut.generators ?? []), ...(holdOut.modalities ?? [])].join('+') || 'none';
   checkSplitUsable(split, `fold ${label}`);
   const training = await trainHead(featureSetFor(table, split.train, trainViews), featureSetFor(table, split.val, ['plain']), head, hooks);
-  const testScores = scoreWithHead(training.weights, gatherRows(table, split.test, 'plain'));
-  const valScores = scoreWithHead(training.weights, gatherRows(table, split.val, 'plain'));
+  const testScores = scoreItems(training.weights, table, split.test, hooks.mirror);
+  const valScores = scoreItems(training.weights, table, split.val, hooks.mirror);
   const testLabels = split.test.map((i) => i.label);
   const hasBoth = new Set(testLabels).size === 2;
   return {
@@ -98,12 +110,12 @@ export async function runLeaveOneOut(
   by: 'generator' | 'modality',
   trainViews: readonly ViewName[],
   head: HeadTrainingOptions,
-  hooks: TrainingHooks & { onFold?: (f: FoldResult, index: number, total: number) => void; groups?: string[] } = {},
+  hooks: TrainingHooks & { onFold?: (f: FoldResult, index: number, total: number) => void; groups?: string[]; mirror?: boolean } = {},
 ): Promise<HoldOutSummary> {
   const groups = hooks.groups ?? syntheticGroups(items, by);
   const folds: FoldResult[] = [];
   for (const [i, g] of groups.entries()) {
-    const run = await runFold(table, items, by === 'generator' ? { generators: [g] } : { modalities: [g] }, trainViews, head, { signal: hooks.signal });
+    const run = await runFold(table, items, by === 'generator' ? { generators: [g] } : { modalities: [g] }, trainViews, head, { signal: hooks.signal, mirror: hooks.mirror });
     folds.push(run.result);
     hooks.onFold?.(run.result, i, groups.length);
   }

@@ -12,18 +12,17 @@ import { layersFor, resolveBackbone, type FeatureChoice, type ResolvedBackbone }
 import { checkSplitUsable, loadDataset, splitWithHoldOut, summariseItems, type DatasetItem, type HoldOut } from './dataset-items';
 import { checkFusedDetector, fuseDetector } from './detector-export';
 import type { FeatureExtractionProgress, LayerSpec } from './feature-cache';
-import { buildFeatureTable, featureSetFor, gatherRows, type FeatureTable } from './feature-table';
+import { buildFeatureTable, featureSetFor, type FeatureTable } from './feature-table';
 import { serialiseHeadWeights } from './head-weights-file';
 import {
   defaultHeadOptions,
-  scoreWithHead,
   trainHead,
   type HeadTrainingOptions,
   type HeadTrainingResult,
   type HeadWeights,
   type TrainingProgress,
 } from './head-trainer';
-import { runLeaveOneOut, type HoldOutSummary } from './holdout-validation';
+import { runLeaveOneOut, scoreItems, type HoldOutSummary } from './holdout-validation';
 import { viewIsFlipped, type ViewName } from './image-views';
 import { TrainingError } from './training-errors';
 
@@ -48,6 +47,11 @@ export interface TrainDetectorOptions extends HeadTrainingOptions {
   repoRoot?: string;
   /** Balance the real class by collection (each group of real photographs weighs the same) in training. */
   realGroupOf?: (item: DatasetItem) => string;
+  /**
+   * Score every image with its mirror (mean of the two logits), in evaluation and in the fused
+   * detector (the card's `inference.mirror`); needs the flip view's features, which are then built.
+   */
+  mirror?: boolean;
   /** Fine-tune the last k backbone blocks as well (tfjs; slow on CPU). */
   unfreeze?: number;
   /** Who trained it, for the model card. */
@@ -149,10 +153,11 @@ export async function trainDetector(options: TrainDetectorOptions, hooks: TrainD
   const layers = layersFor(features, backbone);
   const cacheDir = options.cacheDir ?? path.join(options.dataDir, 'cache', 'features');
   progress({ kind: 'stage', stage: 'features', message: `${backbone.name} features (${layers.map((l) => l.key).join('+')}), views ${views.join(', ')}` });
+  const mirror = options.mirror === true;
   const table: FeatureTable = await buildFeatureTable(dataset.items, {
     backbone,
     layers,
-    views,
+    views: mirror && !views.includes('flip') ? [...views, 'flip'] : views,
     cacheDir,
     onProgress: progress,
     signal: hooks.signal,
@@ -181,8 +186,8 @@ export async function trainDetector(options: TrainDetectorOptions, hooks: TrainD
   });
 
   progress({ kind: 'stage', stage: 'evaluate', message: 'threshold on validation, metrics on test' });
-  const valScores = scoreWithHead(training.weights, gatherRows(table, split.val, 'plain'));
-  const testScores = scoreWithHead(training.weights, gatherRows(table, split.test, 'plain'));
+  const valScores = scoreItems(training.weights, table, split.val, mirror);
+  const testScores = scoreItems(training.weights, table, split.test, mirror);
   // The threshold comes from validation only; test scores are computed after it is fixed.
   const threshold = selectThreshold(
     split.val.map((i) => i.label),
@@ -197,6 +202,7 @@ export async function trainDetector(options: TrainDetectorOptions, hooks: TrainD
     progress({ kind: 'stage', stage: 'leave-one-out', message: `leave-one-${by}-out` });
     leaveOneOut[by] = await runLeaveOneOut(table, dataset.items, by, views, headOptions, {
       signal: hooks.signal,
+      mirror,
       onFold: (f, index, total) => progress({ kind: 'fold', by, heldOut: f.heldOut, rocAuc: f.rocAuc, index, total }),
     });
   }
@@ -270,6 +276,7 @@ export async function trainDetector(options: TrainDetectorOptions, hooks: TrainD
     },
     threshold: threshold.threshold,
     thresholdSelection: { chosenOn: 'val', criterion: threshold.criterion, value: threshold.value, tpr: threshold.tpr, fpr: threshold.fpr },
+    ...(mirror ? { inference: { inputMode: 'resize', mirror: true } } : {}),
   };
   const headJson = serialiseHeadWeights(training.weights, { backbone: backbone.name, backboneSha256: backbone.sha256, features });
 
@@ -294,9 +301,9 @@ export async function trainDetector(options: TrainDetectorOptions, hooks: TrainD
     }
     progress({ kind: 'stage', stage: 'export', message: 'fusing the head into the backbone ONNX' });
     // Fused as the registry and the install fuse a card's head: from the card, one rule for all three.
-    const detector = await fuseDetector(backbone, training.weights, detectorOptionsOfCard(card.backbone as ModelCard['backbone']));
+    const detector = await fuseDetector(backbone, training.weights, detectorOptionsOfCard(card as Pick<ModelCard, 'backbone'>));
     const probe = split.test.slice(0, 4);
-    const maxDiff = await checkFusedDetector(detector, backbone, training.weights, probe.map((i) => i.file), gatherRows(table, probe, 'plain'));
+    const maxDiff = await checkFusedDetector(detector, backbone, probe.map((i) => i.file), scoreItems(training.weights, table, probe, mirror));
     if (!(maxDiff <= 1e-3)) throw new TrainingError('DIVERGED', `the fused detector disagrees with the trained head by ${maxDiff} on test images`);
     result.fusedMaxDiff = maxDiff;
     result.detectorBytes = detector;
