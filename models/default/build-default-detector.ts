@@ -32,6 +32,7 @@ interface ShippedCard {
   sha256: string;
   backbone: ModelCard['backbone'];
   head: { file?: string; sha256?: string };
+  inference?: unknown;
 }
 
 export function buildDefaultDetector(options: { force?: boolean; outFile?: string } = {}): { file: string; sha256: string; built: boolean } {
@@ -61,7 +62,7 @@ export function buildDefaultDetector(options: { force?: boolean; outFile?: strin
     throw new DefaultDetectorError('HEAD_MISMATCH', `${headFile} does not hash to the sha256 its model card records (${card.head.sha256})`);
   }
   // The head reads the pooled map of the card's feature layer (an earlier layer when experiments chose one).
-  const detector = buildDetectorOnnx(new Uint8Array(backbone), readHeadWeightsFile(headFile), detectorOptionsOfCard(card.backbone));
+  const detector = buildDetectorOnnx(new Uint8Array(backbone), readHeadWeightsFile(headFile), detectorOptionsOfCard(card));
   const detectorSha = sha256(detector);
   if (detectorSha !== card.sha256) {
     throw new DefaultDetectorError('DETECTOR_MISMATCH', `the fused detector hashes to ${detectorSha}, but the model card certifies ${card.sha256}`);
