@@ -54,7 +54,7 @@ export async function explainBothViews(
     ...own,
     map: { height, width, channels: 1, data: values },
     peak: cellToImage(Math.floor(best / width), best % width, height, width, input.imageWidth, input.imageHeight),
-    flat: flat || (own.flat && other.flat),
+    flat,
     forwardPasses: own.forwardPasses + other.forwardPasses,
     headPasses: own.headPasses + other.headPasses,
     params: { ...own.params, views: 'image+mirror' },
