@@ -5,6 +5,7 @@ import { parseFlags, UsageError } from '../../electron/services/training/cli-arg
 import { TrainingError } from '../../electron/services/training/training-errors';
 import { parseViews, viewIsFlipped } from '../../electron/services/training/image-views';
 import { poolFeatureMap } from '../../electron/services/training/feature-cache';
+import { fitLinearProbe } from '../../electron/services/training/linear-probe';
 
 // Two Gaussian clouds that differ in the first few dimensions, with a "flipped" view that is the
 // same sample plus small noise: enough structure for the head to learn in a few epochs.
@@ -97,6 +98,57 @@ describe('trainHead', () => {
     const short: FeatureSet = { ...good, views: [good.views[0].subarray(0, 10)] };
     await expect(trainHead(short, good)).rejects.toMatchObject({ code: 'BAD_FEATURES' });
     await expect(trainHead(good, good, { learningRate: -1 })).rejects.toMatchObject({ code: 'BAD_OPTIONS' });
+  });
+});
+
+describe('linear probe', () => {
+  it('fits logistic regression to its optimum and exports a two-unit paper head whose logit is the linear score', async () => {
+    const train = clouds(256, 12, 5);
+    const val = clouds(96, 12, 6);
+    const a = await trainHead(train, val, { linearProbeL2: 1e-2 });
+    const b = await trainHead(train, val, { linearProbeL2: 1e-2, seed: 9 });
+    // Convex: the seed does not matter.
+    expect(Array.from(b.weights.dense1.kernel)).toEqual(Array.from(a.weights.dense1.kernel));
+    expect(a.weights.dense1.units).toBe(2);
+    // The head is logit = w·x + c on raw features: relu(s) − relu(−s) = s.
+    const w = Array.from({ length: 12 }, (_, j) => a.weights.dense1.kernel[j * 2]);
+    const c = a.weights.dense1.bias[0];
+    const p = scoreWithHead(a.weights, val.views[0]);
+    for (let i = 0; i < 96; i++) {
+      let s = c;
+      for (let j = 0; j < 12; j++) s += w[j] * val.views[0][i * 12 + j];
+      expect(p[i]).toBeCloseTo(1 / (1 + Math.exp(-s)), 5);
+    }
+    // It separates the clouds (the first four dimensions carry the class) on held-out samples.
+    const right = Array.from(p).filter((q, i) => (q >= 0.5 ? 1 : 0) === val.labels[i]).length;
+    expect(right / 96).toBeGreaterThan(0.85);
+    expect(Math.abs(w[0])).toBeGreaterThan(Math.abs(w[8]));
+  });
+
+  it('stops at a point where the regularised loss has no descent direction', () => {
+    const set = clouds(200, 8, 7);
+    const d = 8;
+    const x = Float32Array.from(set.views[0], (v) => v - 3);
+    const weights = new Float32Array(200).fill(1);
+    const l2 = 0.05;
+    const fit = fitLinearProbe({ dim: d, x, labels: set.labels, weights }, l2);
+    // The gradient, computed here independently, vanishes at the solution.
+    const grad = new Float64Array(d + 1);
+    for (let i = 0; i < 200; i++) {
+      let s = fit.b;
+      for (let j = 0; j < d; j++) s += x[i * d + j] * fit.w[j];
+      const r = (1 / (1 + Math.exp(-s)) - set.labels[i]) / 200;
+      for (let j = 0; j < d; j++) grad[j] += r * x[i * d + j];
+      grad[d] += r;
+    }
+    for (let j = 0; j < d; j++) expect(Math.abs(grad[j] + l2 * fit.w[j])).toBeLessThan(1e-5);
+    expect(Math.abs(grad[d])).toBeLessThan(1e-5);
+  });
+
+  it('refuses a zero L2 strength and an ensemble of probes', async () => {
+    const set = clouds(32, 4, 8);
+    expect(() => fitLinearProbe({ dim: 4, x: set.views[0], labels: set.labels, weights: set.weights }, 0)).toThrow(TrainingError);
+    await expect(trainHead(set, set, { linearProbeL2: 1e-2, ensemble: 2 })).rejects.toThrow(/ensemble/);
   });
 });
 

@@ -5,6 +5,7 @@
 import { loadTf, type Tf } from './tf-runtime';
 import { createRng } from '../common/seeded-random';
 import { TrainingError } from './training-errors';
+import { fitLinearProbe, probeAsPaperHead } from './linear-probe';
 
 /** Exactly what the ONNX fusion consumes. Kernels are row-major [in, out] as in Keras. */
 export interface HeadWeights {
@@ -49,6 +50,11 @@ export interface HeadTrainingOptions {
    * layer, whose weights are scaled by 1/ensemble), so export, fusion and explainers are unchanged.
    */
   ensemble?: number;
+  /**
+   * Fit a linear probe instead (linear-probe.ts): logistic regression on the standardised features
+   * with this L2 strength, exported as a two-unit paper head. 0 = the paper's head.
+   */
+  linearProbeL2?: number;
 }
 
 export interface TrainingProgress {
@@ -107,6 +113,7 @@ export const defaultHeadOptions: Required<HeadTrainingOptions> = {
   l2: 0,
   seed: 1,
   ensemble: 1,
+  linearProbeL2: 0,
 };
 
 export function validateFeatureSet(set: FeatureSet, name: string): void {
@@ -237,6 +244,10 @@ export async function trainHead(
 ): Promise<HeadTrainingResult> {
   const o = { ...defaultHeadOptions, ...stripUndefined(options) };
   if (!(Number.isInteger(o.ensemble) && o.ensemble >= 1 && o.ensemble <= 32)) throw new TrainingError('BAD_OPTIONS', 'ensemble must be a whole number of heads from 1 to 32');
+  if (o.linearProbeL2 > 0) {
+    if (o.ensemble !== 1) throw new TrainingError('BAD_OPTIONS', 'a linear probe is one convex fit: an ensemble of them is the same probe');
+    return trainLinearHead(train, val, o, hooks);
+  }
   if (o.ensemble === 1) return trainOneHead(train, val, o, hooks);
   const members: HeadTrainingResult[] = [];
   for (let m = 0; m < o.ensemble; m++) {
@@ -507,6 +518,47 @@ async function trainOneHead(train: FeatureSet, val: FeatureSet, o: Required<Head
   }
   if (!best) throw new TrainingError('DIVERGED', 'validation loss was never finite; training diverged');
   return { weights: best, bestEpoch, bestValLoss, history, seconds: (performance.now() - started) / 1000, backend };
+}
+
+/** Every view of every training sample is a row (each view weighing 1/views of its sample). */
+async function trainLinearHead(train: FeatureSet, val: FeatureSet, o: Required<HeadTrainingOptions>, hooks: TrainingHooks): Promise<HeadTrainingResult> {
+  validateFeatureSet(train, 'training set');
+  validateFeatureSet(val, 'validation set');
+  if (val.dim !== train.dim) throw new TrainingError('BAD_FEATURES', `validation features have ${val.dim} dimensions, training ${train.dim}`);
+  if (train.labels.length === 0 || val.labels.length === 0) throw new TrainingError('EMPTY_SPLIT', 'training and validation sets must both hold samples');
+  if (new Set(train.labels).size < 2) throw new TrainingError('SINGLE_CLASS', 'the training set holds only one class; a detector needs real and synthetic samples');
+  const started = performance.now();
+  const d = train.dim;
+  const n = train.labels.length;
+  const views = train.views.length;
+  const { mean, std } = columnStats(train);
+  const x = new Float32Array(n * views * d);
+  train.views.forEach((v, k) => x.set(standardise(v, d, mean, std), k * n * d));
+  const balanced = balanceClassWeights(train.labels, train.weights);
+  const labels = new Uint8Array(n * views);
+  const weights = new Float32Array(n * views);
+  for (let k = 0; k < views; k++) {
+    labels.set(train.labels, k * n);
+    weights.set(balanced.map((w) => w / views), k * n);
+  }
+  await yieldToEventLoop();
+  const fit = fitLinearProbe({ dim: d, x, labels, weights }, o.linearProbeL2, { signal: hooks.signal });
+  const head = probeAsPaperHead(fit, mean, std);
+  const score = (set: FeatureSet, view: Float32Array) => weightedLogLoss(scoreWithHead(head, view), set.labels, balanceClassWeights(set.labels, set.weights));
+  const accuracy = (set: FeatureSet, view: Float32Array) => {
+    const p = scoreWithHead(head, view);
+    const w = balanceClassWeights(set.labels, set.weights);
+    let right = 0;
+    let total = 0;
+    for (let i = 0; i < p.length; i++) {
+      total += w[i];
+      if ((p[i] >= 0.5 ? 1 : 0) === set.labels[i]) right += w[i];
+    }
+    return total > 0 ? right / total : NaN;
+  };
+  const record: EpochRecord = { epoch: 1, loss: score(train, train.views[0]), valLoss: score(val, val.views[0]), accuracy: accuracy(train, train.views[0]), valAccuracy: accuracy(val, val.views[0]), learningRate: 0 };
+  hooks.onProgress?.({ kind: 'epoch', epochs: 1, ...record, improved: true });
+  return { weights: head, bestEpoch: 1, bestValLoss: record.valLoss, history: [record], seconds: (performance.now() - started) / 1000, backend: `linear probe, L-BFGS ${fit.iterations} iterations` };
 }
 
 function stripUndefined<T extends object>(o: T): Partial<T> {
