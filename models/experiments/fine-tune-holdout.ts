@@ -6,10 +6,12 @@
 // With --hold-out generator-groups the folds are the crossed plan's four groups of generator families
 // instead (leave-one-generator-group-out; a fold per generator would take days here), and
 // --frozen <features> adds the frozen-feature head of that choice (e.g. taps, the shipped default's)
-// trained on the same folds.
+// trained on the same folds. With --hold-out crossed --crossed-folds 0,1,2,3 the folds are those of
+// the crossed plan (crossed-experiments.ts: one real collection and one generator group left out of
+// training and validation), scored generator-balanced on the held-out files as the frozen heads are.
 //   npx tsx models/experiments/fine-tune-holdout.ts --dataset <dir> --data-dir <dir> --unfreeze 0,2[,all] \
 //     [--epochs 2] [--batch 16] [--modalities diffusion,gan] [--hold-out modality|generator-groups]
-//     [--frozen taps] [--backbone-lr 1e-4] [--limit n] [--threads n] [--out results.json]
+//     [--hold-out crossed --crossed-folds 0,1,2,3] [--frozen taps] [--backbone-lr 1e-4] [--limit n] [--threads n] [--out results.json]
 import fs from 'node:fs';
 import { ModelRegistry } from '../../electron/services/engine/model-registry';
 import { computeRocAuc } from '../../electron/services/evaluation/metrics';
@@ -19,8 +21,9 @@ import { fineTuneDetector } from '../../electron/services/training/onnx-fine-tun
 import { evaluateScores, trainDetector } from '../../electron/services/training/train-detector';
 import { realSourceOf } from '../../electron/services/dataset/source-manifest';
 import type { FeatureChoice } from '../../electron/services/training/backbone-specs';
-import type { HoldOut } from '../../electron/services/training/dataset-items';
-import { planCrossedFolds } from '../../electron/services/training/holdout-validation';
+import type { DatasetItem, HoldOut } from '../../electron/services/training/dataset-items';
+import { planCrossedFolds, splitForCrossedFold } from '../../electron/services/training/holdout-validation';
+import { generatorBalancedWeights } from '../../electron/services/evaluation/sample-weights';
 import { opt } from './script-args';
 
 const datasetDir = opt('--dataset');
@@ -34,20 +37,29 @@ const batchSize = Number(opt('--batch', '16'));
 const outFile = opt('--out', 'fine-tune-holdout.json');
 const limit = opt('--limit') ? Number(opt('--limit')) : undefined;
 const items = loadDataset(datasetDir).items;
-const byGroups = opt('--hold-out', 'modality') === 'generator-groups';
+const holdOutKind = opt('--hold-out', 'modality') as 'modality' | 'generator-groups' | 'crossed';
+const byGroups = holdOutKind === 'generator-groups';
+const crossed = holdOutKind === 'crossed';
 const all = [...new Set(items.filter((i) => i.label === 1).map((i) => i.modality))].sort();
-const generatorGroups = byGroups ? planCrossedFolds(items, (i) => realSourceOf(i.sourceKey), { groups: 4, pairing: 2, seed: 1 }).generatorGroups : [];
-// Each fold: its name and what it holds out.
-const folds: Array<{ name: string; holdOut: HoldOut }> = byGroups
-  ? generatorGroups.map((g, i) => ({ name: `g${i}`, holdOut: { generators: g } }))
-  : (opt('--modalities') ? (opt('--modalities') as string).split(',') : all).map((m) => ({ name: m, holdOut: { modalities: [m] } }));
+const realSource = (i: DatasetItem) => realSourceOf(i.sourceKey);
+const plan = planCrossedFolds(items, realSource, { groups: 4, pairing: 2, seed: 1 });
+// Each fold: its name, what it holds out, and (crossed) its test items.
+const folds: Array<{ name: string; holdOut: HoldOut; test?: DatasetItem[] }> = crossed
+  ? (opt('--crossed-folds', '0,1,2,3') as string).split(',').map(Number).map((f) => {
+      const fold = plan.folds[f];
+      return { name: `${fold.realSource}×g${fold.generatorGroup}`, holdOut: { generators: fold.generators, realSources: [fold.realSource] }, test: splitForCrossedFold(items, fold, realSource).test };
+    })
+  : byGroups
+    ? plan.generatorGroups.map((g, i) => ({ name: `g${i}`, holdOut: { generators: g } }))
+    : (opt('--modalities') ? (opt('--modalities') as string).split(',') : all).map((m) => ({ name: m, holdOut: { modalities: [m] } }));
 const frozen = opt('--frozen') as FeatureChoice | undefined;
 const results: unknown[] = fs.existsSync(outFile) ? (JSON.parse(fs.readFileSync(outFile, 'utf8')) as unknown[]) : [];
 const done = new Set(results.map((r) => `${(r as { unfreeze: number | string }).unfreeze}:${(r as { heldOut: string }).heldOut}`));
 const registry = new ModelRegistry({ dataDir });
 
-for (const { name: m, holdOut } of folds) {
-  const test = splitWithHoldOut(items, holdOut).test;
+for (const { name: m, holdOut, test: crossedTest } of folds) {
+  const test = crossedTest ?? splitWithHoldOut(items, holdOut).test;
+  if (frozen && crossed) throw new Error('--frozen with --hold-out crossed: the frozen heads of the crossed folds come from crossed-experiments.ts');
   if (frozen && !done.has(`frozen-${frozen}:${m}`)) {
     const r = await trainDetector({ datasetDir, dataDir, backbone: 'mobilenet_v2', features: frozen, cacheDir: opt('--cache'), excludeGenerators: holdOut.generators && [...holdOut.generators], excludeModalities: holdOut.modalities && [...holdOut.modalities], register: false });
     const rocAuc = computeRocAuc(r.testItems.map((i) => i.label), r.testScores);
@@ -58,17 +70,19 @@ for (const { name: m, holdOut } of folds) {
   for (const k of depths) {
     if (done.has(`${k}:${m}`)) continue;
     const started = Date.now();
-    const id = `${byGroups ? 'logo' : 'lomo'}-${m}-unfreeze-${k}-e${epochs}${backboneLr === undefined ? '' : `-blr${backboneLr}`}`;
+    const id = `${crossed ? 'crossed' : byGroups ? 'logo' : 'lomo'}-${m.replace('×', '-')}-unfreeze-${k}-e${epochs}${backboneLr === undefined ? '' : `-blr${backboneLr}`}`;
     const run = await fineTuneDetector(
-      { datasetDir, dataDir, backbone: 'mobilenet_v2', unfreeze: k, epochs, batchSize, excludeModalities: holdOut.modalities && [...holdOut.modalities], excludeGenerators: holdOut.generators && [...holdOut.generators], modelId: id, resume: true, limit, backboneLearningRate: backboneLr, intraOpThreads: opt('--threads') ? Number(opt('--threads')) : undefined },
+      { datasetDir, dataDir, backbone: 'mobilenet_v2', unfreeze: k, epochs, batchSize, excludeModalities: holdOut.modalities && [...holdOut.modalities], excludeGenerators: holdOut.generators && [...holdOut.generators], excludeRealSources: holdOut.realSources && [...holdOut.realSources], modelId: id, resume: true, limit, backboneLearningRate: backboneLr, intraOpThreads: opt('--threads') ? Number(opt('--threads')) : undefined },
       { onProgress: (p) => p.kind === 'epoch' && console.log(`${m} k=${k} epoch ${p.epoch}/${p.epochs} loss ${p.loss.toFixed(4)} val ${p.valLoss.toFixed(4)} ${p.seconds.toFixed(0)} s`) },
     );
     const model = await registry.resolve(run.modelId);
     const scores = await scoreWithDetector(model, test);
     const ev = evaluateScores(test, scores, model.card.threshold);
+    // Crossed folds weigh every held-out generator the same, as crossed-experiments.ts does.
     const heldOutAuc = computeRocAuc(
       test.map((i) => i.label),
       scores,
+      crossed ? generatorBalancedWeights(test) : undefined,
     );
     const row = {
       heldOut: m,

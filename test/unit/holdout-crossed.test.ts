@@ -2,7 +2,7 @@
 // threshold rule meets its false-positive target on the data it was chosen on, and a fold whose
 // held-out classes are separable by construction scores ROC-AUC 1.
 import { describe, expect, it } from 'vitest';
-import type { DatasetItem } from '../../electron/services/training/dataset-items';
+import { splitWithHoldOut, type DatasetItem } from '../../electron/services/training/dataset-items';
 import { sourceBalancedWeights, type FeatureTable } from '../../electron/services/training/feature-table';
 import {
   generatorFamilyOf,
@@ -64,6 +64,23 @@ describe('crossed hold-out folds', () => {
       expect(split.test).toHaveLength(items.filter(held).length);
       expect(split.train.some((i) => i.split !== 'train')).toBe(false);
     }
+  });
+
+  it('leaves a real collection out of training as the fine-tuning folds need it, by the manifest\'s source rules', () => {
+    const real = (id: string, split: DatasetItem['split'], sourceKey: string): DatasetItem => ({ id, file: '', split, label: 0, modality: 'photo', generator: 'none', sourceKey });
+    const items: DatasetItem[] = [
+      real('w1', 'train', 'mate-backgrounds=1.26/usr/share/backgrounds/a.jpg'),
+      real('w2', 'val', 'lomiri-wallpapers-16.04=1/b.jpg'),
+      real('k1', 'train', 'Zelex/images@abc/kodim01.png'),
+      real('k2', 'test', 'Zelex/images@abc/kodim02.png'),
+      { id: 's1', file: '', split: 'train', label: 1, modality: 'gan', generator: 'spade', sourceKey: 'spade:1' },
+      { id: 's2', file: '', split: 'val', label: 1, modality: 'gan', generator: 'munit', sourceKey: 'munit:1' },
+    ];
+    const split = splitWithHoldOut(items, { realSources: ['wallpapers'], generators: ['munit'] });
+    expect(split.train.map((i) => i.id)).toEqual(['k1', 's1']);
+    expect(split.val.map((i) => i.id)).toEqual([]);
+    // Held-out items from every split, and the other real test items, form test.
+    expect(split.test.map((i) => i.id).sort()).toEqual(['k2', 's2', 'w1', 'w2']);
   });
 
   it('can weigh every real collection the same, leaving the synthetic weights as they were', () => {

@@ -3,6 +3,7 @@
 // held-out group into test and none into train/val; the real images keep their own split.
 import fs from 'node:fs';
 import path from 'node:path';
+import { realSourceOf } from '../dataset/source-manifest';
 import { TrainingError } from './training-errors';
 
 export type SplitName = 'train' | 'val' | 'test';
@@ -80,10 +81,12 @@ export function loadDataset(dir: string): LoadedDataset {
 export interface HoldOut {
   generators?: readonly string[];
   modalities?: readonly string[];
+  /** Collections of real photographs (source-manifest's realSourceOf), for the crossed folds. */
+  realSources?: readonly string[];
 }
 
 export function isHeldOut(item: DatasetItem, holdOut: HoldOut): boolean {
-  if (item.label === 0) return false;
+  if (item.label === 0) return (holdOut.realSources ?? []).includes(realSourceOf(item.sourceKey));
   return (holdOut.generators ?? []).includes(item.generator) || (holdOut.modalities ?? []).includes(item.modality);
 }
 
@@ -93,7 +96,7 @@ export function isHeldOut(item: DatasetItem, holdOut: HoldOut): boolean {
  * With nothing held out, the dataset's own splits are returned.
  */
 export function splitWithHoldOut(items: readonly DatasetItem[], holdOut: HoldOut = {}): Record<SplitName, DatasetItem[]> {
-  const any = (holdOut.generators?.length ?? 0) + (holdOut.modalities?.length ?? 0) > 0;
+  const any = (holdOut.generators?.length ?? 0) + (holdOut.modalities?.length ?? 0) + (holdOut.realSources?.length ?? 0) > 0;
   const out: Record<SplitName, DatasetItem[]> = { train: [], val: [], test: [] };
   for (const item of items) {
     if (!any) out[item.split].push(item);

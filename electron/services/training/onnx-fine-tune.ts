@@ -59,6 +59,8 @@ export interface FineTuneOptions {
   seed?: number;
   excludeModalities?: string[];
   excludeGenerators?: string[];
+  /** Collections of real photographs left out of training and validation (the crossed folds). */
+  excludeRealSources?: string[];
   /** Use at most this many training / validation images (tests, smoke runs). */
   limit?: number;
   /** Where the per-epoch checkpoint lives (default <dataDir>/training/<run key>). */
@@ -267,7 +269,7 @@ export async function fineTuneBackbone(options: FineTuneOptions, hooks: { onProg
   };
 
   const dataset = loadDataset(options.datasetDir);
-  const split = splitWithHoldOut(dataset.items, { generators: options.excludeGenerators, modalities: options.excludeModalities });
+  const split = splitWithHoldOut(dataset.items, { generators: options.excludeGenerators, modalities: options.excludeModalities, realSources: options.excludeRealSources });
   const limitBalanced = (list: DatasetItem[]) => {
     if (!options.limit) return list;
     const half = Math.max(1, Math.floor(options.limit / 2));
@@ -308,6 +310,7 @@ export async function fineTuneBackbone(options: FineTuneOptions, hooks: { onProg
         limit: options.limit ?? null,
         excludeModalities: options.excludeModalities ?? [],
         excludeGenerators: options.excludeGenerators ?? [],
+        ...(options.excludeRealSources?.length ? { excludeRealSources: options.excludeRealSources } : {}),
         train: train.map((i) => i.file),
         val: val.map((i) => i.file),
         params: params.map((p) => [p.name, p.shape]),
