@@ -32,6 +32,7 @@ export const TRAIN_USAGE = [
   '  --units <n>                 hidden units, default 256   --dropout <x> default 0.5   --seed <n>',
   '  --ensemble <n>              train n heads (seeds seed..seed+n-1) and average their logits, exported as one head (default 1)',
   '  --features last|mid|both|taps  pooled feature layer(s), default last (last, mid and taps can be exported; both is for experiments)',
+  '  --mirror                    score every image with its mirror (mean of the two logits), as the shipped default does',
   '  --augment <views>           training views: flip,jpeg,blur,resize (default flip; add -flip variants, e.g. jpeg-flip)',
   '  --exclude-modality <m>      hold a modality out of training (tested on it; the paper\'s Table 3)',
   '  --exclude-generator <g>     hold a generator out of training (tested on it)',
@@ -65,6 +66,7 @@ const spec = {
   ensemble: { type: 'int' },
   features: { type: 'string' },
   augment: { type: 'string' },
+  mirror: { type: 'flag' },
   'exclude-modality': { type: 'list' },
   'exclude-generator': { type: 'list' },
   'leave-one-out': { type: 'list' },
@@ -106,6 +108,7 @@ export async function runTrainCommand(argv: string[], ctx: TrainCommandContext):
     numberInRange(flags.dropout, 'dropout', 0, 0.99);
     numberInRange(flags.ensemble, 'ensemble', 1, 32);
     if (flags.ensemble !== undefined && flags.unfreeze !== undefined && flags.unfreeze !== '0') throw new UsageError('--ensemble trains heads on frozen features; it does not combine with --unfreeze');
+    if (flags.mirror === true && flags.unfreeze !== undefined && flags.unfreeze !== '0') throw new UsageError('--mirror is offered for frozen heads; a fine-tuned network is scored one pass per image');
     if (flags.unfreeze !== undefined && flags.unfreeze !== 'all' && !/^\d+$/.test(flags.unfreeze as string)) throw new UsageError('--unfreeze takes "all" or a whole number of blocks');
     numberInRange(flags['backbone-lr'], 'backbone-lr', 0, 10, false);
     numberInRange(flags['weight-decay'], 'weight-decay', 0, 1);
@@ -211,6 +214,7 @@ export async function runTrainCommand(argv: string[], ctx: TrainCommandContext):
         views: flags.augment ? parseViews(flags.augment as string) : undefined,
         ...sharedOptions,
         ensemble: flags.ensemble as number | undefined,
+        mirror: flags.mirror === true,
         leaveOneOut: flags['leave-one-out'] as Array<'generator' | 'modality'> | undefined,
         modelId: flags.id as string | undefined,
         createdBy: os.userInfo().username,

@@ -360,6 +360,8 @@ export const apiContract = {
           seed: z.number().int().min(0).max(0xffffffff).optional(),
           /** Frozen heads only: train this many heads (seeds seed, seed+1, ...) and average their logits, exported as one head. */
           ensemble: z.number().int().min(1).max(32).optional(),
+          /** Frozen heads only: score every image with its mirror (mean of the two logits), as the shipped default does; the card records it. */
+          mirror: z.boolean().optional(),
           /** Also run leave-one-generator-out / leave-one-modality-out folds and record them in the model card. */
           leaveOneOut: z.array(z.enum(['generator', 'modality'])).max(2).optional(),
           /** Fine-tune the whole backbone ('all') or its last k blocks with the head, in onnxruntime; 0 or absent = frozen backbone, head only. */

@@ -86,6 +86,8 @@ describe('model lab in Chromium over the browser transport', () => {
     // 2. Training: 2 epochs, batches of 8. Record the loss chart's point count at every DOM change.
     await page.getByLabel('Epochs').fill('2');
     await page.getByLabel('Batch size').fill('8');
+    // Scored as the shipped default is: every image with its mirror.
+    await page.getByLabel('Mirrored scoring').check();
     await page.evaluate(() => {
       const w = window as unknown as { __loss: Array<{ points: number; status: string }> };
       w.__loss = [];
@@ -136,6 +138,10 @@ describe('model lab in Chromium over the browser transport', () => {
     await page.getByRole('button', { name: 'Save as new model version' }).click();
     await expect.poll(() => page.getByTestId('threshold-message').textContent(), { timeout: 120_000 }).toMatch(new RegExp(`^Saved ${modelId}-r100: threshold \\d\\.\\d{3}, .* ${modelId} is unchanged\\.$`));
     await expect.poll(() => page.locator(`tr[data-model="${modelId}-r100"]`).count()).toBe(1);
+    // The new model's card says how it scores a file.
+    await page.locator(`tr[data-model="${modelId}"]`).getByRole('button', { name: 'Card' }).click();
+    expect(await page.getByTestId('model-scoring').textContent()).toBe('the whole image resized to 224 px (the paper), each view averaged with its left-right mirror');
+    await page.locator(`tr[data-model="${modelId}"]`).getByRole('button', { name: 'Card' }).click();
     await page.locator('section[aria-labelledby="lab-threshold-title"]').screenshot({ path: path.join(shots, 'model-lab-3b-threshold.png') });
 
     // 4. Activation: a weak model needs the warning and an explicit "Activate anyway".

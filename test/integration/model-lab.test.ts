@@ -211,6 +211,36 @@ describe('model lab: build, train, activate, export/import, evaluate, threshold'
     expect(globalAudit().filter((e) => e.action === 'model.activated')).toEqual([]);
   });
 
+  it('trains a mirrored head from the lab: the card says so and the fused detector scores a file and its mirror alike', async () => {
+    const job = await runJob({ kind: 'training.run', datasetDir: dataset.dir, backbone: 'mobilenet_v2', epochs: 2, batchSize: 16, seed: 7, mirror: true, modelId: 'lab-mirrored' });
+    expect(job.error).toBeUndefined();
+    const trained = (await services.handlers['models.list']({})).find((m) => m.id === 'lab-mirrored')!;
+    expect(trained.active).toBe(false);
+    expect(trained.card.inference).toEqual({ inputMode: 'resize', mirror: true });
+    const { ModelRegistry } = await import('../../electron/services/engine/model-registry');
+    const { decodeToPaperRgb, parseNormalisation, toModelInput } = await import('../../electron/services/engine/preprocess');
+    const ort = (await import('onnxruntime-node')).default;
+    const model = await new ModelRegistry({ dataDir }).resolve('lab-mirrored');
+    const size = model.card.backbone.inputSize;
+    const x = new Float32Array(2 * size * size * 3);
+    toModelInput((await decodeToPaperRgb(realPhotos()[0])).data, { inputSize: size, normalisation: parseNormalisation(model.card.backbone.normalisation) }, x, 0);
+    // The second row is the first mirrored left to right.
+    for (let y = 0; y < size; y++)
+      for (let c = 0; c < size; c++) for (let k = 0; k < 3; k++) x[size * size * 3 + (y * size + c) * 3 + k] = x[(y * size + (size - 1 - c)) * 3 + k];
+    const session = await ort.InferenceSession.create(model.detectorPath);
+    try {
+      const out = await session.run({ [session.inputNames[0]]: new ort.Tensor('float32', x, [2, size, size, 3]) });
+      const p = out.p_synthetic.data as Float32Array;
+      expect(Math.abs(p[0] - p[1])).toBeLessThan(1e-5);
+    } finally {
+      await session.release();
+    }
+    // Fine-tuned networks are scored one pass per image: the lab refuses the combination.
+    const refused = await runJob({ kind: 'training.run', datasetDir: dataset.dir, backbone: 'mobilenet_v2', epochs: 1, unfreeze: 1, mirror: true, modelId: 'lab-mirrored-ft' });
+    expect(refused.status).toBe('failed');
+    expect(refused.error?.message).toMatch(/mirrored scoring is offered for frozen heads/);
+  });
+
   it('fine-tunes the last backbone block in onnxruntime from the lab, registers it with its fine-tuning card, never active', async () => {
     const job = await runJob({ kind: 'training.run', datasetDir: dataset.dir, backbone: 'mobilenet_v2', epochs: 1, batchSize: 8, seed: 3, unfreeze: 1, modelId: 'lab-fine-tuned' });
     expect(job.error).toBeUndefined();

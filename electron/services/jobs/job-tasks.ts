@@ -126,6 +126,8 @@ export const jobTasks: Record<string, TaskFn> = {
     };
     if (unfreeze !== undefined && unfreeze !== 0) {
       if ((options.ensemble ?? 1) > 1) throw new Error('an ensemble of heads is trained on frozen features; it does not combine with fine-tuning');
+      // The fine-tuned network's threshold is chosen on single-pass validation scores.
+      if (options.mirror) throw new Error('mirrored scoring is offered for frozen heads; a fine-tuned network is scored one pass per image');
       // The compiled training graph in onnxruntime (resumable, same provider choice as analysis).
       const { fineTuneDetector } = await import('../training/onnx-fine-tune');
       const tuned = await fineTuneDetector(

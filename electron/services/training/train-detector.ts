@@ -52,7 +52,7 @@ export interface TrainDetectorOptions extends HeadTrainingOptions {
    * detector (the card's `inference.mirror`); needs the flip view's features, which are then built.
    */
   mirror?: boolean;
-  /** Fine-tune the last k backbone blocks as well (tfjs; slow on CPU). */
+  /** Refused when above 0: fine-tuning is fineTuneDetector (onnx-fine-tune.ts), not this head trainer. */
   unfreeze?: number;
   /** Who trained it, for the model card. */
   createdBy?: string;

@@ -246,6 +246,14 @@ function ModelRow(props: {
   );
 }
 
+/** How the card's detector reads a file (its `inference` block; absent = the paper's single resize). */
+function describeScoring(c: LabModelInfo['card']): string {
+  const size = String(cardField(c, 'backbone', 'inputSize') ?? '?');
+  const crops = cardField(c, 'inference', 'inputMode') === 'crops';
+  const base = crops ? '256 px crops at native resolution, logits averaged' : `the whole image resized to ${size} px (the paper)`;
+  return cardField(c, 'inference', 'mirror') === true ? `${base}, each view averaged with its left-right mirror` : base;
+}
+
 function ModelCardView({ model }: { model: LabModelInfo }) {
   const c = model.card;
   const t = (cardField(c, 'training') ?? {}) as Record<string, unknown>;
@@ -265,6 +273,8 @@ function ModelCardView({ model }: { model: LabModelInfo }) {
           {String(cardField(c, 'backbone', 'featureLayer') ?? 'the last layer')}
           {cardField(c, 'backbone', 'fineTunedBlocks') ? `, last ${String(cardField(c, 'backbone', 'fineTunedBlocks'))} blocks fine-tuned` : ', frozen'}
         </dd>
+        <dt>Scoring</dt>
+        <dd data-testid="model-scoring">{describeScoring(c)}</dd>
         <dt>Head</dt>
         <dd>{((cardField(c, 'head', 'layers') as string[] | undefined) ?? []).join(' → ') || `${String(cardField(c, 'head', 'hiddenUnits'))} hidden units`}</dd>
         <dt>Data</dt>

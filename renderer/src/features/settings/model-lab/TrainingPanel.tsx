@@ -23,6 +23,7 @@ export function TrainingPanel(props: { dataset: LabDatasetInfo | null; onTrained
   const [optimizer, setOptimizer] = useState<'adam' | 'rmsprop'>(RECIPE.optimizer);
   const [seed, setSeed] = useState(String(RECIPE.seed));
   const [leaveOneOut, setLeaveOneOut] = useState(false);
+  const [mirror, setMirror] = useState(false);
   const [jobId, setJobId] = useState<string | null>(null);
   const [error, setError] = useState<string | null>(null);
   const { job, details, startedAt } = useJobHistory(jobId);
@@ -55,6 +56,7 @@ export function TrainingPanel(props: { dataset: LabDatasetInfo | null; onTrained
         ...(leaveOneOut && head === 'frozen' ? { leaveOneOut: ['generator' as const, 'modality' as const] } : {}),
         ...(head === 'fine-tune' ? { unfreeze: unfreeze === 'all' ? ('all' as const) : Number(unfreeze) } : {}),
         ...(head === 'frozen' && features === 'taps' ? { features } : {}),
+        ...(head === 'frozen' && mirror ? { mirror: true } : {}),
       });
       setJobId(started.jobId);
     } catch (e) {
@@ -159,6 +161,12 @@ export function TrainingPanel(props: { dataset: LabDatasetInfo | null; onTrained
           <input aria-label="Training seed" type="number" min={0} value={seed} onChange={(e) => setSeed(e.target.value)} className="lab-num" />,
           'Fixes initial weights, dropout and batch order, so the run can be repeated exactly.',
         )}
+        {head === 'frozen' &&
+          field(
+            'Mirrored scoring',
+            <input aria-label="Mirrored scoring" type="checkbox" checked={mirror} onChange={(e) => setMirror(e.target.checked)} />,
+            'Score every image together with its left-right mirror (the mean of the two logits), as the shipped default does: a verdict cannot change when evidence is mirrored, at twice the analysis time. Evaluation, the threshold and the fused detector all use it.',
+          )}
         {head === 'frozen' &&
           field(
             'Leave-one-out',
