@@ -24,7 +24,7 @@ import { loadDataset, splitWithHoldOut, type DatasetItem } from '../../electron/
 import type { LayerSpec } from '../../electron/services/training/feature-cache';
 import { buildFeatureTable, featureSetFor, gatherRows, type FeatureTable } from '../../electron/services/training/feature-table';
 import { scoreWithHead, trainHead, type HeadTrainingOptions, type HeadWeights } from '../../electron/services/training/head-trainer';
-import { planCrossedFolds, runCrossedValidation, type CrossedFoldSpec } from '../../electron/services/training/holdout-validation';
+import { perGeneratorRocAuc, planCrossedFolds, runCrossedValidation, summariseCrossedFolds, type CrossedFoldSpec, type CrossedSummary } from '../../electron/services/training/holdout-validation';
 import { parseViews, type ViewName } from '../../electron/services/training/image-views';
 import { convertLayersModel, loadNsfwjsSource } from '../../electron/services/onnx-graphs';
 import { args, opt } from './script-args';
@@ -265,17 +265,26 @@ for (const layerArg of layerArgs) {
     });
     // --tta: each fold's test crops also scored flipped, the two logits averaged (ranking only: the
     // fold thresholds were chosen on plain scores).
-    let tta: { meanRocAuc: number; minRocAuc: number; folds: number[] } | undefined;
+    let tta: { meanRocAuc: number; minRocAuc: number; folds: number[]; byGenerator: CrossedSummary['byGenerator'] } | undefined;
     if (args.includes('--tta') && !views.includes('flip')) process.stderr.write(`  --tta skipped for [${views.join(',')}]: it needs the flip view\n`);
     if (args.includes('--tta') && views.includes('flip')) {
       const logit = (p: number) => Math.log(Math.max(p, 1e-7) / Math.max(1 - p, 1e-7));
-      const folds = runs.map((run, f) => {
+      const mirroredFolds = runs.map((run, f) => {
         const flipped = scoreWithHead(foldHeads[f], gatherRows(table, run.testItems, 'flip'));
         const both = Array.from(run.testScores, (p, i) => 1 / (1 + Math.exp(-(logit(p) + logit(flipped[i])) / 2)));
-        return computeRocAuc(run.testItems.map((i) => i.label), both, generatorBalancedWeights(run.testItems)) ?? NaN;
+        const rocAuc = computeRocAuc(run.testItems.map((i) => i.label), both, generatorBalancedWeights(run.testItems));
+        return { ...run.result, rocAuc, perGenerator: perGeneratorRocAuc(run.testItems, both, plan.folds[f].generators) };
       });
-      tta = { meanRocAuc: folds.reduce((a, b) => a + b, 0) / folds.length, minRocAuc: Math.min(...folds), folds };
-      process.stdout.write(`|   flip TTA | crossed mean ${fmt(tta.meanRocAuc)} min ${fmt(tta.minRocAuc)} |\n`);
+      const folds = mirroredFolds.map((r) => r.rocAuc ?? NaN);
+      const byGenerator = summariseCrossedFolds(mirroredFolds).byGenerator;
+      tta = { meanRocAuc: folds.reduce((a, b) => a + b, 0) / folds.length, minRocAuc: Math.min(...folds), folds, byGenerator };
+      const genAucs = byGenerator.map((g) => g.meanRocAuc ?? NaN);
+      process.stdout.write(
+        `|   flip TTA | crossed mean ${fmt(tta.meanRocAuc)} min ${fmt(tta.minRocAuc)} | generators mean ${fmt(genAucs.reduce((a, b) => a + b, 0) / genAucs.length)}, ${genAucs.filter((a) => a < 0.75).length} under 0.75, worst ${byGenerator
+          .slice(0, 5)
+          .map((g) => `${g.generator} ${fmt(g.meanRocAuc)}`)
+          .join(', ')} |\n`,
+      );
     }
     let inference: Record<string, unknown> | undefined;
     if (args.includes('--inference')) {

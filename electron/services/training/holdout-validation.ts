@@ -310,11 +310,7 @@ export async function runCrossedFold(
       if (testScores[i] >= threshold) tpW += weights[i];
     }
   });
-  const perGenerator = fold.generators.map((g) => {
-    const idx = split.test.map((it, i) => (it.label === 0 || it.generator === g ? i : -1)).filter((i) => i >= 0);
-    const n = idx.filter((i) => labels[i] === 1).length;
-    return { generator: g, items: n, rocAuc: n ? computeRocAuc(idx.map((i) => labels[i]), idx.map((i) => testScores[i])) : null };
-  });
+  const perGenerator = perGeneratorRocAuc(split.test, testScores, fold.generators);
   return {
     result: {
       realSource: fold.realSource,
@@ -336,6 +332,15 @@ export async function runCrossedFold(
     valItems: split.val,
     valScores,
   };
+}
+
+/** Each held-out generator's images against the fold's held-out real photographs. */
+export function perGeneratorRocAuc(testItems: readonly DatasetItem[], scores: ArrayLike<number>, generators: readonly string[]): CrossedFoldResult['perGenerator'] {
+  return generators.map((g) => {
+    const idx = testItems.map((it, i) => (it.label === 0 || it.generator === g ? i : -1)).filter((i) => i >= 0);
+    const n = idx.filter((i) => testItems[i].label === 1).length;
+    return { generator: g, items: n, rocAuc: n ? computeRocAuc(idx.map((i) => testItems[i].label), idx.map((i) => scores[i])) : null };
+  });
 }
 
 export interface CrossedSummary {
