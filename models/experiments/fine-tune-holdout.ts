@@ -13,13 +13,15 @@
 //     [--epochs 2] [--batch 16] [--modalities diffusion,gan] [--hold-out modality|generator-groups]
 //     [--hold-out crossed --crossed-folds 0,1,2,3] [--frozen taps] [--backbone-lr 1e-4] [--limit n] [--threads n] [--out results.json]
 import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { ModelRegistry } from '../../electron/services/engine/model-registry';
 import { computeRocAuc } from '../../electron/services/evaluation/metrics';
 import { loadDataset, splitWithHoldOut } from '../../electron/services/training/dataset-items';
 import { scoreWithDetector } from '../../electron/services/training/evaluate-model';
 import { fineTuneDetector } from '../../electron/services/training/onnx-fine-tune';
 import { evaluateScores, trainDetector } from '../../electron/services/training/train-detector';
-import { realSourceOf } from '../../electron/services/dataset/source-manifest';
+import { parseSourceManifest, realSourceOf, sourceKeyOf } from '../../electron/services/dataset/source-manifest';
 import type { FeatureChoice } from '../../electron/services/training/backbone-specs';
 import type { DatasetItem, HoldOut } from '../../electron/services/training/dataset-items';
 import { planCrossedFolds, splitForCrossedFold } from '../../electron/services/training/holdout-validation';
@@ -53,11 +55,26 @@ const folds: Array<{ name: string; holdOut: HoldOut; test?: DatasetItem[] }> = c
     ? plan.generatorGroups.map((g, i) => ({ name: `g${i}`, holdOut: { generators: g } }))
     : (opt('--modalities') ? (opt('--modalities') as string).split(',') : all).map((m) => ({ name: m, holdOut: { modalities: [m] } }));
 const frozen = opt('--frozen') as FeatureChoice | undefined;
+// Crossed folds also score the held-out SOURCE files whole (the engine's input), so an operating
+// point can be fitted on out-of-fold scores as the shipped default's is.
+const sourcesDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../shared/datasets');
+const sourceFiles: DatasetItem[] = crossed
+  ? parseSourceManifest(fs.readFileSync(path.join(sourcesDir, 'MANIFEST.csv'), 'utf8')).map((r) => ({
+      id: `src-${r.path}`,
+      file: path.join(sourcesDir, r.path),
+      split: 'test' as const,
+      label: r.label === 'synthetic' ? (1 as const) : (0 as const),
+      modality: r.modality,
+      generator: r.generator,
+      sourceKey: sourceKeyOf(r.source),
+    }))
+  : [];
 const results: unknown[] = fs.existsSync(outFile) ? (JSON.parse(fs.readFileSync(outFile, 'utf8')) as unknown[]) : [];
 const done = new Set(results.map((r) => `${(r as { unfreeze: number | string }).unfreeze}:${(r as { heldOut: string }).heldOut}`));
 const registry = new ModelRegistry({ dataDir });
 
 for (const { name: m, holdOut, test: crossedTest } of folds) {
+  const heldOutFiles = sourceFiles.filter((f) => (f.label === 0 ? (holdOut.realSources ?? []).includes(realSource(f)) : (holdOut.generators ?? []).includes(f.generator)));
   const test = crossedTest ?? splitWithHoldOut(items, holdOut).test;
   if (frozen && crossed) throw new Error('--frozen with --hold-out crossed: the frozen heads of the crossed folds come from crossed-experiments.ts');
   if (frozen && !done.has(`frozen-${frozen}:${m}`)) {
@@ -84,8 +101,17 @@ for (const { name: m, holdOut, test: crossedTest } of folds) {
       scores,
       crossed ? generatorBalancedWeights(test) : undefined,
     );
+    let sourceFileRows: { rocAuc: number | null; outOfFold: Array<[number, string, number]> } | undefined;
+    if (crossed) {
+      const fileScores = await scoreWithDetector(model, heldOutFiles);
+      sourceFileRows = {
+        rocAuc: computeRocAuc(heldOutFiles.map((f) => f.label), fileScores, generatorBalancedWeights(heldOutFiles)),
+        outOfFold: heldOutFiles.map((f, i) => [f.label, f.label === 0 ? realSource(f) : f.generator, Number(fileScores[i].toFixed(6))]),
+      };
+    }
     const row = {
       heldOut: m,
+      ...(sourceFileRows ? { sourceFiles: sourceFileRows } : {}),
       unfreeze: k,
       epochs,
       backboneLearningRate: backboneLr ?? 1e-4,
@@ -99,7 +125,7 @@ for (const { name: m, holdOut, test: crossedTest } of folds) {
       trainingSeconds: run.result.seconds,
       wallSeconds: (Date.now() - started) / 1000,
     };
-    console.log(JSON.stringify({ heldOut: m, unfreeze: k, rocAuc: heldOutAuc, fpr: ev.metrics.fpr, recall: ev.metrics.recall }));
+    console.log(JSON.stringify({ heldOut: m, unfreeze: k, rocAuc: heldOutAuc, sourceFilesRocAuc: sourceFileRows?.rocAuc, fpr: ev.metrics.fpr, recall: ev.metrics.recall }));
     results.push(row);
     fs.writeFileSync(outFile, JSON.stringify(results, null, 2));
   }

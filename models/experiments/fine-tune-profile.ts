@@ -1,7 +1,7 @@
 // The whole-MobileNetV2 training step against its forward pass, with onnxruntime's per-node profile:
 // where a step's time goes (experiment only; the benchmark is `npm run bench -- training`). Kernel
 // times include the warm-up run, so read them as shares.
-//   npx tsx models/experiments/fine-tune-profile.ts --dataset <dir> [--level all|extended|basic] [--reps 5] [--profile] [--parallel]
+//   npx tsx models/experiments/fine-tune-profile.ts --dataset <dir> [--level all|extended|basic] [--reps 5] [--profile] [--parallel] [--dynamic-batch]
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -26,8 +26,10 @@ const blocks = backboneBlocks(graph, spec.featureLayer);
 const trainable = new Set(blocks.flat());
 const head = initialHead(1280, 256, 1);
 const inputShape = [224, 224, 3] as const;
-const train = buildTrainingGraph(graph.layers, { featureLayer: spec.featureLayer, inputShape, trainableLayers: trainable, head });
-const forward = buildTrainingGraph(graph.layers, { featureLayer: spec.featureLayer, inputShape, trainableLayers: trainable, head, forwardOnly: true });
+// --dynamic-batch: the graphs as they compile without a batch size (the tap-by-tap depthwise gradients).
+const batchSize = args.includes('--dynamic-batch') ? undefined : N;
+const train = buildTrainingGraph(graph.layers, { featureLayer: spec.featureLayer, inputShape, trainableLayers: trainable, head, batchSize });
+const forward = buildTrainingGraph(graph.layers, { featureLayer: spec.featureLayer, inputShape, trainableLayers: trainable, head, forwardOnly: true, batchSize });
 const items = loadDataset(opt('--dataset', 'dataset')).items.slice(0, N);
 const per = 224 * 224 * 3;
 const images = new Float32Array(N * per);

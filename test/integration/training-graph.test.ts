@@ -21,7 +21,7 @@ const FEATURE = 'features';
 const BELOW_AVERAGE_POOL = new Set(['conv1', 'bn1', 'dw', 'bn2', 'pw', 'bn3']);
 
 /** A tiny network with every layer kind MobileNetV2 trains: strided/padded/1×1 Conv2D (with and
- * without bias, stride 2 on an odd map), stride-1 and stride-2 DepthwiseConv2D, BatchNorm, ReLU6 and ReLU, Add, ZeroPadding, and InceptionV3's average pool, max pool and concatenation. */
+ * without bias, stride 2 on an odd map), stride-1 and stride-2 DepthwiseConv2D, BatchNorm, ReLU6 and ReLU, Add, ZeroPadding, and InceptionV3's average pool, max pool, stride-1 1×3 convolution and concatenation. */
 function tinyModel(): tf.LayersModel {
   // Seeded initialisers: the same weights every run, so the finite-difference check cannot land on a
   // draw whose units sit on ReLU/ReLU6 kinks (an unseeded draw once put 23 of 104 weights there).
@@ -35,7 +35,9 @@ function tinyModel(): tf.LayersModel {
   const add = tf.layers.add({ name: 'add' }).apply([tf.layers.batchNormalization({ name: 'bn3' }).apply(pw) as tf.SymbolicTensor, r1]) as tf.SymbolicTensor;
   // InceptionV3's branch ops: a 3×3 "same" average pool (padding cells not counted) and a concatenation.
   const avg = tf.layers.averagePooling2d({ poolSize: 3, strides: 1, padding: 'same', name: 'avg' }).apply(add) as tf.SymbolicTensor;
-  const cat = tf.layers.concatenate({ name: 'cat' }).apply([add, avg]) as tf.SymbolicTensor;
+  // InceptionV3's stride-1 k×1 / 1×k convolutions: a 1×3 "same" kernel, its weight gradient tap by tap.
+  const c3 = tf.layers.conv2d({ filters: 8, kernelSize: [1, 3], strides: 1, padding: 'same', useBias: true, kernelInitializer: tf.initializers.glorotUniform({ seed: 307 }), name: 'conv3' }).apply(avg) as tf.SymbolicTensor;
+  const cat = tf.layers.concatenate({ name: 'cat' }).apply([add, c3]) as tf.SymbolicTensor;
   const c2 = tf.layers.conv2d({ filters: 6, kernelSize: 3, strides: 2, padding: 'same', useBias: true, activation: 'relu', kernelInitializer: tf.initializers.glorotUniform({ seed: 304 }), name: 'conv2' }).apply(cat) as tf.SymbolicTensor;
   const mp = tf.layers.maxPooling2d({ poolSize: 2, strides: 2, name: 'mp' }).apply(c2) as tf.SymbolicTensor;
   const dw2 = tf.layers.depthwiseConv2d({ kernelSize: 3, strides: 2, padding: 'same', useBias: true, depthwiseInitializer: tf.initializers.glorotUniform({ seed: 305 }), name: 'dw2' }).apply(mp) as tf.SymbolicTensor;
@@ -116,7 +118,7 @@ describe.skipIf(!fs.existsSync(shared))('ONNX training graph on small real image
   const compiled = new Map<string, { tg: TrainingGraph; result: StepResult; session: Awaited<ReturnType<typeof createTrainingSession>> }>();
 
   const trainableSets: Record<string, string[]> = {
-    all: ['conv1', 'bn1', 'dw', 'bn2', 'pw', 'bn3', 'conv2', 'dw2', 'bn4', FEATURE],
+    all: ['conv1', 'bn1', 'dw', 'bn2', 'pw', 'bn3', 'conv3', 'conv2', 'dw2', 'bn4', FEATURE],
     last: ['dw2', 'bn4', FEATURE],
   };
 
@@ -154,7 +156,7 @@ describe.skipIf(!fs.existsSync(shared))('ONNX training graph on small real image
     const all = compiled.get('all')!.tg.params.map((p) => p.name);
     expect(all).toEqual([
       'conv1/kernel', 'bn1/gamma', 'bn1/beta', 'dw/depthwise_kernel', 'bn2/gamma', 'bn2/beta', 'pw/kernel', 'bn3/gamma', 'bn3/beta',
-      'conv2/kernel', 'conv2/bias', 'dw2/depthwise_kernel', 'dw2/bias', 'bn4/gamma', 'bn4/beta', 'features/kernel', 'features/bias',
+      'conv3/kernel', 'conv3/bias', 'conv2/kernel', 'conv2/bias', 'dw2/depthwise_kernel', 'dw2/bias', 'bn4/gamma', 'bn4/beta', 'features/kernel', 'features/bias',
       'head_dense1/kernel', 'head_dense1/bias', 'head_bn/gamma', 'head_bn/beta', 'head_dense2/kernel', 'head_dense2/bias',
     ]);
     const last = compiled.get('last')!.tg.params.map((p) => p.name);
@@ -222,6 +224,37 @@ describe.skipIf(!fs.existsSync(shared))('ONNX training graph on small real image
     expect(Object.keys(worst).sort()).toEqual(['bias', 'bn_beta', 'bn_gamma', 'conv_kernel', 'dense_kernel', 'depthwise_kernel']);
     console.log(`finite differences: ${checked} weights (${kinks} skipped at a kink), worst relative error per kind ${JSON.stringify(worst)}`);
     for (const [kind, rel] of Object.entries(worst)) expect(rel, kind).toBeLessThanOrEqual(1e-3);
+  });
+
+  it('compiled for a fixed batch (grouped depthwise gradients), gives the same loss and gradients, a short batch padded with zero-weight rows', async () => {
+    const { tg: dynamic, result: reference } = compiled.get('all')!;
+    const values = new Map(dynamic.params.map((p) => [p.name, Float32Array.from(p.initial)]));
+    for (const size of [4, 6]) {
+      const tg = buildTrainingGraph(graph.layers, { featureLayer: FEATURE, inputShape: [SIZE, SIZE, 3], trainableLayers: new Set(trainableSets.all), head, batchSize: size });
+      expect(tg.batchSize).toBe(size);
+      expect(tg.params.map((p) => p.name)).toEqual(dynamic.params.map((p) => p.name));
+      const session = await createTrainingSession(tg.bytes, { preference: 'cpu', intraOpThreads: 1 });
+      try {
+        const weightsBefore = Float32Array.from(batch.weights);
+        const r = await runTrainingGraph(session.session, tg.params, values, batch, tg.batchSize);
+        // The caller's batch is untouched, and only its own rows come back.
+        expect(Array.from(batch.weights)).toEqual(Array.from(weightsBefore));
+        expect(r.p).toHaveLength(batch.count);
+        expect(Math.abs(r.loss - reference.loss)).toBeLessThan(1e-6 * Math.max(1, reference.loss));
+        for (const [i, v] of r.p.entries()) expect(Math.abs(v - reference.p[i])).toBeLessThan(1e-6);
+        for (const p of tg.params) {
+          const a = r.gradients.get(p.name)!;
+          const b = reference.gradients.get(p.name)!;
+          const scale = b.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+          const diff = a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i])), 0);
+          expect(diff, `${p.name} at batch ${size}`).toBeLessThanOrEqual(1e-5 * Math.max(scale, 1e-3));
+        }
+        // A batch larger than the graph is refused.
+        if (size === 4) await expect(runTrainingGraph(session.session, tg.params, values, { ...batch, count: 5 }, tg.batchSize)).rejects.toThrow(/does not fit/);
+      } finally {
+        await session.session.release();
+      }
+    }
   });
 
   /** tfjs autograd of the same loss, weights and batch; variables named as the graph's params. */

@@ -38,6 +38,12 @@ export interface TrainingGraphOptions {
   head: TrainingHead;
   /** Loss and probabilities only (validation, and the benchmark's forward-alone bound). */
   forwardOnly?: boolean;
+  /**
+   * Compile for exactly this many images per run. The depthwise weight gradients then run as one
+   * grouped convolution over every (image, channel) pair, whose group count must be in the graph
+   * (about twice as fast as tap by tap); runTrainingGraph pads a short batch with zero-weight rows.
+   */
+  batchSize?: number;
 }
 
 export type ParamKind = 'conv_kernel' | 'depthwise_kernel' | 'bias' | 'bn_gamma' | 'bn_beta' | 'dense_kernel';
@@ -59,6 +65,8 @@ export interface TrainableParam {
 
 export interface TrainingGraph {
   bytes: Uint8Array;
+  /** The batch size the graph was compiled for (options.batchSize); absent when any size runs. */
+  batchSize?: number;
   params: TrainableParam[];
   /** Backbone layers whose weights are trained, in order. */
   trainedLayers: string[];
@@ -118,7 +126,10 @@ export function buildTrainingGraph(layers: readonly TrainingGraphLayer[], option
     if (!ordered.some((l) => l.name === name)) throw new ConversionError('UNKNOWN_OUTPUT', `Trainable layer "${name}" is not on the path to ${options.featureLayer}`);
   }
   const params: TrainableParam[] = [];
-  const graphInputs = [valueInfo(TRAIN_IMAGES_INPUT, ['N', ...options.inputShape]), valueInfo(TRAIN_LABELS_INPUT, ['N']), valueInfo(TRAIN_WEIGHTS_INPUT, ['N'])];
+  const fixedBatch = options.batchSize;
+  if (fixedBatch !== undefined && !(Number.isInteger(fixedBatch) && fixedBatch >= 1)) throw new ConversionError('BAD_ONNX', `batch size ${fixedBatch} is not a whole number ≥ 1`);
+  const N: number | string = fixedBatch ?? 'N';
+  const graphInputs = [valueInfo(TRAIN_IMAGES_INPUT, [N, ...options.inputShape]), valueInfo(TRAIN_LABELS_INPUT, [N]), valueInfo(TRAIN_WEIGHTS_INPUT, [N])];
   const addParam = (layer: string, weight: string, kind: ParamKind, shape: number[], initial: Float32Array, head = false): string => {
     const name = `${layer}/${weight}`;
     if (initial.length !== shape.reduce((a, b) => a * b, 1)) throw new ConversionError('BAD_SHAPE', `${name}: ${initial.length} values for shape [${shape}]`);
@@ -261,7 +272,17 @@ export function buildTrainingGraph(layers: readonly TrainingGraphLayer[], option
             // Weight gradient: dW[ky,kx] = Σ_{n,oy,ox} x_pad[n,:,oy·s+ky,ox·s+kx] ⊗ dz[n,:,oy,ox].
             const anyPad = pads.some((p) => p > 0);
             let G: string;
-            if (sh !== 1 || sw !== 1) {
+            if (depthwise && fixedBatch !== undefined) {
+              // Every (image, channel) pair its own group: x as [1, N·C, h, w] correlated with dz as
+              // [N·C, 1, oh, ow] (dilated by the stride), then the batch summed. Each group's
+              // unfolded window fits the cache, where tap-by-tap products stream the whole batch 9 times.
+              const nc = fixedBatch * cin;
+              const x2 = g.node('Reshape', [x.name, shapeConst(`${base}/x2`, [1, nc, x.shape.h, x.shape.w])], `${base}/xg`);
+              const k2 = g.node('Reshape', [dz, shapeConst(`${base}/k2`, [nc, 1, ph.out, pw.out])], `${base}/dzg`);
+              const corr = g.node('Conv', [x2, k2], `${base}/wcorr`, [attr.ints('dilations', [sh, sw]), attr.ints('pads', pads), attr.int('group', nc)]);
+              const cells = g.node('Slice', [g.node('Reshape', [corr, shapeConst(`${base}/c4`, [fixedBatch, cin, -1, (pw.before + pw.after + x.shape.w) - sw * (pw.out - 1)])], `${base}/corr4`), shapeConst(`${base}/ws`, [0, 0]), shapeConst(`${base}/we`, [kh, kw]), shapeConst(`${base}/wa`, [2, 3])], `${base}/wtaps`);
+              G = g.node('Reshape', [g.node('Transpose', [reduceSum(cells, [0], `${base}/wsum`)], `${base}/wkeras`, [attr.ints('perm', [1, 2, 0])]), shapeConst(`${base}/gkshape`, kShape)], `${base}/G`);
+            } else if (sh !== 1 || sw !== 1) {
               // Strided: one 3-D convolution over (batch, y, x) of x by dz dilated by the stride, the
               // batch summed by the kernel's depth (its size is read from dz, so N stays dynamic).
               // Strided Slices per tap cost 2–5× as much in onnxruntime.
@@ -286,21 +307,22 @@ export function buildTrainingGraph(layers: readonly TrainingGraphLayer[], option
                     taps.push(reduceSum(g.node('Mul', [xs, dz], `${base}/xdz${ky}${kx}`), [0, 2, 3], `${base}/tap${ky}${kx}`));
                   }
               } else {
-                // Channel-major copies so each tap is one GEMM: [cin, N·oh·ow] × [cout, N·oh·ow]ᵀ.
-                const xT = g.node('Transpose', [xp], `${base}/xT`, [attr.ints('perm', [1, 0, 2, 3])]);
-                const dzT = g.node('Reshape', [g.node('Transpose', [dz], `${base}/dzT4`, [attr.ints('perm', [1, 0, 2, 3])]), shapeConst(`${base}/dzshape`, [cout, -1])], `${base}/dzT`);
-                const flat = shapeConst(`${base}/xshape`, [cin, -1]);
+                // Per tap one batched MatMul, [N, cin, oh·ow] × [N, oh·ow, cout], summed over the batch:
+                // onnxruntime folds the Transpose of dz into the MatMul, where channel-major copies of
+                // the whole batch for one GEMM cost 2–6× as much (models/experiments/fine-tune-profile.ts).
+                const dzT = g.node('Transpose', [g.node('Reshape', [dz, shapeConst(`${base}/dz3`, [0, cout, -1])], `${base}/dz3r`)], `${base}/dzT`, [attr.ints('perm', [0, 2, 1])]);
+                const flat = shapeConst(`${base}/xshape`, [0, cin, -1]);
                 for (let ky = 0; ky < kh; ky++)
                   for (let kx = 0; kx < kw; kx++) {
                     const xs =
-                      kh === 1 && kw === 1 && sh === 1 && sw === 1 && !anyPad
-                        ? xT
+                      kh === 1 && kw === 1 && !anyPad
+                        ? x.name
                         : g.node(
                             'Slice',
-                            [xT, shapeConst(`${base}/s${ky}${kx}`, [ky, kx]), shapeConst(`${base}/e${ky}${kx}`, [ky + sh * (ph.out - 1) + 1, kx + sw * (pw.out - 1) + 1]), shapeConst(`${base}/ax${ky}${kx}`, [2, 3]), shapeConst(`${base}/st${ky}${kx}`, [sh, sw])],
+                            [xp, shapeConst(`${base}/s${ky}${kx}`, [ky, kx]), shapeConst(`${base}/e${ky}${kx}`, [ky + sh * (ph.out - 1) + 1, kx + sw * (pw.out - 1) + 1]), shapeConst(`${base}/ax${ky}${kx}`, [2, 3]), shapeConst(`${base}/st${ky}${kx}`, [sh, sw])],
                             `${base}/xs${ky}${kx}`,
                           );
-                    taps.push(g.node('Gemm', [g.node('Reshape', [xs, flat], `${base}/xsf${ky}${kx}`), dzT], `${base}/tap${ky}${kx}`, [attr.int('transB', 1)]));
+                    taps.push(reduceSum(g.node('MatMul', [g.node('Reshape', [xs, flat], `${base}/xsf${ky}${kx}`), dzT], `${base}/xdz${ky}${kx}`), [0], `${base}/tap${ky}${kx}`));
                   }
               }
               const stacked = taps.length === 1 ? taps[0] : g.node('Concat', taps.map((t) => g.node('Unsqueeze', [t, shapeConst(`${t}/ax`, [0])], `${t}/u`)), `${base}/taps`, [attr.int('axis', 0)]);
@@ -534,7 +556,7 @@ export function buildTrainingGraph(layers: readonly TrainingGraphLayer[], option
   if (head.dense1.kernel.length !== c * units || head.dense1.bias.length !== units || head.dense2.kernel.length !== units || head.dense2.bias.length !== 1) {
     throw new ConversionError('BAD_HEAD', `The head does not fit a ${c}-channel feature map with ${units} hidden units`);
   }
-  graphInputs.push(valueInfo(TRAIN_DROPOUT_INPUT, ['N', units]));
+  graphInputs.push(valueInfo(TRAIN_DROPOUT_INPUT, [N, units]));
   const W1 = addParam(HEAD_LAYERS.dense1, 'kernel', 'dense_kernel', [c, units], head.dense1.kernel, true);
   const b1 = addParam(HEAD_LAYERS.dense1, 'bias', 'bias', [units], head.dense1.bias, true);
   const gammaH = addParam(HEAD_LAYERS.bn, 'gamma', 'bn_gamma', [units], head.bn.gamma, true);
@@ -613,5 +635,5 @@ function finish(
     { purpose: options.forwardOnly ? 'training-forward' : 'training-step', featureLayer: options.featureLayer, trainableLayers: String(options.trainableLayers.size) },
   );
   const trainedLayers = ordered.filter((l) => options.trainableLayers.has(l.name)).map((l) => l.name);
-  return { bytes: encodeModel(model), params, trainedLayers, featureShape };
+  return { bytes: encodeModel(model), params, trainedLayers, featureShape, ...(options.batchSize !== undefined ? { batchSize: options.batchSize } : {}) };
 }

@@ -45,8 +45,9 @@ export async function benchFineTuneStep(o: FineTuneBenchOptions): Promise<FineTu
   const units = o.hiddenUnits ?? 256;
   const head = initialHead(o.backbone === 'mobilenet_v2' ? 1280 : 2048, units, 1);
   const inputShape = [spec.inputSize, spec.inputSize, 3] as const;
-  const train = buildTrainingGraph(graph.layers, { featureLayer: spec.featureLayer, inputShape, trainableLayers: trainable, head });
-  const forward = buildTrainingGraph(graph.layers, { featureLayer: spec.featureLayer, inputShape, trainableLayers: trainable, head, forwardOnly: true });
+  // Both compiled for the batch, as fine-tuning compiles its training graph.
+  const train = buildTrainingGraph(graph.layers, { featureLayer: spec.featureLayer, inputShape, trainableLayers: trainable, head, batchSize: o.batchSize });
+  const forward = buildTrainingGraph(graph.layers, { featureLayer: spec.featureLayer, inputShape, trainableLayers: trainable, head, forwardOnly: true, batchSize: o.batchSize });
   const trainSession = await createTrainingSession(train.bytes, { preference: 'auto', intraOpThreads: o.intraOpThreads });
   const forwardSession = await createTrainingSession(forward.bytes, { preference: trainSession.provider, intraOpThreads: o.intraOpThreads });
   try {

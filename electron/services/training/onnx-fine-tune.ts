@@ -290,7 +290,9 @@ export async function fineTuneBackbone(options: FineTuneOptions, hooks: { onProg
   const channels = options.backbone === 'mobilenet_v2' ? 1280 : 2048;
   const head = initialHead(channels, units, seed);
   const inputShape = [spec.inputSize, spec.inputSize, 3] as const;
-  const trainGraph = buildTrainingGraph(graph.layers, { featureLayer: spec.featureLayer, inputShape, trainableLayers: new Set(trainedLayers), head });
+  // Compiled for the batch size (a short last batch is padded with zero-weight rows): the grouped
+  // depthwise weight gradients need it. Validation runs forward only, at any size.
+  const trainGraph = buildTrainingGraph(graph.layers, { featureLayer: spec.featureLayer, inputShape, trainableLayers: new Set(trainedLayers), head, batchSize });
   const evalGraph = buildTrainingGraph(graph.layers, { featureLayer: spec.featureLayer, inputShape, trainableLayers: new Set(trainedLayers), head, forwardOnly: true });
   const params = trainGraph.params;
 
@@ -398,7 +400,7 @@ export async function fineTuneBackbone(options: FineTuneOptions, hooks: { onProg
         const mask = Float32Array.from({ length: items.length * units }, () => (rng() < dropout ? 0 : 1 / (1 - dropout)));
         await loadBatch(items, spec.inputSize, spec.normalisation, flips, images);
         const batch: TrainingBatch = { images, count: items.length, inputShape, labels: labelsOf(items), weights: Float32Array.from(idx.map((i) => trainW[i])), dropoutMask: mask, units };
-        const r = await runTrainingGraph(trainSession.session, params, values, batch);
+        const r = await runTrainingGraph(trainSession.session, params, values, batch, trainGraph.batchSize);
         if (!Number.isFinite(r.loss)) throw new TrainingError('DIVERGED', `the training loss became ${r.loss} at epoch ${epoch}, batch ${b + 1}`);
         applyOptimizerStep(state, optimizerOptions, params, values, r.gradients);
         lossSum += r.loss * items.length;

@@ -80,13 +80,29 @@ export interface StepResult {
   gradients: Map<string, Float32Array>;
 }
 
-/** One run of a training graph with the current weights. */
-export async function runTrainingGraph(session: ort.InferenceSession, params: readonly TrainableParam[], values: ReadonlyMap<string, Float32Array>, batch: TrainingBatch): Promise<StepResult> {
+/**
+ * One run of a training graph with the current weights. A graph compiled for a fixed batch
+ * (`graphBatch`, TrainingGraph.batchSize) gets a short batch padded with rows of weight 0, which
+ * add nothing to the weighted loss or its gradients; p and logits come back for the real rows only.
+ */
+export async function runTrainingGraph(session: ort.InferenceSession, params: readonly TrainableParam[], values: ReadonlyMap<string, Float32Array>, batch: TrainingBatch, graphBatch?: number): Promise<StepResult> {
+  const n = graphBatch ?? batch.count;
+  if (batch.count > n || batch.count < 1) throw new TrainingError('BAD_OPTIONS', `a batch of ${batch.count} images does not fit a training graph compiled for ${n}`);
+  const per = batch.inputShape[0] * batch.inputShape[1] * batch.inputShape[2];
+  const rows = (a: Float32Array, width: number) => {
+    if (a.length >= n * width) return a.subarray(0, n * width);
+    const out = new Float32Array(n * width);
+    out.set(a.subarray(0, batch.count * width));
+    return out;
+  };
+  // Padding rows weigh 0 (a fresh array, so the caller's buffer is never written).
+  const weights = new Float32Array(n);
+  weights.set(batch.weights.subarray(0, batch.count));
   const feeds: Record<string, ort.Tensor> = {
-    [TRAIN_IMAGES_INPUT]: new ort.Tensor('float32', batch.images.subarray(0, batch.count * batch.inputShape[0] * batch.inputShape[1] * batch.inputShape[2]), [batch.count, ...batch.inputShape]),
-    [TRAIN_LABELS_INPUT]: new ort.Tensor('float32', batch.labels, [batch.count]),
-    [TRAIN_WEIGHTS_INPUT]: new ort.Tensor('float32', batch.weights, [batch.count]),
-    [TRAIN_DROPOUT_INPUT]: new ort.Tensor('float32', batch.dropoutMask, [batch.count, batch.units]),
+    [TRAIN_IMAGES_INPUT]: new ort.Tensor('float32', rows(batch.images, per), [n, ...batch.inputShape]),
+    [TRAIN_LABELS_INPUT]: new ort.Tensor('float32', rows(batch.labels, 1), [n]),
+    [TRAIN_WEIGHTS_INPUT]: new ort.Tensor('float32', weights, [n]),
+    [TRAIN_DROPOUT_INPUT]: new ort.Tensor('float32', rows(batch.dropoutMask, batch.units), [n, batch.units]),
   };
   for (const p of params) {
     const v = values.get(p.name);
@@ -100,7 +116,7 @@ export async function runTrainingGraph(session: ort.InferenceSession, params: re
     if (t) gradients.set(p.name, t.data as Float32Array);
   }
   const loss = (out[TRAIN_LOSS_OUTPUT].data as Float32Array)[0];
-  return { loss, p: out[TRAIN_P_OUTPUT].data as Float32Array, logits: out[TRAIN_LOGIT_OUTPUT].data as Float32Array, gradients };
+  return { loss, p: (out[TRAIN_P_OUTPUT].data as Float32Array).subarray(0, batch.count), logits: (out[TRAIN_LOGIT_OUTPUT].data as Float32Array).subarray(0, batch.count), gradients };
 }
 
 export type OptimizerKind = 'adam' | 'rmsprop';
