@@ -3,15 +3,8 @@
 // the same weights (the paper's head moves by more between two seeds than most of what the folds
 // compare). It exports as a paper head of two units: relu(s) − relu(−s) = s, with BatchNorm as the
 // identity, so fusion, the engine and the explainers take it unchanged.
+import type { HeadWeights } from './head-trainer';
 import { TrainingError } from './training-errors';
-
-/** Exactly the paper head's export format (head-trainer.ts's HeadWeights). */
-export interface ProbeHeadWeights {
-  inputDim: number;
-  dense1: { kernel: Float32Array; bias: Float32Array; units: number };
-  bn: { gamma: Float32Array; beta: Float32Array; movingMean: Float32Array; movingVariance: Float32Array; epsilon: number };
-  dense2: { kernel: Float32Array; bias: Float32Array };
-}
 
 export interface ProbeData {
   dim: number;
@@ -154,7 +147,7 @@ export function fitLinearProbe(data: ProbeData, l2: number, options: { maxIterat
  * the first dense layer, its two units +s and −s, BatchNorm the identity (variance 1 − ε), and the
  * last layer +1 / −1, so the head's logit is s exactly.
  */
-export function probeAsPaperHead(fit: LinearProbeFit, mean: Float32Array, std: Float32Array): ProbeHeadWeights {
+export function probeAsPaperHead(fit: LinearProbeFit, mean: Float32Array, std: Float32Array): HeadWeights {
   const d = mean.length;
   const kernel = new Float32Array(d * 2);
   let bias = fit.b;
