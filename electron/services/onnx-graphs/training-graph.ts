@@ -5,9 +5,10 @@
 // The reverse pass is written out as ONNX ops, as for the explainers' layer gradients: a ReLU is a
 // mask of its output, a frozen-statistics BatchNorm a per-channel scale, the input gradient of a
 // convolution a convolution with the flipped kernel (stride 1) or a ConvTranspose (strided). Weight
-// gradients are correlations of the (padded) input with the output gradient, computed tap by tap:
-// for each kernel offset one strided Slice of the input and one GEMM (Conv2D) or multiply-and-sum
-// (DepthwiseConv2D), which is the forward's arithmetic and nothing more. Trainable weights are graph
+// gradients are correlations of the (padded) input with the output gradient: for Conv2D at stride 1,
+// per kernel offset one Slice of the input and one batched MatMul; strided, one dilated 3-D
+// convolution; for DepthwiseConv2D in a graph compiled for its batch, one grouped convolution per
+// (image, channel), otherwise per offset a multiply-and-sum (stride 1) or the 3-D convolution. Trainable weights are graph
 // inputs in their Keras layout (so the optimiser, tfjs and the converter all see the same arrays and
 // nothing is re-serialised per step); frozen layers are initializers. BatchNorm runs in inference
 // mode (the frozen running statistics, as Keras does when fine-tuning with small batches); γ and β
@@ -41,7 +42,8 @@ export interface TrainingGraphOptions {
   /**
    * Compile for exactly this many images per run. The depthwise weight gradients then run as one
    * grouped convolution over every (image, channel) pair, whose group count must be in the graph
-   * (about twice as fast as tap by tap); runTrainingGraph pads a short batch with zero-weight rows.
+   * (the whole MobileNetV2 step 12 % faster than tap by tap, fine-tune-profile.ts); runTrainingGraph
+   * pads a short batch with zero-weight rows.
    */
   batchSize?: number;
 }
@@ -274,8 +276,8 @@ export function buildTrainingGraph(layers: readonly TrainingGraphLayer[], option
             let G: string;
             if (depthwise && fixedBatch !== undefined) {
               // Every (image, channel) pair its own group: x as [1, N·C, h, w] correlated with dz as
-              // [N·C, 1, oh, ow] (dilated by the stride), then the batch summed. Each group's
-              // unfolded window fits the cache, where tap-by-tap products stream the whole batch 9 times.
+              // [N·C, 1, oh, ow] (dilated by the stride), then the batch summed: each group unfolds one
+              // small map, where tap-by-tap products stream the whole batch nine times.
               const nc = fixedBatch * cin;
               const x2 = g.node('Reshape', [x.name, shapeConst(`${base}/x2`, [1, nc, x.shape.h, x.shape.w])], `${base}/xg`);
               const k2 = g.node('Reshape', [dz, shapeConst(`${base}/k2`, [nc, 1, ph.out, pw.out])], `${base}/dzg`);
@@ -308,8 +310,8 @@ export function buildTrainingGraph(layers: readonly TrainingGraphLayer[], option
                   }
               } else {
                 // Per tap one batched MatMul, [N, cin, oh·ow] × [N, oh·ow, cout], summed over the batch:
-                // onnxruntime folds the Transpose of dz into the MatMul, where channel-major copies of
-                // the whole batch for one GEMM cost 2–6× as much (models/experiments/fine-tune-profile.ts).
+                // onnxruntime folds the Transpose of dz into the MatMul, so no channel-major copy of the
+                // whole batch is made for one GEMM (the step 2–3 % faster, fine-tune-profile.ts).
                 const dzT = g.node('Transpose', [g.node('Reshape', [dz, shapeConst(`${base}/dz3`, [0, cout, -1])], `${base}/dz3r`)], `${base}/dzT`, [attr.ints('perm', [0, 2, 1])]);
                 const flat = shapeConst(`${base}/xshape`, [0, cin, -1]);
                 for (let ky = 0; ky < kh; ky++)
