@@ -9,7 +9,7 @@
 //
 //   npx tsx models/experiments/crossed-experiments.ts --dataset <dir> [--cache dir] [--layers mid|last|mid:block_8_add:mean-std]
 //     [--taps block_2_add,block_8_add --layers "block_12_add:mean+block_8_add:mean-std,block_8_add:mean-std"]
-//     [--augment "flip;flip,bj;flip,mix,mix2"] [--units 256] [--dropout 0.5] [--l2 0] [--ensemble 1] [--linear <l2>] [--seed 1] [--groups 4] [--pairing 2|all] [--target-fpr 0.05] [--inference [--resize-only]] [--tta] [--std-only] [--extra-backbone inception_v3 --extra-layers ...] [--out results.json]
+//     [--augment "flip;flip,bj;flip,mix,mix2"] [--units 256] [--dropout 0.5] [--l2 0] [--ensemble 1] [--linear <l2>] [--lr 0.001] [--input-noise 0] [--seed 1] [--groups 4] [--pairing 2|all] [--target-fpr 0.05] [--inference [--resize-only]] [--tta] [--std-only] [--extra-backbone inception_v3 --extra-layers ...] [--out results.json]
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -52,6 +52,8 @@ const head: HeadTrainingOptions = {
   l2: numberOpt('--l2'),
   ensemble: numberOpt('--ensemble'),
   linearProbeL2: numberOpt('--linear'),
+  learningRate: numberOpt('--lr'),
+  inputNoise: numberOpt('--input-noise'),
 };
 const headLabel = [
   head.hiddenUnits !== undefined ? `units ${head.hiddenUnits}` : '',
@@ -59,6 +61,8 @@ const headLabel = [
   head.l2 !== undefined ? `l2 ${head.l2}` : '',
   head.ensemble !== undefined ? `ensemble ${head.ensemble}` : '',
   head.linearProbeL2 !== undefined ? `linear probe l2 ${head.linearProbeL2}` : '',
+  head.learningRate !== undefined ? `lr ${head.learningRate}` : '',
+  head.inputNoise !== undefined ? `input noise ${head.inputNoise}` : '',
 ].filter(Boolean).join(', ');
 const augmentSets = (opt('--augment', 'flip') as string).split(';').map((s) => parseViews(s));
 const layerArgs = (opt('--layers', 'mid') as string).split(',');

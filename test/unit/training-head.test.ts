@@ -101,6 +101,19 @@ describe('trainHead', () => {
   });
 });
 
+describe('input noise', () => {
+  it('trains on noisy copies of the features (other weights than without), still separating held-out samples', async () => {
+    const train = clouds(256, 16, 11);
+    const val = clouds(96, 16, 12);
+    const opts = { epochs: 4, batchSize: 32, hiddenUnits: 8, learningRate: 1e-2, seed: 3 };
+    const plain = await trainHead(train, val, opts);
+    const noisy = await trainHead(train, val, { ...opts, inputNoise: 1 });
+    expect(Array.from(noisy.weights.dense1.kernel)).not.toEqual(Array.from(plain.weights.dense1.kernel));
+    const p = scoreWithHead(noisy.weights, val.views[0]);
+    expect(Array.from(p).filter((q, i) => (q >= 0.5 ? 1 : 0) === val.labels[i]).length / 96).toBeGreaterThan(0.8);
+  });
+});
+
 describe('linear probe', () => {
   it('fits logistic regression to its optimum and exports a two-unit paper head whose logit is the linear score', async () => {
     const train = clouds(256, 12, 5);

@@ -55,6 +55,8 @@ export interface HeadTrainingOptions {
    * with this L2 strength, exported as a two-unit paper head. 0 = the paper's head.
    */
   linearProbeL2?: number;
+  /** Gaussian noise of this standard deviation added to the standardised training features (0 = none). */
+  inputNoise?: number;
 }
 
 export interface TrainingProgress {
@@ -114,6 +116,7 @@ export const defaultHeadOptions: Required<HeadTrainingOptions> = {
   seed: 1,
   ensemble: 1,
   linearProbeL2: 0,
+  inputNoise: 0,
 };
 
 export function validateFeatureSet(set: FeatureSet, name: string): void {
@@ -451,6 +454,9 @@ async function trainOneHead(train: FeatureSet, val: FeatureSet, o: Required<Head
           const idx = order[start + r];
           const view = trainViews[trainViews.length === 1 ? 0 : Math.floor(rng() * trainViews.length)];
           xBatch.set(view.subarray(idx * d, idx * d + d), r * d);
+          if (o.inputNoise > 0) {
+            for (let j = r * d; j < r * d + d; j++) xBatch[j] += o.inputNoise * Math.sqrt(-2 * Math.log(rng() + 1e-12)) * Math.cos(2 * Math.PI * rng());
+          }
           y[r] = train.labels[idx];
           w[r] = trainW[idx];
         }
