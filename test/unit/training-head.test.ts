@@ -162,6 +162,8 @@ describe('linear probe', () => {
     const set = clouds(32, 4, 8);
     expect(() => fitLinearProbe({ dim: 4, x: set.views[0], labels: set.labels, weights: set.weights }, 0)).toThrow(TrainingError);
     await expect(trainHead(set, set, { linearProbeL2: 1e-2, ensemble: 2 })).rejects.toThrow(/ensemble/);
+    await expect(trainHead(set, set, { linearProbeL2: -1 })).rejects.toThrow(/≥ 0/);
+    await expect(trainHead(set, set, { inputNoise: Number.NaN })).rejects.toThrow(/≥ 0/);
   });
 });
 

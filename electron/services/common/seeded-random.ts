@@ -10,3 +10,8 @@ export function createRng(seed: number): () => number {
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }
+
+/** One standard normal draw from a uniform RNG (Box-Muller; two uniforms per draw). */
+export function gaussian(rng: () => number): number {
+  return Math.sqrt(-2 * Math.log(Math.max(rng(), 1e-12))) * Math.cos(2 * Math.PI * rng());
+}

@@ -3,7 +3,7 @@
 // has no per-sample weights, and we need per-batch progress, cancel between batches and a
 // best-val-loss checkpoint that exports straight into the fusion format.
 import { loadTf, type Tf } from './tf-runtime';
-import { createRng } from '../common/seeded-random';
+import { createRng, gaussian } from '../common/seeded-random';
 import { TrainingError } from './training-errors';
 import { fitLinearProbe, probeAsPaperHead } from './linear-probe';
 
@@ -247,6 +247,7 @@ export async function trainHead(
 ): Promise<HeadTrainingResult> {
   const o = { ...defaultHeadOptions, ...stripUndefined(options) };
   if (!(Number.isInteger(o.ensemble) && o.ensemble >= 1 && o.ensemble <= 32)) throw new TrainingError('BAD_OPTIONS', 'ensemble must be a whole number of heads from 1 to 32');
+  if (!(o.linearProbeL2 >= 0) || !(o.inputNoise >= 0)) throw new TrainingError('BAD_OPTIONS', 'the linear probe\'s L2 strength and the input noise must be numbers ≥ 0');
   if (o.linearProbeL2 > 0) {
     if (o.ensemble !== 1) throw new TrainingError('BAD_OPTIONS', 'a linear probe is one convex fit: an ensemble of them is the same probe');
     return trainLinearHead(train, val, o, hooks);
@@ -323,12 +324,7 @@ function weightedLogLoss(p: Float32Array, labels: Uint8Array, w: Float32Array): 
 }
 
 async function trainOneHead(train: FeatureSet, val: FeatureSet, o: Required<HeadTrainingOptions>, hooks: TrainingHooks): Promise<HeadTrainingResult> {
-  validateFeatureSet(train, 'training set');
-  validateFeatureSet(val, 'validation set');
-  if (val.dim !== train.dim) throw new TrainingError('BAD_FEATURES', `validation features have ${val.dim} dimensions, training ${train.dim}`);
-  if (train.labels.length === 0 || val.labels.length === 0) throw new TrainingError('EMPTY_SPLIT', 'training and validation sets must both hold samples');
-  const classes = new Set(train.labels);
-  if (classes.size < 2) throw new TrainingError('SINGLE_CLASS', 'the training set holds only one class; a detector needs real and synthetic samples');
+  checkTrainingSets(train, val);
   if (!(o.epochs >= 1) || !(o.batchSize >= 1) || !(o.learningRate > 0) || !(o.hiddenUnits >= 1) || !(o.dropout >= 0 && o.dropout < 1)) {
     throw new TrainingError('BAD_OPTIONS', 'epochs, batch size, hidden units must be ≥ 1, learning rate > 0 and dropout in [0, 1)');
   }
@@ -455,7 +451,7 @@ async function trainOneHead(train: FeatureSet, val: FeatureSet, o: Required<Head
           const view = trainViews[trainViews.length === 1 ? 0 : Math.floor(rng() * trainViews.length)];
           xBatch.set(view.subarray(idx * d, idx * d + d), r * d);
           if (o.inputNoise > 0) {
-            for (let j = r * d; j < r * d + d; j++) xBatch[j] += o.inputNoise * Math.sqrt(-2 * Math.log(rng() + 1e-12)) * Math.cos(2 * Math.PI * rng());
+            for (let j = r * d; j < r * d + d; j++) xBatch[j] += o.inputNoise * gaussian(rng);
           }
           y[r] = train.labels[idx];
           w[r] = trainW[idx];
@@ -528,11 +524,7 @@ async function trainOneHead(train: FeatureSet, val: FeatureSet, o: Required<Head
 
 /** Every view of every training sample is a row (each view weighing 1/views of its sample). */
 async function trainLinearHead(train: FeatureSet, val: FeatureSet, o: Required<HeadTrainingOptions>, hooks: TrainingHooks): Promise<HeadTrainingResult> {
-  validateFeatureSet(train, 'training set');
-  validateFeatureSet(val, 'validation set');
-  if (val.dim !== train.dim) throw new TrainingError('BAD_FEATURES', `validation features have ${val.dim} dimensions, training ${train.dim}`);
-  if (train.labels.length === 0 || val.labels.length === 0) throw new TrainingError('EMPTY_SPLIT', 'training and validation sets must both hold samples');
-  if (new Set(train.labels).size < 2) throw new TrainingError('SINGLE_CLASS', 'the training set holds only one class; a detector needs real and synthetic samples');
+  checkTrainingSets(train, val);
   const started = performance.now();
   const d = train.dim;
   const n = train.labels.length;
@@ -565,6 +557,15 @@ async function trainLinearHead(train: FeatureSet, val: FeatureSet, o: Required<H
   const record: EpochRecord = { epoch: 1, loss: score(train, train.views[0]), valLoss: score(val, val.views[0]), accuracy: accuracy(train, train.views[0]), valAccuracy: accuracy(val, val.views[0]), learningRate: 0 };
   hooks.onProgress?.({ kind: 'epoch', epochs: 1, ...record, improved: true });
   return { weights: head, bestEpoch: 1, bestValLoss: record.valLoss, history: [record], seconds: (performance.now() - started) / 1000, backend: `linear probe, L-BFGS ${fit.iterations} iterations` };
+}
+
+/** Both sets well-formed, of one width, non-empty, and the training set holding both classes. */
+function checkTrainingSets(train: FeatureSet, val: FeatureSet): void {
+  validateFeatureSet(train, 'training set');
+  validateFeatureSet(val, 'validation set');
+  if (val.dim !== train.dim) throw new TrainingError('BAD_FEATURES', `validation features have ${val.dim} dimensions, training ${train.dim}`);
+  if (train.labels.length === 0 || val.labels.length === 0) throw new TrainingError('EMPTY_SPLIT', 'training and validation sets must both hold samples');
+  if (new Set(train.labels).size < 2) throw new TrainingError('SINGLE_CLASS', 'the training set holds only one class; a detector needs real and synthetic samples');
 }
 
 function stripUndefined<T extends object>(o: T): Partial<T> {

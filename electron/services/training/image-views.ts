@@ -4,7 +4,7 @@
 import crypto from 'node:crypto';
 import sharp, { type Sharp } from 'sharp';
 import { PAPER_SIZE } from '../engine/preprocess';
-import { createRng } from '../common/seeded-random';
+import { createRng, gaussian } from '../common/seeded-random';
 import { TrainingError } from './training-errors';
 
 export const VIEW_NAMES = [
@@ -105,9 +105,8 @@ async function degrade(rgb: Buffer, id: string, p: Record<string, number>): Prom
     for (let i = 0; i < buf.length; i++) {
       let v = 255 * Math.pow(buf[i] / 255, p.gamma) * gains[i % 3];
       if (p.noiseSigma) {
-        // Box-Muller, one normal per value: sensor-like noise on every channel.
-        const u1 = Math.max(rng(), 1e-12);
-        v += p.noiseSigma * Math.sqrt(-2 * Math.log(u1)) * Math.cos(2 * Math.PI * rng());
+        // One normal per value: sensor-like noise on every channel.
+        v += p.noiseSigma * gaussian(rng);
       }
       out[i] = Math.max(0, Math.min(255, Math.round(v)));
     }
