@@ -15,7 +15,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
-import { parseSourceManifest, realSourceOf, sourceKeyOf } from '../../electron/services/dataset/source-manifest';
+import { realSourceOf } from '../../electron/services/dataset/source-manifest';
 import { computeRocAuc } from '../../electron/services/evaluation/metrics';
 import { generatorBalancedWeights } from '../../electron/services/evaluation/sample-weights';
 import { aggregateCropScores, decodeNativeCrops } from '../../electron/services/engine/multi-crop';
@@ -28,6 +28,7 @@ import { perGeneratorRocAuc, planCrossedFolds, runCrossedValidation, summariseCr
 import { parseViews, type ViewName } from '../../electron/services/training/image-views';
 import { convertLayersModel, loadNsfwjsSource } from '../../electron/services/onnx-graphs';
 import { args, opt } from './script-args';
+import { asTestItems, readSourceFiles, type SourceFile } from './source-files';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const datasetDir = opt('--dataset');
@@ -170,24 +171,7 @@ function layersOf(layerArg: string): LayerSpec[] {
 const results: unknown[] = fs.existsSync(outFile) ? (JSON.parse(fs.readFileSync(outFile, 'utf8')) as unknown[]) : [];
 const fmt = (x: number | null | undefined) => (x === null || x === undefined ? '—' : x.toFixed(3));
 
-/** Source files of ../shared/datasets as items, for the inference-mode comparison. */
-interface SourceFile {
-  id: string;
-  file: string;
-  label: 0 | 1;
-  generator: string;
-  modality: string;
-  sourceKey: string;
-}
-const sourceRows = parseSourceManifest(fs.readFileSync(path.join(sourcesDir, 'MANIFEST.csv'), 'utf8'));
-const allSourceFiles: SourceFile[] = sourceRows.map((r) => ({
-  id: `src-${r.path.replace(/[^A-Za-z0-9._-]/g, '_')}`,
-  file: path.join(sourcesDir, r.path),
-  label: r.label === 'synthetic' ? 1 : 0,
-  generator: r.generator,
-  modality: r.modality,
-  sourceKey: sourceKeyOf(r.source),
-}));
+const allSourceFiles: SourceFile[] = readSourceFiles(sourcesDir);
 // --inference-cap n: at most n files per generator and 4n per real source (a seeded choice by file
 // name hash), so the native-crop comparison fits the 2-core machine.
 const cap = Number(opt('--inference-cap', '0'));
@@ -226,9 +210,7 @@ async function cropItems(shortSide?: number): Promise<Array<SourceFile & { paren
   return out;
 }
 
-function asItems(list: SourceFile[]): DatasetItem[] {
-  return list.map((s) => ({ id: s.id, file: s.file, split: 'test', label: s.label, modality: s.modality, generator: s.generator, sourceKey: s.sourceKey }));
-}
+const asItems = asTestItems;
 
 function heldOutSources(fold: CrossedFoldSpec): SourceFile[] {
   const gens = new Set(fold.generators);

@@ -21,12 +21,13 @@ import { loadDataset, splitWithHoldOut } from '../../electron/services/training/
 import { scoreWithDetector } from '../../electron/services/training/evaluate-model';
 import { fineTuneDetector } from '../../electron/services/training/onnx-fine-tune';
 import { evaluateScores, trainDetector } from '../../electron/services/training/train-detector';
-import { parseSourceManifest, realSourceOf, sourceKeyOf } from '../../electron/services/dataset/source-manifest';
+import { realSourceOf } from '../../electron/services/dataset/source-manifest';
 import type { FeatureChoice } from '../../electron/services/training/backbone-specs';
 import type { DatasetItem, HoldOut } from '../../electron/services/training/dataset-items';
 import { planCrossedFolds, splitForCrossedFold } from '../../electron/services/training/holdout-validation';
 import { generatorBalancedWeights } from '../../electron/services/evaluation/sample-weights';
 import { opt } from './script-args';
+import { asTestItems, readSourceFiles } from './source-files';
 
 const datasetDir = opt('--dataset');
 const dataDir = opt('--data-dir');
@@ -58,17 +59,8 @@ const frozen = opt('--frozen') as FeatureChoice | undefined;
 // Crossed folds also score the held-out SOURCE files whole (the engine's input), so an operating
 // point can be fitted on out-of-fold scores as the shipped default's is.
 const sourcesDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../shared/datasets');
-const sourceFiles: DatasetItem[] = crossed
-  ? parseSourceManifest(fs.readFileSync(path.join(sourcesDir, 'MANIFEST.csv'), 'utf8')).map((r) => ({
-      id: `src-${r.path}`,
-      file: path.join(sourcesDir, r.path),
-      split: 'test' as const,
-      label: r.label === 'synthetic' ? (1 as const) : (0 as const),
-      modality: r.modality,
-      generator: r.generator,
-      sourceKey: sourceKeyOf(r.source),
-    }))
-  : [];
+const sourceFiles: DatasetItem[] = crossed ? asTestItems(readSourceFiles(sourcesDir)) : [];
+if (frozen && crossed) throw new Error('--frozen with --hold-out crossed: the frozen heads of the crossed folds come from crossed-experiments.ts');
 const results: unknown[] = fs.existsSync(outFile) ? (JSON.parse(fs.readFileSync(outFile, 'utf8')) as unknown[]) : [];
 const done = new Set(results.map((r) => `${(r as { unfreeze: number | string }).unfreeze}:${(r as { heldOut: string }).heldOut}`));
 const registry = new ModelRegistry({ dataDir });
@@ -76,7 +68,6 @@ const registry = new ModelRegistry({ dataDir });
 for (const { name: m, holdOut, test: crossedTest } of folds) {
   const heldOutFiles = sourceFiles.filter((f) => (f.label === 0 ? (holdOut.realSources ?? []).includes(realSource(f)) : (holdOut.generators ?? []).includes(f.generator)));
   const test = crossedTest ?? splitWithHoldOut(items, holdOut).test;
-  if (frozen && crossed) throw new Error('--frozen with --hold-out crossed: the frozen heads of the crossed folds come from crossed-experiments.ts');
   if (frozen && !done.has(`frozen-${frozen}:${m}`)) {
     const r = await trainDetector({ datasetDir, dataDir, backbone: 'mobilenet_v2', features: frozen, cacheDir: opt('--cache'), excludeGenerators: holdOut.generators && [...holdOut.generators], excludeModalities: holdOut.modalities && [...holdOut.modalities], register: false });
     const rocAuc = computeRocAuc(r.testItems.map((i) => i.label), r.testScores);
