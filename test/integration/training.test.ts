@@ -118,6 +118,9 @@ describe.skipIf(!backbonesBuilt || !fs.existsSync(sources))('training end to end
     expect(await runTrainCommand(['--backbone', 'mobilenet_v2', '--dataset', datasetDir, '--ensemble', '0'], ctx)).toBe(2);
     expect(await runTrainCommand(['--backbone', 'mobilenet_v2', '--dataset', datasetDir, '--ensemble', '2', '--unfreeze', 'all'], ctx)).toBe(2);
     expect(JSON.stringify(errs.at(-1))).toContain('does not combine with --unfreeze');
+    // Mirrored scoring is for frozen heads: the fine-tuned network's threshold is a single-pass one.
+    expect(await runTrainCommand(['--backbone', 'mobilenet_v2', '--dataset', datasetDir, '--mirror', '--unfreeze', '1'], ctx)).toBe(2);
+    expect(JSON.stringify(errs.at(-1))).toContain('--mirror is offered for frozen heads');
     // The training job refuses the same combination before any work starts.
     const { jobTasks } = await import('../../electron/services/jobs/job-tasks');
     await expect(
