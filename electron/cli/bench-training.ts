@@ -34,6 +34,7 @@ const spec = {
   reps: { type: 'int' },
   threads: { type: 'int' },
   'fine-tune-only': { type: 'flag' },
+  'no-nchwc': { type: 'flag' },
   'train-images': { type: 'int' },
   json: { type: 'flag' },
   help: { type: 'flag' },
@@ -53,7 +54,7 @@ export async function runTrainingBench(argv: string[], io: BenchIo): Promise<num
   if (flags.help) {
     io.print(
       'Usage: npm run bench -- training [--dataset <dir>] [--backbone mobilenet_v2] [--limit <images>] [--epochs 20] [--model <id>]\n' +
-        '       [--unfreeze all|<k>] [--batch 16] [--reps 5] [--threads n] [--fine-tune-only] [--train-images n]',
+        '       [--unfreeze all|<k>] [--batch 16] [--reps 5] [--threads n] [--fine-tune-only] [--no-nchwc] [--train-images n]',
     );
     return 0;
   }
@@ -72,10 +73,11 @@ export async function runTrainingBench(argv: string[], io: BenchIo): Promise<num
       reps: (flags.reps as number | undefined) ?? 5,
       intraOpThreads: flags.threads as number | undefined,
       items: dataset.items,
+      nchwc: !flags['no-nchwc'],
     });
     // The projection is for the dataset's training split, or for --train-images (e.g. 3380, the shipped default's).
     const trainImages = (flags['train-images'] as number | undefined) ?? splitWithHoldOut(dataset.items).train.length;
-    rows.push({ step: `fine-tuning forward pass alone (unfreeze ${unfreeze}, batch ${r.batchSize}, ${r.provider})`, images: r.batchSize, seconds: r.forwardSeconds, imagesPerSecond: r.batchSize / r.forwardSeconds });
+    rows.push({ step: `fine-tuning forward pass alone (unfreeze ${unfreeze}, batch ${r.batchSize}, ${r.provider}${r.nchwcBlockSize ? `, NCHWc block ${r.nchwcBlockSize}` : ''})`, images: r.batchSize, seconds: r.forwardSeconds, imagesPerSecond: r.batchSize / r.forwardSeconds });
     rows.push({ step: `fine-tuning step: forward + backward + ${r.optimizer} update (${r.trainedWeights} weights)`, images: r.batchSize, seconds: r.stepSeconds, imagesPerSecond: r.batchSize / r.stepSeconds });
     rows.push({
       step: 'fine-tuning: training image / forward image (target ≤ 3.5)',

@@ -1,7 +1,7 @@
 // The whole-MobileNetV2 training step against its forward pass, with onnxruntime's per-node profile:
 // where a step's time goes (experiment only; the benchmark is `npm run bench -- training`). Kernel
 // times include the warm-up run, so read them as shares.
-//   npx tsx models/experiments/fine-tune-profile.ts --dataset <dir> [--level all|extended|basic] [--reps 5] [--profile] [--parallel] [--dynamic-batch]
+//   npx tsx models/experiments/fine-tune-profile.ts --dataset <dir> [--level all|extended|basic] [--reps 5] [--profile] [--parallel] [--dynamic-batch] [--no-nchwc]
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -12,7 +12,7 @@ import { buildTrainingGraph, decodeWeights, loadNsfwjsSource } from '../../elect
 import { tfjsBackbone } from '../../electron/services/training/backbone-specs';
 import { loadDataset } from '../../electron/services/training/dataset-items';
 import { backboneBlocks, initialHead } from '../../electron/services/training/onnx-fine-tune';
-import { runTrainingGraph, type TrainingBatch } from '../../electron/services/training/onnx-training';
+import { cpuNchwcBlockSize, runTrainingGraph, type TrainingBatch } from '../../electron/services/training/onnx-training';
 import { args, opt } from './script-args';
 
 const level = opt('--level', 'all') as 'all' | 'extended' | 'basic' | 'disabled';
@@ -28,8 +28,10 @@ const head = initialHead(1280, 256, 1);
 const inputShape = [224, 224, 3] as const;
 // --dynamic-batch: the graphs as they compile without a batch size (the tap-by-tap depthwise gradients).
 const batchSize = args.includes('--dynamic-batch') ? undefined : N;
-const train = buildTrainingGraph(graph.layers, { featureLayer: spec.featureLayer, inputShape, trainableLayers: trainable, head, batchSize });
-const forward = buildTrainingGraph(graph.layers, { featureLayer: spec.featureLayer, inputShape, trainableLayers: trainable, head, forwardOnly: true, batchSize });
+// --no-nchwc: the depthwise weight gradients without onnxruntime's NCHWc convolution.
+const nchwcBlockSize = args.includes('--no-nchwc') ? undefined : await cpuNchwcBlockSize();
+const train = buildTrainingGraph(graph.layers, { featureLayer: spec.featureLayer, inputShape, trainableLayers: trainable, head, batchSize, nchwcBlockSize });
+const forward = buildTrainingGraph(graph.layers, { featureLayer: spec.featureLayer, inputShape, trainableLayers: trainable, head, forwardOnly: true, batchSize, nchwcBlockSize });
 const items = loadDataset(opt('--dataset', 'dataset')).items.slice(0, N);
 const per = 224 * 224 * 3;
 const images = new Float32Array(N * per);
@@ -52,7 +54,7 @@ for (let r = -1; r < reps; r++) {
   const tr = performance.now() - a;
   if (r >= 0) { f.push(fw); t.push(tr); }
 }
-console.log(`level ${level}: forward ${med(f).toFixed(0)} ms, step ${med(t).toFixed(0)} ms, ratio ${(med(t) / med(f)).toFixed(2)}`);
+console.log(`NCHWc block ${nchwcBlockSize ?? 'none'}, level ${level}: forward ${med(f).toFixed(0)} ms, step ${med(t).toFixed(0)} ms, ratio ${(med(t) / med(f)).toFixed(2)}`);
 if (profile) {
   trainSession.endProfiling();
   // onnxruntime-node does not return the file's name: it is the only file in this run's folder.

@@ -10,8 +10,9 @@ import { findRepoRoot } from '../../electron/services/app/app-info';
 import { createRng } from '../../electron/services/common/seeded-random';
 import { decodeToPaperRgb, NORMALISATIONS, toModelInput } from '../../electron/services/engine/preprocess';
 import { GraphTail, layerGraphFromKeras, type LayerGraph } from '../../electron/services/explainers/layer-graph';
-import { buildTrainingGraph, HEAD_LAYERS, type TrainableParam, type TrainingGraph, type TrainingHead } from '../../electron/services/onnx-graphs';
-import { applyOptimizerStep, createOptimizerState, createTrainingSession, runTrainingGraph, type OptimizerOptions, type StepResult, type TrainingBatch } from '../../electron/services/training/onnx-training';
+import { buildTrainingGraph, HEAD_LAYERS, NCHWC_DOMAIN, type TrainableParam, type TrainingGraph, type TrainingHead } from '../../electron/services/onnx-graphs';
+import { decodeModel } from '../../electron/services/onnx-graphs/onnx-proto';
+import { applyOptimizerStep, cpuNchwcBlockSize, createOptimizerState, createTrainingSession, runTrainingGraph, type OptimizerOptions, type StepResult, type TrainingBatch } from '../../electron/services/training/onnx-training';
 
 const repoRoot = findRepoRoot();
 const shared = path.resolve(repoRoot, '../shared/datasets');
@@ -254,6 +255,64 @@ describe.skipIf(!fs.existsSync(shared))('ONNX training graph on small real image
       } finally {
         await session.session.release();
       }
+    }
+  });
+
+  it("compiled for the CPU's NCHWc layout (the depthwise gradients in onnxruntime's blocked convolution), gives the plain graph's loss and gradients", async () => {
+    const block = await cpuNchwcBlockSize();
+    if (block === undefined) {
+      console.log('this CPU build of onnxruntime has no NCHWc layout: nothing to compare');
+      return;
+    }
+    // Depthwise layers of 16 channels, so every NCHWc path runs: the weight gradients (N·C channels),
+    // the stride-1 input gradient, and the strided ones ("valid" after a ZeroPadding, and "same")
+    // spread with zeros in the blocked layout.
+    const inp = tf.input({ shape: [SIZE, SIZE, 3], name: 'input' });
+    const seed = (n: number) => tf.initializers.glorotUniform({ seed: n });
+    const bnRelu6 = (t: tf.SymbolicTensor, name: string) => tf.layers.reLU({ maxValue: 6, name: `${name}_relu` }).apply(tf.layers.batchNormalization({ name: `${name}_bn` }).apply(t)) as tf.SymbolicTensor;
+    const c1 = bnRelu6(tf.layers.conv2d({ filters: 16, kernelSize: 3, strides: 2, padding: 'same', useBias: false, kernelInitializer: seed(401), name: 'c1' }).apply(inp) as tf.SymbolicTensor, 'c1');
+    const d1 = bnRelu6(tf.layers.depthwiseConv2d({ kernelSize: 3, padding: 'same', useBias: false, depthwiseInitializer: seed(402), name: 'd1' }).apply(c1) as tf.SymbolicTensor, 'd1');
+    const padded = tf.layers.zeroPadding2d({ padding: [[0, 1], [0, 1]], name: 'd2_pad' }).apply(d1) as tf.SymbolicTensor;
+    const d2 = bnRelu6(tf.layers.depthwiseConv2d({ kernelSize: 3, strides: 2, padding: 'valid', useBias: false, depthwiseInitializer: seed(403), name: 'd2' }).apply(padded) as tf.SymbolicTensor, 'd2');
+    const d3 = bnRelu6(tf.layers.depthwiseConv2d({ kernelSize: 3, strides: 2, padding: 'same', useBias: true, depthwiseInitializer: seed(404), name: 'd3' }).apply(d2) as tf.SymbolicTensor, 'd3');
+    const out = tf.layers.conv2d({ filters: 6, kernelSize: 1, useBias: true, activation: 'relu', kernelInitializer: seed(405), name: FEATURE }).apply(d3) as tf.SymbolicTensor;
+    const net = tf.model({ inputs: inp, outputs: out });
+    try {
+      randomiseBatchNorms(net, createRng(21));
+      const g16 = layerGraphFromKeras(net.toJSON(undefined, false) as unknown as Record<string, unknown>, weightMap(net));
+      const trainable = new Set(net.layers.map((l) => l.name).filter((n) => n !== 'input'));
+      const options = { featureLayer: FEATURE, inputShape: [SIZE, SIZE, 3] as const, trainableLayers: trainable, head };
+      const plain = buildTrainingGraph(g16.layers, options);
+      const values = new Map(plain.params.map((p) => [p.name, Float32Array.from(p.initial)]));
+      const plainSession = await createTrainingSession(plain.bytes, { preference: 'cpu', intraOpThreads: 1 });
+      const reference = await runTrainingGraph(plainSession.session, plain.params, values, batch);
+      await plainSession.session.release();
+      // 4 images as compiled, and 6 with two zero-weight rows.
+      for (const size of [4, 6]) {
+        const tg = buildTrainingGraph(g16.layers, { ...options, batchSize: size, nchwcBlockSize: block });
+        const nodes = decodeModel(tg.bytes).graph.node;
+        const blocked = nodes.filter((n) => n.domain === NCHWC_DOMAIN && n.opType === 'Conv').map((n) => n.output[0]);
+        expect(blocked.sort()).toEqual(['d1/dx/blocked', 'd1/wcorr/blocked', 'd2/dx/blocked', 'd2/wcorr/blocked', 'd3/dx/blocked', 'd3/wcorr/blocked']);
+        expect(nodes.filter((n) => n.opType === 'ConvTranspose')).toEqual([]);
+        const session = await createTrainingSession(tg.bytes, { preference: 'cpu', intraOpThreads: 1 });
+        try {
+          const r = await runTrainingGraph(session.session, tg.params, values, batch, tg.batchSize);
+          expect(Math.abs(r.loss - reference.loss)).toBeLessThan(1e-6 * Math.max(1, reference.loss));
+          for (const [i, v] of r.p.entries()) expect(Math.abs(v - reference.p[i])).toBeLessThan(1e-6);
+          for (const p of tg.params) {
+            const a = r.gradients.get(p.name)!;
+            const b = reference.gradients.get(p.name)!;
+            const scale = b.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+            expect(scale, p.name).toBeGreaterThan(0);
+            const diff = a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i])), 0);
+            expect(diff, `${p.name} at batch ${size}`).toBeLessThanOrEqual(1e-5 * scale);
+          }
+        } finally {
+          await session.session.release();
+        }
+      }
+    } finally {
+      net.dispose();
     }
   });
 

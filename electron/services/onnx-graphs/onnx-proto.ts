@@ -300,12 +300,20 @@ export class OnnxGraphBuilder {
     this.nodes.push({ input: inputs, output: [output], name: `${opType}:${output}`, opType, attribute: attributes });
     return output;
   }
+
+  /** Adds a node of another operator set than ONNX's own (makeModel imports the domain). */
+  domainNode(domain: string, opType: string, inputs: string[], outputBase: string, attributes: AttributeProto[] = []): string {
+    const output = this.node(opType, inputs, outputBase, attributes);
+    this.nodes[this.nodes.length - 1].domain = domain;
+    return output;
+  }
 }
 
 export function makeModel(graph: GraphProto, metadata: Record<string, string>, docString?: string): ModelProto {
   return {
     irVersion: ONNX_IR_VERSION,
-    opsetImport: [{ domain: '', version: ONNX_OPSET }],
+    // Every other domain the nodes use is onnxruntime's (version 1 of each).
+    opsetImport: [{ domain: '', version: ONNX_OPSET }, ...[...new Set(graph.node.map((n) => n.domain ?? '').filter((d) => d !== ''))].sort().map((domain) => ({ domain, version: 1 }))],
     producerName: 'ai-image-forensics tfjs-to-onnx',
     producerVersion: '1',
     docString,

@@ -8,7 +8,7 @@ import { buildTrainingGraph, decodeWeights, loadNsfwjsSource } from '../onnx-gra
 import { tfjsBackbone } from './backbone-specs';
 import type { DatasetItem } from './dataset-items';
 import { backboneBlocks, initialHead } from './onnx-fine-tune';
-import { applyOptimizerStep, createOptimizerState, createTrainingSession, runTrainingGraph, type TrainingBatch } from './onnx-training';
+import { applyOptimizerStep, compileTrainingSession, createOptimizerState, runTrainingGraph, type TrainingBatch, type TrainingTarget } from './onnx-training';
 import { TrainingError } from './training-errors';
 
 export interface FineTuneBenchOptions {
@@ -19,6 +19,8 @@ export interface FineTuneBenchOptions {
   intraOpThreads?: number;
   items: readonly DatasetItem[];
   hiddenUnits?: number;
+  /** false: the CPU graph without onnxruntime's NCHWc operators. */
+  nchwc?: boolean;
 }
 
 export interface FineTuneBenchResult {
@@ -30,6 +32,8 @@ export interface FineTuneBenchResult {
   forwardSeconds: number;
   stepSeconds: number;
   updateSeconds: number;
+  /** The CPU NCHWc block the training graph was compiled for (undefined: the plain graph). */
+  nchwcBlockSize?: number;
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -45,11 +49,13 @@ export async function benchFineTuneStep(o: FineTuneBenchOptions): Promise<FineTu
   const units = o.hiddenUnits ?? 256;
   const head = initialHead(o.backbone === 'mobilenet_v2' ? 1280 : 2048, units, 1);
   const inputShape = [spec.inputSize, spec.inputSize, 3] as const;
-  // Both compiled for the batch, as fine-tuning compiles its training graph.
-  const train = buildTrainingGraph(graph.layers, { featureLayer: spec.featureLayer, inputShape, trainableLayers: trainable, head, batchSize: o.batchSize });
-  const forward = buildTrainingGraph(graph.layers, { featureLayer: spec.featureLayer, inputShape, trainableLayers: trainable, head, forwardOnly: true, batchSize: o.batchSize });
-  const trainSession = await createTrainingSession(train.bytes, { preference: 'auto', intraOpThreads: o.intraOpThreads });
-  const forwardSession = await createTrainingSession(forward.bytes, { preference: trainSession.provider, intraOpThreads: o.intraOpThreads });
+  // Both compiled for the batch and the provider, as fine-tuning compiles its training graph.
+  const compile = (forwardOnly: boolean) => (t: TrainingTarget) =>
+    buildTrainingGraph(graph.layers, { featureLayer: spec.featureLayer, inputShape, trainableLayers: trainable, head, forwardOnly, batchSize: o.batchSize, nchwcBlockSize: t.nchwcBlockSize });
+  const trainSession = await compileTrainingSession(compile(false), { preference: 'auto', intraOpThreads: o.intraOpThreads, nchwc: o.nchwc });
+  const forwardSession = await compileTrainingSession(compile(true), { preference: trainSession.provider, intraOpThreads: o.intraOpThreads, nchwc: o.nchwc });
+  const train = trainSession.graph;
+  const forward = forwardSession.graph;
   try {
     // Half real, half synthetic images when the dataset has both.
     const reals = o.items.filter((i) => i.label === 0);
@@ -98,6 +104,7 @@ export async function benchFineTuneStep(o: FineTuneBenchOptions): Promise<FineTu
       forwardSeconds: median(fwd),
       stepSeconds: median(step),
       updateSeconds: median(upd),
+      nchwcBlockSize: trainSession.nchwcBlockSize,
     };
   } finally {
     await trainSession.session.release();

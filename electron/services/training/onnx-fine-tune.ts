@@ -31,7 +31,7 @@ import { balanceClassWeights, defaultHeadOptions, type HeadWeights } from './hea
 import {
   applyOptimizerStep,
   createOptimizerState,
-  createTrainingSession,
+  compileTrainingSession,
   plateauStep,
   runTrainingGraph,
   type OptimizerKind,
@@ -292,8 +292,16 @@ export async function fineTuneBackbone(options: FineTuneOptions, hooks: { onProg
   const inputShape = [spec.inputSize, spec.inputSize, 3] as const;
   // Compiled for the batch size (a short last batch is padded with zero-weight rows): the grouped
   // depthwise weight gradients need it. Validation runs forward only, at any size.
-  const trainGraph = buildTrainingGraph(graph.layers, { featureLayer: spec.featureLayer, inputShape, trainableLayers: new Set(trainedLayers), head, batchSize });
-  const evalGraph = buildTrainingGraph(graph.layers, { featureLayer: spec.featureLayer, inputShape, trainableLayers: new Set(trainedLayers), head, forwardOnly: true });
+  // Each compiled for the provider its session gets (the CPU's graph uses onnxruntime's NCHWc operators).
+  const trainSession = await compileTrainingSession(
+    (t) => buildTrainingGraph(graph.layers, { featureLayer: spec.featureLayer, inputShape, trainableLayers: new Set(trainedLayers), head, batchSize, nchwcBlockSize: t.nchwcBlockSize }),
+    { preference: options.provider, intraOpThreads: options.intraOpThreads },
+  );
+  const evalSession = await compileTrainingSession(() => buildTrainingGraph(graph.layers, { featureLayer: spec.featureLayer, inputShape, trainableLayers: new Set(trainedLayers), head, forwardOnly: true }), {
+    preference: options.provider,
+    intraOpThreads: options.intraOpThreads,
+  });
+  const trainGraph = trainSession.graph;
   const params = trainGraph.params;
 
   // What must match for a checkpoint to continue this run.
@@ -330,9 +338,20 @@ export async function fineTuneBackbone(options: FineTuneOptions, hooks: { onProg
   let bestEpoch = 0;
   let bestValLoss = Infinity;
   let startEpoch = 1;
+  const readCheckpointOrRelease = (file: string) => {
+    try {
+      const cp = readCheckpoint(file);
+      if (cp.header.fingerprint !== fingerprint) throw new TrainingError('BAD_OPTIONS', `checkpoint ${file} belongs to a run with other settings or data; start without --resume`);
+      return cp;
+    } catch (e) {
+      // The sessions were created first (each graph is compiled for its provider): let them go.
+      void trainSession.session.release();
+      void evalSession.session.release();
+      throw e;
+    }
+  };
   if (options.resume && fs.existsSync(checkpointFile)) {
-    const cp = readCheckpoint(checkpointFile);
-    if (cp.header.fingerprint !== fingerprint) throw new TrainingError('BAD_OPTIONS', `checkpoint ${checkpointFile} belongs to a run with other settings or data; start without --resume`);
+    const cp = readCheckpointOrRelease(checkpointFile);
     for (const p of params) {
       values.set(p.name, cp.arrays.get(`value:${p.name}`)! as Float32Array<ArrayBuffer>);
       best.set(p.name, cp.arrays.get(`best:${p.name}`)! as Float32Array<ArrayBuffer>);
@@ -351,8 +370,6 @@ export async function fineTuneBackbone(options: FineTuneOptions, hooks: { onProg
     hooks.onProgress?.({ kind: 'stage', stage: 'resume', message: `no checkpoint at ${checkpointFile}; starting from the first epoch` });
   }
 
-  const trainSession = await createTrainingSession(trainGraph.bytes, { preference: options.provider, intraOpThreads: options.intraOpThreads });
-  const evalSession = await createTrainingSession(evalGraph.bytes, { preference: options.provider, intraOpThreads: options.intraOpThreads });
   hooks.onProgress?.({ kind: 'stage', stage: 'provider', message: `training on ${trainSession.provider}${trainSession.providerNote ? ` (${trainSession.providerNote})` : ''}` });
   const trainW = balanceClassWeights(Uint8Array.from(train.map((i) => i.label)), Float32Array.from(generatorBalancedWeights(train)));
   const valW = balanceClassWeights(Uint8Array.from(val.map((i) => i.label)), Float32Array.from(generatorBalancedWeights(val)));

@@ -12,6 +12,9 @@ import {
   type ProviderPreference,
 } from '../engine/execution-providers';
 import {
+  buildNchwcProbeOnnx,
+  NCHWC_PROBE_INPUT,
+  nchwcBlockSizeFromProbe,
   TRAIN_DROPOUT_INPUT,
   TRAIN_IMAGES_INPUT,
   TRAIN_LABELS_INPUT,
@@ -26,6 +29,8 @@ import { TrainingError } from './training-errors';
 export interface TrainingSessionOptions {
   preference?: ProviderPreference;
   intraOpThreads?: number;
+  /** false: compile the CPU graph without onnxruntime's NCHWc operators (for comparisons). */
+  nchwc?: boolean;
 }
 
 export interface OrtTrainingSession {
@@ -34,14 +39,54 @@ export interface OrtTrainingSession {
   providerNote?: string;
 }
 
+/** What a training graph is compiled for: the provider that runs it and, on the CPU, its NCHWc block. */
+export interface TrainingTarget {
+  provider: ProviderName;
+  /** onnxruntime's CPU NCHWc block size (undefined on other providers, or where the CPU has none). */
+  nchwcBlockSize?: number;
+}
+
+let nchwcBlock: Promise<number | undefined> | undefined;
+
+/** The CPU provider's NCHWc block size, read once per process by running the probe graph. */
+export function cpuNchwcBlockSize(): Promise<number | undefined> {
+  nchwcBlock ??= (async () => {
+    try {
+      const probe = buildNchwcProbeOnnx();
+      const session = await ort.InferenceSession.create(probe.bytes, { executionProviders: ['cpu'], logSeverityLevel: 3 });
+      try {
+        const out = await session.run({ [NCHWC_PROBE_INPUT]: new ort.Tensor('float32', probe.input, probe.dims) });
+        return nchwcBlockSizeFromProbe(out[probe.output].data as Float32Array);
+      } finally {
+        await session.release();
+      }
+    } catch {
+      // A build without the NCHWc operators: the plain graph runs everywhere.
+      return undefined;
+    }
+  })();
+  return nchwcBlock;
+}
+
 /** A session for a training (or forward-only) graph, with the same provider order and fallback as analysis. */
 export async function createTrainingSession(bytes: Uint8Array, options: TrainingSessionOptions = {}): Promise<OrtTrainingSession> {
+  const { session, provider, providerNote } = await compileTrainingSession(() => ({ bytes }), options);
+  return { session, provider, providerNote };
+}
+
+/**
+ * The same, compiling the graph for each provider it tries (the CPU graph can use onnxruntime's
+ * NCHWc operators, which no other provider has), so a fallback to the CPU gets the CPU's graph.
+ */
+export async function compileTrainingSession<G extends { bytes: Uint8Array }>(compile: (target: TrainingTarget) => G, options: TrainingSessionOptions = {}): Promise<OrtTrainingSession & { graph: G; nchwcBlockSize?: number }> {
   const preference = options.preference ?? 'auto';
   const plan = planProviders(preference);
   const attempts: { name: ProviderName; reason: string }[] = plan.skipped.filter((s) => s.name === preference || (preference === 'auto' && !/only on|does not offer/.test(s.reason)));
   for (const name of plan.order) {
+    const target: TrainingTarget = { provider: name, nchwcBlockSize: name === 'cpu' && options.nchwc !== false ? await cpuNchwcBlockSize() : undefined };
+    const graph = compile(target);
     try {
-      const session = await ort.InferenceSession.create(bytes, {
+      const session = await ort.InferenceSession.create(graph.bytes, {
         executionProviders: name === 'cpu' ? ['cpu'] : [name, 'cpu'],
         intraOpNumThreads: options.intraOpThreads ?? defaultIntraOpThreads(),
         interOpNumThreads: 1,
@@ -49,7 +94,7 @@ export async function createTrainingSession(bytes: Uint8Array, options: Training
         graphOptimizationLevel: 'all',
         logSeverityLevel: 3,
       });
-      return { session, provider: name, providerNote: describeFallback(preference, name, attempts) };
+      return { session, provider: name, providerNote: describeFallback(preference, name, attempts), graph, nchwcBlockSize: target.nchwcBlockSize };
     } catch (e) {
       const reason = firstLine((e as Error).message ?? String(e));
       if (name === 'cpu') throw new TrainingError('UNSUPPORTED', `onnxruntime could not load the training graph: ${reason}`);
