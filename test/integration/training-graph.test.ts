@@ -230,8 +230,11 @@ describe.skipIf(!fs.existsSync(shared))('ONNX training graph on small real image
   it('compiled for a fixed batch (grouped depthwise gradients), gives the same loss and gradients, a short batch padded with zero-weight rows', async () => {
     const { tg: dynamic, result: reference } = compiled.get('all')!;
     const values = new Map(dynamic.params.map((p) => [p.name, Float32Array.from(p.initial)]));
-    for (const size of [4, 6]) {
-      const tg = buildTrainingGraph(graph.layers, { featureLayer: FEATURE, inputShape: [SIZE, SIZE, 3], trainableLayers: new Set(trainableSets.all), head, batchSize: size });
+    // The last: dw's 8 channels times 4 images fill whole NCHWc blocks (of 8 or 16), dw2's 6 do not.
+    const block = await cpuNchwcBlockSize();
+    for (const [size, nchwcBlockSize] of [[4, undefined], [6, undefined], ...(block ? [[4, block]] : [])]) {
+      const tg = buildTrainingGraph(graph.layers, { featureLayer: FEATURE, inputShape: [SIZE, SIZE, 3], trainableLayers: new Set(trainableSets.all), head, batchSize: size, nchwcBlockSize });
+      if (nchwcBlockSize) expect(decodeModel(tg.bytes).graph.node.filter((n) => n.domain === NCHWC_DOMAIN && n.opType === 'Conv').map((n) => n.output[0])).toEqual(['dw/wcorr/blocked']);
       expect(tg.batchSize).toBe(size);
       expect(tg.params.map((p) => p.name)).toEqual(dynamic.params.map((p) => p.name));
       const session = await createTrainingSession(tg.bytes, { preference: 'cpu', intraOpThreads: 1 });
@@ -265,8 +268,8 @@ describe.skipIf(!fs.existsSync(shared))('ONNX training graph on small real image
       return;
     }
     // Depthwise layers of 16 channels, so every NCHWc path runs: the weight gradients (N·C channels),
-    // the stride-1 input gradient, and the strided ones ("valid" after a ZeroPadding, and "same")
-    // spread with zeros in the blocked layout.
+    // the stride-1 input gradient, and the strided ones from dz spread with zeros ("valid" after a
+    // ZeroPadding, "same" on an even and on an odd map).
     const inp = tf.input({ shape: [SIZE, SIZE, 3], name: 'input' });
     const seed = (n: number) => tf.initializers.glorotUniform({ seed: n });
     const bnRelu6 = (t: tf.SymbolicTensor, name: string) => tf.layers.reLU({ maxValue: 6, name: `${name}_relu` }).apply(tf.layers.batchNormalization({ name: `${name}_bn` }).apply(t)) as tf.SymbolicTensor;
@@ -275,7 +278,8 @@ describe.skipIf(!fs.existsSync(shared))('ONNX training graph on small real image
     const padded = tf.layers.zeroPadding2d({ padding: [[0, 1], [0, 1]], name: 'd2_pad' }).apply(d1) as tf.SymbolicTensor;
     const d2 = bnRelu6(tf.layers.depthwiseConv2d({ kernelSize: 3, strides: 2, padding: 'valid', useBias: false, depthwiseInitializer: seed(403), name: 'd2' }).apply(padded) as tf.SymbolicTensor, 'd2');
     const d3 = bnRelu6(tf.layers.depthwiseConv2d({ kernelSize: 3, strides: 2, padding: 'same', useBias: true, depthwiseInitializer: seed(404), name: 'd3' }).apply(d2) as tf.SymbolicTensor, 'd3');
-    const out = tf.layers.conv2d({ filters: 6, kernelSize: 1, useBias: true, activation: 'relu', kernelInitializer: seed(405), name: FEATURE }).apply(d3) as tf.SymbolicTensor;
+    const d4 = bnRelu6(tf.layers.depthwiseConv2d({ kernelSize: 3, strides: 2, padding: 'same', useBias: false, depthwiseInitializer: seed(406), name: 'd4' }).apply(d3) as tf.SymbolicTensor, 'd4');
+    const out = tf.layers.conv2d({ filters: 6, kernelSize: 1, useBias: true, activation: 'relu', kernelInitializer: seed(405), name: FEATURE }).apply(d4) as tf.SymbolicTensor;
     const net = tf.model({ inputs: inp, outputs: out });
     try {
       randomiseBatchNorms(net, createRng(21));
@@ -292,7 +296,8 @@ describe.skipIf(!fs.existsSync(shared))('ONNX training graph on small real image
         const tg = buildTrainingGraph(g16.layers, { ...options, batchSize: size, nchwcBlockSize: block });
         const nodes = decodeModel(tg.bytes).graph.node;
         const blocked = nodes.filter((n) => n.domain === NCHWC_DOMAIN && n.opType === 'Conv').map((n) => n.output[0]);
-        expect(blocked.sort()).toEqual(['d1/dx/blocked', 'd1/wcorr/blocked', 'd2/dx/blocked', 'd2/wcorr/blocked', 'd3/dx/blocked', 'd3/wcorr/blocked']);
+        expect(blocked.sort()).toEqual(['d1/dx/blocked', 'd1/wcorr/blocked', 'd2/dx/blocked', 'd2/wcorr/blocked', 'd3/dx/blocked', 'd3/wcorr/blocked', 'd4/dx/blocked', 'd4/wcorr/blocked']);
+        expect(nodes.filter((n) => n.opType === 'Upsample').map((n) => n.output[0]).sort()).toEqual(['d2/dx/spread/up', 'd3/dx/spread/up', 'd4/dx/spread/up']);
         expect(nodes.filter((n) => n.opType === 'ConvTranspose')).toEqual([]);
         const session = await createTrainingSession(tg.bytes, { preference: 'cpu', intraOpThreads: 1 });
         try {

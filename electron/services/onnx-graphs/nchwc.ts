@@ -3,7 +3,7 @@
 // graph can run the depthwise weight gradients there, where the plain Conv unfolds every (image,
 // channel) map nine times first. The block size is the CPU's (MLAS: 16 with AVX-512, 8 with AVX2),
 // read by running the probe below; other providers do not have these operators.
-import { encodeModel, makeModel, OnnxGraphBuilder, valueInfo } from './onnx-proto';
+import { attr, encodeModel, makeModel, OnnxGraphBuilder, valueInfo } from './onnx-proto';
 
 export const NCHWC_DOMAIN = 'com.microsoft.nchwc';
 export const NCHWC_PROBE_INPUT = 'x';
@@ -31,4 +31,93 @@ export function nchwcBlockSizeFromProbe(out: ArrayLike<number>): number | undefi
     if (out[i] !== c * 2 + w) return undefined;
   }
   return block;
+}
+
+/** Padding and geometry of a stride-1 depthwise convolution. */
+export interface NchwcConvGeometry {
+  kernel: [number, number];
+  pads: number[];
+  dilations?: [number, number];
+}
+
+/**
+ * The NCHWc pieces of the training graph's depthwise gradients. Tensors in the blocked layout keep
+ * their logical NCHW shape for onnxruntime, but their memory is [N, C/B, H, W, B]; only Reshapes
+ * that keep that memory order may touch them. With C a multiple of B, [N, C, H, W] and [1, N·C, H, W]
+ * block alike, so one reordered dz serves as a layer's weight-gradient filter and its dx input.
+ */
+export class NchwcGraph {
+  private readonly reordered = new Map<string, string>();
+
+  constructor(
+    private readonly g: OnnxGraphBuilder,
+    readonly block: number,
+  ) {}
+
+  fits(channels: number): boolean {
+    return channels % this.block === 0;
+  }
+
+  /** An NCHW tensor in the blocked layout, reordered once however often it is asked for. */
+  blocked(tensor: string): string {
+    let b = this.reordered.get(tensor);
+    if (!b) this.reordered.set(tensor, (b = this.g.domainNode(NCHWC_DOMAIN, 'ReorderInput', [tensor], `${tensor}/blocked`)));
+    return b;
+  }
+
+  /** Back to NCHW. */
+  unblocked(blocked: string, channels: number, out: string): string {
+    return this.g.domainNode(NCHWC_DOMAIN, 'ReorderOutput', [blocked], out, [attr.int('channels', channels)]);
+  }
+
+  private reshape(t: string, dims: number[], out: string): string {
+    return this.g.node('Reshape', [t, this.g.int64Const(`${out}/shape`, dims)], out);
+  }
+
+  /**
+   * A depthwise filter [C, 1, kh, kw] in the layout the NCHWc depthwise convolution reads
+   * ([C/B, kh, kw, B], which is what ReorderInput makes of it as a [1, C, kh, kw] map).
+   */
+  depthwiseFilter(filter: string, channels: number, kernel: [number, number], out: string): string {
+    return this.reshape(this.g.domainNode(NCHWC_DOMAIN, 'ReorderInput', [this.reshape(filter, [1, channels, ...kernel], `${out}/map`)], `${out}/blocked`), [channels, 1, ...kernel], out);
+  }
+
+  /** A blocked [N, C, h, w] map read as a depthwise filter of N·C groups (the same memory). */
+  mapAsDepthwiseFilter(blockedMap: string, groups: number, kernel: [number, number], out: string): string {
+    return this.reshape(blockedMap, [groups, 1, ...kernel], out);
+  }
+
+  /** A blocked [N, C, h, w] map read as one image of N·C channels (the same memory). */
+  mapAsOneImage(blockedMap: string, groups: number, h: number, w: number, out: string): string {
+    return this.reshape(blockedMap, [1, groups, h, w], out);
+  }
+
+  /** Depthwise convolution (group = channels, stride 1) of a blocked input by a blocked filter; blocked out. */
+  depthwiseConv(blockedIn: string, blockedFilter: string, channels: number, geo: NchwcConvGeometry, out: string): string {
+    return this.g.domainNode(NCHWC_DOMAIN, 'Conv', [blockedIn, blockedFilter], out, [
+      attr.ints('kernel_shape', geo.kernel),
+      attr.ints('strides', [1, 1]),
+      attr.ints('dilations', geo.dilations ?? [1, 1]),
+      attr.ints('pads', geo.pads),
+      attr.int('group', channels),
+    ]);
+  }
+
+  /**
+   * dz of a strided layer with zeros between its cells, in the blocked layout: nearest upsampling by
+   * the stride, then every cell but each s×s block's first multiplied by zero. (Phase by phase from dz
+   * instead, four small convolutions interleaved by two Concats, measured slower: 120 against 96 ms
+   * a MobileNetV2 step for the four strided layers; the Concats of 16-float cells cost the most.)
+   */
+  spread(blockedDz: string, channels: number, stride: [number, number], dz: { h: number; w: number }, out: string): string {
+    const [sh, sw] = stride;
+    const H = dz.h * sh;
+    const W = dz.w * sw;
+    const up = this.g.domainNode(NCHWC_DOMAIN, 'Upsample', [blockedDz], `${out}/up`, [attr.ints('scales', [1, 1, sh, sw])]);
+    const pattern = new Float32Array(H * W);
+    for (let y = 0; y < H; y += sh) for (let x = 0; x < W; x += sw) pattern[y * W + x] = 1;
+    // The pattern is laid out for the blocked memory, [N·C/B, H, W, B].
+    const kept = this.g.node('Mul', [this.reshape(up, [-1, H, W, this.block], `${out}/cells`), this.g.floatConst(`${out}/pattern`, [H, W, 1], pattern)], `${out}/kept`);
+    return this.reshape(kept, [-1, channels, H, W], out);
+  }
 }

@@ -15,7 +15,7 @@
 // of trainable BatchNorms are trained. Dropout's mask is an input, drawn by the caller's seeded RNG.
 import { zeroPaddingOf, type GraphLayer } from '../explainers/layer-graph';
 import { ConversionError } from './conversion-error';
-import { NCHWC_DOMAIN } from './nchwc';
+import { NchwcGraph } from './nchwc';
 import { activationBuilder, activationLayer } from './activation-gradients';
 import { attr, encodeModel, makeModel, OnnxGraphBuilder, valueInfo } from './onnx-proto';
 import { averagePoolReciprocalCounts, kerasPadding, kerasToOnnxKernel, convTransposeAttributes, pair, transposeOutputPadding, type Shape, type Value } from './conv-geometry';
@@ -149,40 +149,7 @@ export function buildTrainingGraph(layers: readonly TrainingGraphLayer[], option
   const scalar = (base: string, v: number) => g.floatConst(base, [], new Float32Array([v]));
   const channelConst = (base: string, data: ArrayLike<number>) => g.floatConst(base, [1, data.length, 1, 1], Float32Array.from(data));
   const shapeConst = (base: string, dims: number[]) => g.int64Const(base, dims);
-  // A depthwise convolution (group = channels) in onnxruntime's NCHWc layout: input and output are
-  // reordered into channel blocks and back, and the filter [C, 1, kh, kw] into the blocked depthwise
-  // filter layout ([C/B, kh, kw, B], which is what ReorderInput makes of it as a [1, C, kh, kw] map).
-  const nchwcDepthwiseConv = (input: string, filter: string, channels: number, kernel: [number, number], a: { strides: number[]; dilations: number[]; pads: number[]; spread?: { s: [number, number]; h: number; w: number } }, out: string) => {
-    const blockedFilter = g.node(
-      'Reshape',
-      [g.domainNode(NCHWC_DOMAIN, 'ReorderInput', [g.node('Reshape', [filter, shapeConst(`${out}/fmap`, [1, channels, ...kernel])], `${out}/filtermap`)], `${out}/filterblocked`), shapeConst(`${out}/fshape`, [channels, 1, ...kernel])],
-      `${out}/filter`,
-    );
-    let blockedIn = g.domainNode(NCHWC_DOMAIN, 'ReorderInput', [input], `${out}/inblocked`);
-    if (a.spread) {
-      // Zeros between the cells of a strided layer's output gradient, in the blocked layout: nearest
-      // upsampling by the stride, then every cell but each s×s block's first multiplied by zero.
-      const [sh, sw] = a.spread.s;
-      const H = a.spread.h * sh;
-      const Wd = a.spread.w * sw;
-      const up = g.domainNode(NCHWC_DOMAIN, 'Upsample', [blockedIn], `${out}/up`, [attr.ints('scales', [1, 1, sh, sw])]);
-      const pattern = new Float32Array(H * Wd);
-      for (let y = 0; y < H; y += sh) for (let x = 0; x < Wd; x += sw) pattern[y * Wd + x] = 1;
-      // The blocked tensor's memory is [N·C/B, H, W, B]: the pattern is laid out for that.
-      const cells = g.node('Reshape', [up, shapeConst(`${out}/cells`, [-1, H, Wd, options.nchwcBlockSize!])], `${out}/upcells`);
-      const kept = g.node('Mul', [cells, g.floatConst(`${out}/pattern`, [H, Wd, 1], pattern)], `${out}/spreadcells`);
-      blockedIn = g.node('Reshape', [kept, shapeConst(`${out}/spreadshape`, [-1, channels, H, Wd])], `${out}/spread`);
-    }
-    const blocked = g.domainNode(NCHWC_DOMAIN, 'Conv', [blockedIn, blockedFilter], `${out}/blocked`, [
-      attr.ints('kernel_shape', kernel),
-      attr.ints('strides', a.strides),
-      attr.ints('dilations', a.dilations),
-      attr.ints('pads', a.pads),
-      attr.int('group', channels),
-    ]);
-    return g.domainNode(NCHWC_DOMAIN, 'ReorderOutput', [blocked], out, [attr.int('channels', channels)]);
-  };
-  const nchwcFits = (channels: number) => options.nchwcBlockSize !== undefined && channels % options.nchwcBlockSize === 0;
+  const nchwc = options.nchwcBlockSize !== undefined ? new NchwcGraph(g, options.nchwcBlockSize) : undefined;
   // Opset 13: ReduceSum takes its axes as an input.
   const reduceSum = (x: string, axes: number[], out: string) => g.node('ReduceSum', [x, shapeConst(`${out}/axes`, axes)], out, [attr.int('keepdims', 0)]);
 
@@ -322,12 +289,16 @@ export function buildTrainingGraph(layers: readonly TrainingGraphLayer[], option
               const nc = fixedBatch * cin;
               const x2 = g.node('Reshape', [x.name, shapeConst(`${base}/x2`, [1, nc, x.shape.h, x.shape.w])], `${base}/xg`);
               let corr: string;
-              if (nchwcFits(nc)) {
+              if (nchwc && (nchwc.fits(cin) || nchwc.fits(nc))) {
                 // The same correlation in onnxruntime's NCHWc convolution, which reads dz as its filter
-                // in place: x reordered into channel blocks, dz laid out as the depthwise filter it
-                // expects ([groups/B, oh, ow, B]), and the 3×3 result reordered back.
-                const filter = g.node('Reshape', [dz, shapeConst(`${base}/k2`, [nc, 1, ph.out, pw.out])], `${base}/dzg`);
-                corr = nchwcDepthwiseConv(x2, filter, nc, [ph.out, pw.out], { strides: [1, 1], dilations: [sh, sw], pads }, `${base}/wcorr`);
+                // as it is: x and dz reordered into channel blocks (dz's blocked memory is the blocked
+                // depthwise filter of N·C groups), and the kh×kw result reordered back. With C a
+                // multiple of the block, the reordered dz is the one the input gradient reads too.
+                const perImage = nchwc.fits(cin);
+                const dzMap = perImage ? dz : g.node('Reshape', [dz, shapeConst(`${base}/dz2`, [1, nc, ph.out, pw.out])], `${base}/dzimage`);
+                const filter = nchwc.mapAsDepthwiseFilter(nchwc.blocked(dzMap), nc, [ph.out, pw.out], `${base}/dzfilter`);
+                const image = nchwc.mapAsOneImage(nchwc.blocked(perImage ? x.name : x2), nc, x.shape.h, x.shape.w, `${base}/ximage`);
+                corr = nchwc.unblocked(nchwc.depthwiseConv(image, filter, nc, { kernel: [ph.out, pw.out], dilations: [sh, sw], pads }, `${base}/wcorr/blocked`), nc, `${base}/wcorr`);
               } else {
                 const k2 = g.node('Reshape', [dz, shapeConst(`${base}/k2`, [nc, 1, ph.out, pw.out])], `${base}/dzg`);
                 corr = g.node('Conv', [x2, k2], `${base}/wcorr`, [attr.ints('dilations', [sh, sw]), attr.ints('pads', pads), attr.int('group', nc)]);
@@ -398,14 +369,17 @@ export function buildTrainingGraph(layers: readonly TrainingGraphLayer[], option
             }
           }
           if (!needDx[0]) return [undefined];
-          if (depthwise && (sh !== 1 || sw !== 1) && nchwcFits(cout)) {
-            // In the NCHWc layout, spreading dz with zeros and one direct convolution beats the
-            // ConvTranspose (the four strided layers of MobileNetV2: 96 against 121 ms a step).
+          if (depthwise && (sh !== 1 || sw !== 1) && nchwc?.fits(cout)) {
+            // In the NCHWc layout, dz spread with zeros and one direct convolution beats the
+            // ConvTranspose (MobileNetV2's four strided layers: 96 against 121 ms a step).
             const afterH = x.shape.h + ph.before - ph.out * sh;
             const afterW = x.shape.w + pw.before - pw.out * sw;
             if (afterH >= 0 && afterW >= 0) {
               const flipped = g.node('Slice', [W, shapeConst(`${base}/fs`, [-1, -1]), shapeConst(`${base}/fe`, [-(kh + 1), -(kw + 1)]), shapeConst(`${base}/fa`, [2, 3]), shapeConst(`${base}/fst`, [-1, -1])], `${base}/Wflip`);
-              return [nchwcDepthwiseConv(dz, flipped, cout, [kh, kw], { strides: [1, 1], dilations: [1, 1], pads: [kh - 1 - ph.before, kw - 1 - pw.before, afterH, afterW], spread: { s: [sh, sw], h: ph.out, w: pw.out } }, `${base}/dx`)];
+              const dxPads = [kh - 1 - ph.before, kw - 1 - pw.before, afterH, afterW];
+              const blockedDz = nchwc.blocked(dz);
+              const blockedDx = nchwc.depthwiseConv(nchwc.spread(blockedDz, cout, [sh, sw], { h: ph.out, w: pw.out }, `${base}/dx/spread`), nchwc.depthwiseFilter(flipped, cout, [kh, kw], `${base}/dx/filter`), cout, { kernel: [kh, kw], pads: dxPads }, `${base}/dx/blocked`);
+              return [nchwc.unblocked(blockedDx, cout, `${base}/dx`)];
             }
           }
           if (depthwise && (sh !== 1 || sw !== 1)) {
@@ -456,7 +430,8 @@ export function buildTrainingGraph(layers: readonly TrainingGraphLayer[], option
             }
           }
           const dxPads = [kh - 1 - ph.before, kw - 1 - pw.before, afterH, afterW];
-          if (depthwise && nchwcFits(cout)) return [nchwcDepthwiseConv(spread, WBack, cout, [kh, kw], { strides: [1, 1], dilations: [1, 1], pads: dxPads }, `${base}/dx`)];
+          if (depthwise && nchwc?.fits(cout))
+            return [nchwc.unblocked(nchwc.depthwiseConv(nchwc.blocked(spread), nchwc.depthwiseFilter(WBack, cout, [kh, kw], `${base}/dx/filter`), cout, { kernel: [kh, kw], pads: dxPads }, `${base}/dx/blocked`), cout, `${base}/dx`)];
           return [
             g.node('Conv', [spread, WBack], `${base}/dx`, [
               attr.ints('kernel_shape', [kh, kw]),
