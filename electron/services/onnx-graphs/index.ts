@@ -19,7 +19,6 @@ export {
   type PaperRgbInputOptions,
 } from './detector';
 export { decodeWeights, loadLayersFolderSource, loadNsfwjsSource, NSFWJS_MODELS, nsfwjsPackage, type DecodedWeight, type LayersModelSource } from './tfjs-source';
-export { buildOptimizerGraph, OPTIMIZER_GRADIENT_SUM, OPTIMIZER_INPUTS, optimizerNames, type OptimizerGraphOptions, type OptimizerGraphParam } from './optimizer-graph';
 export { buildNchwcProbeOnnx, NCHWC_DOMAIN, NCHWC_PROBE_INPUT, nchwcBlockSizeFromProbe } from './nchwc';
 export { buildLayerGradientOnnx, GRADIENT_INPUT, GRADIENT_OUTPUT, GRADIENT_P_OUTPUT } from './layer-gradient';
 export {

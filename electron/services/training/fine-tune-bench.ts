@@ -8,7 +8,7 @@ import { buildTrainingGraph, decodeWeights, loadNsfwjsSource } from '../onnx-gra
 import { tfjsBackbone } from './backbone-specs';
 import type { DatasetItem } from './dataset-items';
 import { backboneBlocks, initialHead } from './onnx-fine-tune';
-import { applyOptimizerStep, compileTrainingSession, createOptimizer, createOptimizerState, runTrainingGraph, type Optimizer, type TrainingBatch, type TrainingTarget } from './onnx-training';
+import { applyOptimizerStep, compileTrainingSession, createOptimizerState, runTrainingGraph, type TrainingBatch, type TrainingTarget } from './onnx-training';
 import { TrainingError } from './training-errors';
 
 export interface FineTuneBenchOptions {
@@ -56,7 +56,6 @@ export async function benchFineTuneStep(o: FineTuneBenchOptions): Promise<FineTu
   const forwardSession = await compileTrainingSession(compile(true), { preference: trainSession.provider, intraOpThreads: o.intraOpThreads, nchwc: o.nchwc });
   const train = trainSession.graph;
   const forward = forwardSession.graph;
-  let optimizer: Optimizer | undefined;
   try {
     // Half real, half synthetic images when the dataset has both.
     const reals = o.items.filter((i) => i.label === 0);
@@ -77,7 +76,7 @@ export async function benchFineTuneStep(o: FineTuneBenchOptions): Promise<FineTu
     };
     const values = new Map(train.params.map((p) => [p.name, Float32Array.from(p.initial)]));
     const state = createOptimizerState('adam', train.params);
-    optimizer = await createOptimizer({ kind: 'adam', headLearningRate: 1e-3, backboneLearningRate: 1e-4 }, train.params, o.intraOpThreads);
+    const opts = { kind: 'adam' as const, headLearningRate: 1e-3, backboneLearningRate: 1e-4 };
     const fwd: number[] = [];
     const step: number[] = [];
     const upd: number[] = [];
@@ -89,7 +88,7 @@ export async function benchFineTuneStep(o: FineTuneBenchOptions): Promise<FineTu
       t = performance.now();
       const out = await runTrainingGraph(trainSession.session, train.params, values, batch);
       const u0 = performance.now();
-      await applyOptimizerStep(optimizer, state, values, out.gradients);
+      applyOptimizerStep(state, opts, train.params, values, out.gradients);
       const end = performance.now();
       if (r >= 0) {
         fwd.push(f);
@@ -110,6 +109,5 @@ export async function benchFineTuneStep(o: FineTuneBenchOptions): Promise<FineTu
   } finally {
     await trainSession.session.release();
     await forwardSession.session.release();
-    await optimizer?.session.release();
   }
 }

@@ -30,7 +30,6 @@ import { checkSplitUsable, loadDataset, splitWithHoldOut, type DatasetItem } fro
 import { balanceClassWeights, defaultHeadOptions, type HeadWeights } from './head-trainer';
 import {
   applyOptimizerStep,
-  createOptimizer,
   createOptimizerState,
   compileTrainingSession,
   plateauStep,
@@ -371,7 +370,6 @@ export async function fineTuneBackbone(options: FineTuneOptions, hooks: { onProg
     hooks.onProgress?.({ kind: 'stage', stage: 'resume', message: `no checkpoint at ${checkpointFile}; starting from the first epoch` });
   }
 
-  const optimizer = await createOptimizer(optimizerOptions, params, options.intraOpThreads);
   hooks.onProgress?.({ kind: 'stage', stage: 'provider', message: `training on ${trainSession.provider}${trainSession.providerNote ? ` (${trainSession.providerNote})` : ''}` });
   const trainW = balanceClassWeights(Uint8Array.from(train.map((i) => i.label)), Float32Array.from(generatorBalancedWeights(train)));
   const valW = balanceClassWeights(Uint8Array.from(val.map((i) => i.label)), Float32Array.from(generatorBalancedWeights(val)));
@@ -421,7 +419,7 @@ export async function fineTuneBackbone(options: FineTuneOptions, hooks: { onProg
         const batch: TrainingBatch = { images, count: items.length, inputShape, labels: labelsOf(items), weights: Float32Array.from(idx.map((i) => trainW[i])), dropoutMask: mask, units };
         const r = await runTrainingGraph(trainSession.session, params, values, batch, trainGraph.batchSize);
         if (!Number.isFinite(r.loss)) throw new TrainingError('DIVERGED', `the training loss became ${r.loss} at epoch ${epoch}, batch ${b + 1}`);
-        await applyOptimizerStep(optimizer, state, values, r.gradients);
+        applyOptimizerStep(state, optimizerOptions, params, values, r.gradients);
         lossSum += r.loss * items.length;
         count += items.length;
         hooks.onProgress?.({ kind: 'batch', epoch, epochs, batch: b + 1, batches, loss: r.loss, learningRate: optimizerOptions.headLearningRate * state.lrScale });
@@ -524,7 +522,6 @@ export async function fineTuneBackbone(options: FineTuneOptions, hooks: { onProg
   } finally {
     await trainSession.session.release();
     await evalSession.session.release();
-    await optimizer.session.release();
   }
 }
 

@@ -13,10 +13,6 @@ import {
 } from '../engine/execution-providers';
 import {
   buildNchwcProbeOnnx,
-  buildOptimizerGraph,
-  OPTIMIZER_GRADIENT_SUM,
-  OPTIMIZER_INPUTS,
-  optimizerNames,
   NCHWC_PROBE_INPUT,
   nchwcBlockSizeFromProbe,
   TRAIN_DROPOUT_INPUT,
@@ -202,61 +198,48 @@ export function createOptimizerState(kind: OptimizerKind, params: readonly Train
 
 const f32 = Math.fround;
 
-/** The optimiser's step as a compiled onnxruntime graph (onnx-graphs/optimizer-graph.ts). */
-export interface Optimizer {
-  options: OptimizerOptions;
-  params: readonly TrainableParam[];
-  session: ort.InferenceSession;
-}
-
-export async function createOptimizer(options: OptimizerOptions, params: readonly TrainableParam[], intraOpThreads?: number): Promise<Optimizer> {
-  const bytes = buildOptimizerGraph(
-    params.map((p) => ({ name: p.name, size: p.initial.length, head: p.head, decays: p.kind === 'conv_kernel' || p.kind === 'depthwise_kernel' || p.kind === 'dense_kernel' })),
-    { kind: options.kind, beta1: options.beta1 ?? 0.9, beta2: options.beta2 ?? 0.999, rho: options.rho ?? 0.9, epsilon: options.epsilon ?? 1e-7, weightDecay: options.weightDecay ?? 0 },
-  );
-  // The CPU: the step is a handful of passes over the weights, not worth a copy to a device.
-  const session = await ort.InferenceSession.create(bytes, { executionProviders: ['cpu'], intraOpNumThreads: intraOpThreads ?? defaultIntraOpThreads(), graphOptimizationLevel: 'all', logSeverityLevel: 3 });
-  return { options, params, session };
-}
-
 /**
- * One Adam or RMSprop step (tfjs's formulas; Adam's bias corrections from the step count): the
- * weights and moments in `values` and `state` are replaced by the updated arrays. A gradient that is
- * not finite stops training and leaves both untouched.
+ * Updates `values` in place from `gradients`. Adam as tfjs's AdamOptimizer computes it:
+ * m ← β₁m + (1−β₁)g, v ← β₂v + (1−β₂)g², w ← w − lr·(m/(1−β₁ᵗ)) / (√(v/(1−β₂ᵗ)) + ε);
+ * RMSprop as tfjs's (no momentum, not centred): s ← ρs + (1−ρ)g², w ← w − lr·g/√(s + ε).
  */
-export async function applyOptimizerStep(optimizer: Optimizer, state: OptimizerState, values: Map<string, Float32Array>, gradients: ReadonlyMap<string, Float32Array>): Promise<void> {
-  const o = optimizer.options;
-  if (state.kind !== o.kind) throw new TrainingError('BAD_OPTIONS', `the optimiser state is ${state.kind}'s, the optimiser ${o.kind}`);
-  const t = state.step + 1;
-  const scalar = (v: number) => new ort.Tensor('float32', Float32Array.of(v), []);
-  const feeds: Record<string, ort.Tensor> = {
-    [OPTIMIZER_INPUTS.headLr]: scalar(f32(o.headLearningRate * state.lrScale)),
-    [OPTIMIZER_INPUTS.backboneLr]: scalar(f32(o.backboneLearningRate * state.lrScale)),
-  };
-  if (o.kind === 'adam') {
-    feeds[OPTIMIZER_INPUTS.c1] = scalar(f32(1 - f32((o.beta1 ?? 0.9) ** t)));
-    feeds[OPTIMIZER_INPUTS.c2] = scalar(f32(1 - f32((o.beta2 ?? 0.999) ** t)));
-  }
-  for (const p of optimizer.params) {
+export function applyOptimizerStep(
+  state: OptimizerState,
+  options: OptimizerOptions,
+  params: readonly TrainableParam[],
+  values: Map<string, Float32Array>,
+  gradients: ReadonlyMap<string, Float32Array>,
+): void {
+  const beta1 = options.beta1 ?? 0.9;
+  const beta2 = options.beta2 ?? 0.999;
+  const rho = options.rho ?? 0.9;
+  const eps = options.epsilon ?? 1e-7;
+  state.step += 1;
+  const t = state.step;
+  const c1 = f32(1 - f32(beta1 ** t));
+  const c2 = f32(1 - f32(beta2 ** t));
+  for (const p of params) {
     const g = gradients.get(p.name);
     if (!g) throw new TrainingError('BAD_OPTIONS', `no gradient for ${p.name}`);
-    const n = optimizerNames(p.name);
-    const dims = [p.initial.length];
-    feeds[n.weight] = new ort.Tensor('float32', values.get(p.name)!, dims);
-    feeds[n.gradient] = new ort.Tensor('float32', g, dims);
-    feeds[n.second] = new ort.Tensor('float32', state.second.get(p.name)!, dims);
-    if (o.kind === 'adam') feeds[n.first] = new ort.Tensor('float32', state.first.get(p.name)!, dims);
+    const w = values.get(p.name)!;
+    const m = state.first.get(p.name)!;
+    const v = state.second.get(p.name)!;
+    const lr = f32((p.head ? options.headLearningRate : options.backboneLearningRate) * state.lrScale);
+    const decay = options.weightDecay && (p.kind === 'conv_kernel' || p.kind === 'depthwise_kernel' || p.kind === 'dense_kernel') ? options.weightDecay : 0;
+    for (let i = 0; i < w.length; i++) {
+      const gi = g[i];
+      if (!Number.isFinite(gi)) throw new TrainingError('DIVERGED', `the gradient of ${p.name} is not finite`);
+      if (state.kind === 'adam') {
+        m[i] = f32(f32(beta1 * m[i]) + f32((1 - beta1) * gi));
+        v[i] = f32(f32(beta2 * v[i]) + f32((1 - beta2) * f32(gi * gi)));
+        w[i] = f32(w[i] - f32(lr * f32(f32(m[i] / c1) / f32(Math.sqrt(f32(v[i] / c2)) + eps))));
+      } else {
+        v[i] = f32(f32(rho * v[i]) + f32((1 - rho) * f32(gi * gi)));
+        w[i] = f32(w[i] - f32(f32(lr * gi) / f32(Math.sqrt(f32(v[i] + eps)))));
+      }
+      if (decay) w[i] = f32(w[i] - f32(lr * decay * w[i]));
+    }
   }
-  const out = await optimizer.session.run(feeds);
-  const sum = (out[OPTIMIZER_GRADIENT_SUM].data as Float32Array)[0];
-  if (!Number.isFinite(sum)) throw new TrainingError('DIVERGED', `a gradient is not finite (their sum is ${sum})`);
-  for (const p of optimizer.params) {
-    const n = optimizerNames(p.name);
-    values.set(p.name, out[n.newWeight].data as Float32Array);
-    state.second.set(p.name, out[n.newSecond].data as Float32Array);
-    if (o.kind === 'adam') state.first.set(p.name, out[n.newFirst].data as Float32Array);
-  }
-  state.step = t;
 }
 
 /** Reduce-on-plateau: lower the learning-rate scale when validation loss stops improving. */
