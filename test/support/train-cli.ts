@@ -9,9 +9,9 @@ export interface TrainRunOutcome {
   lines: string[];
 }
 
-export function runTrainCli(repoRoot: string, args: string[], killAt?: (line: string, index: number) => boolean): Promise<TrainRunOutcome> {
+export function runTrainCli(repoRoot: string, args: string[], killAt?: (line: string, index: number) => boolean, env?: NodeJS.ProcessEnv): Promise<TrainRunOutcome> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(repoRoot, 'electron/cli/cli-main.ts'), 'train', ...args], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', path.join(repoRoot, 'electron/cli/cli-main.ts'), 'train', ...args], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'], env: env ?? process.env });
     const lines: string[] = [];
     let buffer = '';
     let stderr = '';
