@@ -112,6 +112,20 @@ function float64Loss(graph: LayerGraph, values: ReadonlyMap<string, Float32Array
 
 let head: TrainingHead;
 
+/** The same loss and p (1e-6), and every gradient within 1e-5 of its scale, as a reference step. */
+function expectSameStep(r: StepResult, reference: StepResult, params: readonly TrainableParam[], label: string, o: { everyGradientNonZero?: boolean } = {}): void {
+  expect(Math.abs(r.loss - reference.loss), label).toBeLessThan(1e-6 * Math.max(1, reference.loss));
+  for (const [i, v] of r.p.entries()) expect(Math.abs(v - reference.p[i]), label).toBeLessThan(1e-6);
+  for (const p of params) {
+    const a = r.gradients.get(p.name)!;
+    const b = reference.gradients.get(p.name)!;
+    const scale = b.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+    if (o.everyGradientNonZero) expect(scale, `${p.name}, ${label}`).toBeGreaterThan(0);
+    const diff = a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i])), 0);
+    expect(diff, `${p.name}, ${label}`).toBeLessThanOrEqual(1e-5 * Math.max(scale, 1e-3));
+  }
+}
+
 describe.skipIf(!fs.existsSync(shared))('ONNX training graph on small real images', () => {
   let model: tf.LayersModel;
   let graph: LayerGraph;
@@ -244,15 +258,7 @@ describe.skipIf(!fs.existsSync(shared))('ONNX training graph on small real image
         // The caller's batch is untouched, and only its own rows come back.
         expect(Array.from(batch.weights)).toEqual(Array.from(weightsBefore));
         expect(r.p).toHaveLength(batch.count);
-        expect(Math.abs(r.loss - reference.loss)).toBeLessThan(1e-6 * Math.max(1, reference.loss));
-        for (const [i, v] of r.p.entries()) expect(Math.abs(v - reference.p[i])).toBeLessThan(1e-6);
-        for (const p of tg.params) {
-          const a = r.gradients.get(p.name)!;
-          const b = reference.gradients.get(p.name)!;
-          const scale = b.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
-          const diff = a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i])), 0);
-          expect(diff, `${p.name} at batch ${size}`).toBeLessThanOrEqual(1e-5 * Math.max(scale, 1e-3));
-        }
+        expectSameStep(r, reference, tg.params, `batch ${size}`);
         // A batch larger than the graph is refused.
         if (size === 4) await expect(runTrainingGraph(session.session, tg.params, values, { ...batch, count: 5 }, tg.batchSize)).rejects.toThrow(/does not fit/);
       } finally {
@@ -302,16 +308,7 @@ describe.skipIf(!fs.existsSync(shared))('ONNX training graph on small real image
         const session = await createTrainingSession(tg.bytes, { preference: 'cpu', intraOpThreads: 1 });
         try {
           const r = await runTrainingGraph(session.session, tg.params, values, batch, tg.batchSize);
-          expect(Math.abs(r.loss - reference.loss)).toBeLessThan(1e-6 * Math.max(1, reference.loss));
-          for (const [i, v] of r.p.entries()) expect(Math.abs(v - reference.p[i])).toBeLessThan(1e-6);
-          for (const p of tg.params) {
-            const a = r.gradients.get(p.name)!;
-            const b = reference.gradients.get(p.name)!;
-            const scale = b.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
-            expect(scale, p.name).toBeGreaterThan(0);
-            const diff = a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i])), 0);
-            expect(diff, `${p.name} at batch ${size}`).toBeLessThanOrEqual(1e-5 * scale);
-          }
+          expectSameStep(r, reference, tg.params, `NCHWc, batch ${size}`, { everyGradientNonZero: true });
         } finally {
           await session.session.release();
         }
