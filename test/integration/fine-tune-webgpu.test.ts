@@ -38,7 +38,7 @@ describe.skipIf(!backbonesBuilt || !fs.existsSync(sources) || !fs.existsSync(swi
         env.LD_LIBRARY_PATH = [chromiumLibs, process.env.LD_LIBRARY_PATH].filter(Boolean).join(':');
         env.VK_ICD_FILENAMES = swiftShaderIcd;
       }
-      const args = ['--backbone', 'mobilenet_v2', '--unfreeze', '2', '--epochs', '1', '--batch', '4', '--limit', '8', '--units', '16', '--dataset', datasetDir, '--no-register', '--provider', provider, '--json'];
+      const args = ['--backbone', 'mobilenet_v2', '--unfreeze', '2', '--epochs', '1', '--batch', '4', '--limit', '4', '--units', '16', '--dataset', datasetDir, '--no-register', '--provider', provider, '--json'];
       return runTrainCli(repoRoot, [...args, '--data-dir', path.join(tmp, `data-${provider}`), '--checkpoint-dir', path.join(tmp, `ckpt-${provider}`)], undefined, env);
     };
     const gpu = await run('webgpu');
