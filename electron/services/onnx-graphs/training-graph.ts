@@ -49,8 +49,9 @@ export interface TrainingGraphOptions {
   batchSize?: number;
   /**
    * The CPU provider's NCHWc block size (nchwc.ts), for a graph that runs on onnxruntime's CPU
-   * provider only: with a batch size, the depthwise weight gradients then run in its direct NCHWc
-   * convolution (5–6× faster per layer than the grouped Conv, which unfolds every map nine times).
+   * provider only: the depthwise input gradients, and with a batch size the depthwise weight
+   * gradients, then run in its direct NCHWc convolution (the weight gradients 5–6× faster per layer
+   * than the grouped Conv, which unfolds every map nine times).
    */
   nchwcBlockSize?: number;
 }
@@ -369,16 +370,27 @@ export function buildTrainingGraph(layers: readonly TrainingGraphLayer[], option
             }
           }
           if (!needDx[0]) return [undefined];
+          // dx is a stride-1 convolution with the kernel flipped and its channel axes swapped; a
+          // strided Conv2D first spreads dz out with zeros between its cells (onnxruntime's dense
+          // Conv is far faster than its ConvTranspose).
+          // (Made only where used: the ConvTranspose below reads W itself.)
+          const flippedOnnx = () =>
+            kh === 1 && kw === 1
+              ? W
+              : g.node(
+                  'Slice',
+                  [W, shapeConst(`${base}/fs`, [-1, -1]), shapeConst(`${base}/fe`, [-(kh + 1), -(kw + 1)]), shapeConst(`${base}/fa`, [2, 3]), shapeConst(`${base}/fst`, [-1, -1])],
+                  `${base}/Wflip`,
+                );
           if (depthwise && (sh !== 1 || sw !== 1) && nchwc?.fits(cout)) {
             // In the NCHWc layout, dz spread with zeros and one direct convolution beats the
             // ConvTranspose (MobileNetV2's four strided layers: 73 against 121 ms a step).
             const afterH = x.shape.h + ph.before - ph.out * sh;
             const afterW = x.shape.w + pw.before - pw.out * sw;
             if (afterH >= 0 && afterW >= 0) {
-              const flipped = g.node('Slice', [W, shapeConst(`${base}/fs`, [-1, -1]), shapeConst(`${base}/fe`, [-(kh + 1), -(kw + 1)]), shapeConst(`${base}/fa`, [2, 3]), shapeConst(`${base}/fst`, [-1, -1])], `${base}/Wflip`);
               const dxPads = [kh - 1 - ph.before, kw - 1 - pw.before, afterH, afterW];
               const blockedDz = nchwc.blocked(dz);
-              const blockedDx = nchwc.depthwiseConv(nchwc.spread(blockedDz, cout, [sh, sw], { h: ph.out, w: pw.out }, `${base}/dx/spread`), nchwc.depthwiseFilter(flipped, cout, [kh, kw], `${base}/dx/filter`), cout, { kernel: [kh, kw], pads: dxPads }, `${base}/dx/blocked`);
+              const blockedDx = nchwc.depthwiseConv(nchwc.spread(blockedDz, cout, [sh, sw], { h: ph.out, w: pw.out }, `${base}/dx/spread`), nchwc.depthwiseFilter(flippedOnnx(), cout, [kh, kw], `${base}/dx/filter`), cout, { kernel: [kh, kw], pads: dxPads }, `${base}/dx/blocked`);
               return [nchwc.unblocked(blockedDx, cout, `${base}/dx`)];
             }
           }
@@ -387,18 +399,8 @@ export function buildTrainingGraph(layers: readonly TrainingGraphLayer[], option
             // zeros and convolving (1.5–2×), and sub-pixel phase convolutions (1.1–1.2×).
             return [g.node('ConvTranspose', [dz, W], `${base}/dx`, convTransposeAttributes([kh, kw], [sh, sw], pads, outPad, group))];
           }
-          // dx is a stride-1 convolution with the kernel flipped and its channel axes swapped; a
-          // strided Conv2D first spreads dz out with zeros between its cells (onnxruntime's dense
-          // Conv is far faster than its ConvTranspose).
-          const flippedOnnx =
-            kh === 1 && kw === 1
-              ? W
-              : g.node(
-                  'Slice',
-                  [W, shapeConst(`${base}/fs`, [-1, -1]), shapeConst(`${base}/fe`, [-(kh + 1), -(kw + 1)]), shapeConst(`${base}/fa`, [2, 3]), shapeConst(`${base}/fst`, [-1, -1])],
-                  `${base}/Wflip`,
-                );
-          const WBack = depthwise ? flippedOnnx : g.node('Transpose', [flippedOnnx], `${base}/Wback`, [attr.ints('perm', [1, 0, 2, 3])]);
+          const flipped = flippedOnnx();
+          const WBack = depthwise ? flipped : g.node('Transpose', [flipped], `${base}/Wback`, [attr.ints('perm', [1, 0, 2, 3])]);
           let spread = dz;
           let afterH = kh - 1 - ph.after;
           let afterW = kw - 1 - pw.after;
