@@ -63,6 +63,11 @@ describe.skipIf(!backbonesBuilt || !fs.existsSync(sources))('fine-tuning MobileN
     }
     // block_16: expand, depthwise and project kernels and their BatchNorms γ, β (9); Conv_1 and Conv_1_bn (3).
     expect(trainedBackbone).toBe(12);
+    // A checkpoint of other settings is refused with the reason, and left as it was.
+    const before = fs.readFileSync(path.join(tmp, 'whole', 'checkpoint.bin'));
+    const otherSettings = common.map((a, i) => (common[i - 1] === '--epochs' ? '4' : a));
+    await expect(train([...otherSettings, '--checkpoint-dir', path.join(tmp, 'whole'), '--resume'])).rejects.toThrow(/belongs to a run with other settings or data/);
+    expect(fs.readFileSync(path.join(tmp, 'whole', 'checkpoint.bin')).equals(before)).toBe(true);
     const result = JSON.parse(whole.lines.find((l) => l.startsWith('{"result"'))!).result;
     expect(result.unfrozenBlocks).toBe(2);
     expect(result.provider).toBe('cpu');

@@ -290,113 +290,105 @@ export async function fineTuneBackbone(options: FineTuneOptions, hooks: { onProg
   const channels = options.backbone === 'mobilenet_v2' ? 1280 : 2048;
   const head = initialHead(channels, units, seed);
   const inputShape = [spec.inputSize, spec.inputSize, 3] as const;
-  // Compiled for the batch size (a short last batch is padded with zero-weight rows): the grouped
-  // depthwise weight gradients need it. Validation runs forward only, at any size.
-  // Each compiled for the provider its session gets (the CPU's graph uses onnxruntime's NCHWc operators).
+  // The training graph is compiled for the batch size (a short last batch is padded with zero-weight
+  // rows; the grouped depthwise weight gradients need it), validation's forward-only graph for any
+  // size, and each for the provider its session gets (the CPU's uses onnxruntime's NCHWc operators).
   const trainSession = await compileTrainingSession(
     (t) => buildTrainingGraph(graph.layers, { featureLayer: spec.featureLayer, inputShape, trainableLayers: new Set(trainedLayers), head, batchSize, nchwcBlockSize: t.nchwcBlockSize }),
     { preference: options.provider, intraOpThreads: options.intraOpThreads },
   );
-  const evalSession = await compileTrainingSession(() => buildTrainingGraph(graph.layers, { featureLayer: spec.featureLayer, inputShape, trainableLayers: new Set(trainedLayers), head, forwardOnly: true }), {
-    preference: options.provider,
-    intraOpThreads: options.intraOpThreads,
-  });
-  const trainGraph = trainSession.graph;
-  const params = trainGraph.params;
-
-  // What must match for a checkpoint to continue this run.
-  const fingerprint = crypto
-    .createHash('sha256')
-    .update(
-      JSON.stringify({
-        backbone: options.backbone,
-        k,
-        epochs,
-        batchSize,
-        seed,
-        units,
-        dropout,
-        optimizerOptions,
-        limit: options.limit ?? null,
-        excludeModalities: options.excludeModalities ?? [],
-        excludeGenerators: options.excludeGenerators ?? [],
-        ...(options.excludeRealSources?.length ? { excludeRealSources: options.excludeRealSources } : {}),
-        train: train.map((i) => i.file),
-        val: val.map((i) => i.file),
-        params: params.map((p) => [p.name, p.shape]),
-      }),
-    )
-    .digest('hex');
-  const checkpointDir = options.checkpointDir ?? path.join(options.dataDir, 'training', `${options.backbone}-unfreeze-${options.unfreeze}-${fingerprint.slice(0, 12)}`);
-  const checkpointFile = path.join(checkpointDir, 'checkpoint.bin');
-
-  const values = new Map(params.map((p) => [p.name, Float32Array.from(p.initial)]));
-  let best = new Map(params.map((p) => [p.name, Float32Array.from(p.initial)]));
-  let state: OptimizerState = createOptimizerState(optimizerOptions.kind, params);
-  let plateau: PlateauState = { best: Infinity, bad: 0 };
-  let history: EpochRecord[] = [];
-  let bestEpoch = 0;
-  let bestValLoss = Infinity;
-  let startEpoch = 1;
-  const readCheckpointOrRelease = (file: string) => {
-    try {
-      const cp = readCheckpoint(file);
-      if (cp.header.fingerprint !== fingerprint) throw new TrainingError('BAD_OPTIONS', `checkpoint ${file} belongs to a run with other settings or data; start without --resume`);
-      return cp;
-    } catch (e) {
-      // The sessions were created first (each graph is compiled for its provider): let them go.
-      void trainSession.session.release();
-      void evalSession.session.release();
-      throw e;
-    }
-  };
-  if (options.resume && fs.existsSync(checkpointFile)) {
-    const cp = readCheckpointOrRelease(checkpointFile);
-    for (const p of params) {
-      values.set(p.name, cp.arrays.get(`value:${p.name}`)! as Float32Array<ArrayBuffer>);
-      best.set(p.name, cp.arrays.get(`best:${p.name}`)! as Float32Array<ArrayBuffer>);
-      state.first.set(p.name, cp.arrays.get(`first:${p.name}`)!);
-      state.second.set(p.name, cp.arrays.get(`second:${p.name}`)!);
-    }
-    state = { ...state, kind: cp.header.optimizer.kind, step: cp.header.optimizer.step, lrScale: cp.header.optimizer.lrScale };
-    plateau = cp.header.plateau;
-    if (plateau.best === null) plateau.best = Infinity;
-    history = cp.header.history;
-    bestEpoch = cp.header.bestEpoch;
-    bestValLoss = cp.header.bestValLoss ?? Infinity;
-    startEpoch = cp.header.epoch + 1;
-    hooks.onProgress?.({ kind: 'stage', stage: 'resume', message: `resuming after epoch ${cp.header.epoch} from ${checkpointFile}` });
-  } else if (options.resume) {
-    hooks.onProgress?.({ kind: 'stage', stage: 'resume', message: `no checkpoint at ${checkpointFile}; starting from the first epoch` });
-  }
-
-  hooks.onProgress?.({ kind: 'stage', stage: 'provider', message: `training on ${trainSession.provider}${trainSession.providerNote ? ` (${trainSession.providerNote})` : ''}` });
-  const trainW = balanceClassWeights(Uint8Array.from(train.map((i) => i.label)), Float32Array.from(generatorBalancedWeights(train)));
-  const valW = balanceClassWeights(Uint8Array.from(val.map((i) => i.label)), Float32Array.from(generatorBalancedWeights(val)));
-  const per = spec.inputSize * spec.inputSize * 3;
-  const images = new Float32Array(batchSize * per);
-  const ones = new Float32Array(batchSize * units).fill(1);
-  const labelsOf = (items: readonly DatasetItem[]) => Float32Array.from(items.map((i) => i.label));
-
-  const evaluate = async (valuesNow: Map<string, Float32Array>) => {
-    const scores = new Float32Array(val.length);
-    let num = 0;
-    let den = 0;
-    for (let s = 0; s < val.length; s += batchSize) {
-      const items = val.slice(s, s + batchSize);
-      await loadBatch(items, spec.inputSize, spec.normalisation, items.map(() => false), images);
-      const w = valW.subarray(s, s + items.length);
-      const batch: TrainingBatch = { images, count: items.length, inputShape, labels: labelsOf(items), weights: Float32Array.from(w), dropoutMask: ones.subarray(0, items.length * units), units };
-      const r = await runTrainingGraph(evalSession.session, params, valuesNow, batch);
-      scores.set(r.p, s);
-      const wsum = w.reduce((a, b) => a + b, 0);
-      num += r.loss * wsum;
-      den += wsum;
-    }
-    return { loss: den > 0 ? num / den : NaN, scores };
-  };
-
+  // Every session made from here is released however the run ends (a bad checkpoint included).
+  const open = [trainSession];
   try {
+    const evalSession = await compileTrainingSession(() => buildTrainingGraph(graph.layers, { featureLayer: spec.featureLayer, inputShape, trainableLayers: new Set(trainedLayers), head, forwardOnly: true }), {
+      preference: options.provider,
+      intraOpThreads: options.intraOpThreads,
+    });
+    open.push(evalSession);
+    const trainGraph = trainSession.graph;
+    const params = trainGraph.params;
+
+    // What must match for a checkpoint to continue this run.
+    const fingerprint = crypto
+      .createHash('sha256')
+      .update(
+        JSON.stringify({
+          backbone: options.backbone,
+          k,
+          epochs,
+          batchSize,
+          seed,
+          units,
+          dropout,
+          optimizerOptions,
+          limit: options.limit ?? null,
+          excludeModalities: options.excludeModalities ?? [],
+          excludeGenerators: options.excludeGenerators ?? [],
+          ...(options.excludeRealSources?.length ? { excludeRealSources: options.excludeRealSources } : {}),
+          train: train.map((i) => i.file),
+          val: val.map((i) => i.file),
+          params: params.map((p) => [p.name, p.shape]),
+        }),
+      )
+      .digest('hex');
+    const checkpointDir = options.checkpointDir ?? path.join(options.dataDir, 'training', `${options.backbone}-unfreeze-${options.unfreeze}-${fingerprint.slice(0, 12)}`);
+    const checkpointFile = path.join(checkpointDir, 'checkpoint.bin');
+
+    const values = new Map(params.map((p) => [p.name, Float32Array.from(p.initial)]));
+    let best = new Map(params.map((p) => [p.name, Float32Array.from(p.initial)]));
+    let state: OptimizerState = createOptimizerState(optimizerOptions.kind, params);
+    let plateau: PlateauState = { best: Infinity, bad: 0 };
+    let history: EpochRecord[] = [];
+    let bestEpoch = 0;
+    let bestValLoss = Infinity;
+    let startEpoch = 1;
+    if (options.resume && fs.existsSync(checkpointFile)) {
+      const cp = readCheckpoint(checkpointFile);
+      if (cp.header.fingerprint !== fingerprint) throw new TrainingError('BAD_OPTIONS', `checkpoint ${checkpointFile} belongs to a run with other settings or data; start without --resume`);
+      for (const p of params) {
+        values.set(p.name, cp.arrays.get(`value:${p.name}`)! as Float32Array<ArrayBuffer>);
+        best.set(p.name, cp.arrays.get(`best:${p.name}`)! as Float32Array<ArrayBuffer>);
+        state.first.set(p.name, cp.arrays.get(`first:${p.name}`)!);
+        state.second.set(p.name, cp.arrays.get(`second:${p.name}`)!);
+      }
+      state = { ...state, kind: cp.header.optimizer.kind, step: cp.header.optimizer.step, lrScale: cp.header.optimizer.lrScale };
+      plateau = cp.header.plateau;
+      if (plateau.best === null) plateau.best = Infinity;
+      history = cp.header.history;
+      bestEpoch = cp.header.bestEpoch;
+      bestValLoss = cp.header.bestValLoss ?? Infinity;
+      startEpoch = cp.header.epoch + 1;
+      hooks.onProgress?.({ kind: 'stage', stage: 'resume', message: `resuming after epoch ${cp.header.epoch} from ${checkpointFile}` });
+    } else if (options.resume) {
+      hooks.onProgress?.({ kind: 'stage', stage: 'resume', message: `no checkpoint at ${checkpointFile}; starting from the first epoch` });
+    }
+
+    hooks.onProgress?.({ kind: 'stage', stage: 'provider', message: `training on ${trainSession.provider}${trainSession.providerNote ? ` (${trainSession.providerNote})` : ''}` });
+    const trainW = balanceClassWeights(Uint8Array.from(train.map((i) => i.label)), Float32Array.from(generatorBalancedWeights(train)));
+    const valW = balanceClassWeights(Uint8Array.from(val.map((i) => i.label)), Float32Array.from(generatorBalancedWeights(val)));
+    const per = spec.inputSize * spec.inputSize * 3;
+    const images = new Float32Array(batchSize * per);
+    const ones = new Float32Array(batchSize * units).fill(1);
+    const labelsOf = (items: readonly DatasetItem[]) => Float32Array.from(items.map((i) => i.label));
+
+    const evaluate = async (valuesNow: Map<string, Float32Array>) => {
+      const scores = new Float32Array(val.length);
+      let num = 0;
+      let den = 0;
+      for (let s = 0; s < val.length; s += batchSize) {
+        const items = val.slice(s, s + batchSize);
+        await loadBatch(items, spec.inputSize, spec.normalisation, items.map(() => false), images);
+        const w = valW.subarray(s, s + items.length);
+        const batch: TrainingBatch = { images, count: items.length, inputShape, labels: labelsOf(items), weights: Float32Array.from(w), dropoutMask: ones.subarray(0, items.length * units), units };
+        const r = await runTrainingGraph(evalSession.session, params, valuesNow, batch);
+        scores.set(r.p, s);
+        const wsum = w.reduce((a, b) => a + b, 0);
+        num += r.loss * wsum;
+        den += wsum;
+      }
+      return { loss: den > 0 ? num / den : NaN, scores };
+    };
+
     for (let epoch = startEpoch; epoch <= epochs; epoch++) {
       const started = Date.now();
       const rng = epochRng(seed, epoch);
@@ -520,8 +512,7 @@ export async function fineTuneBackbone(options: FineTuneOptions, hooks: { onProg
       },
     };
   } finally {
-    await trainSession.session.release();
-    await evalSession.session.release();
+    for (const o of open) await o.session.release();
   }
 }
 
