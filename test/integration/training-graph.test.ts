@@ -245,13 +245,14 @@ describe.skipIf(!fs.existsSync(shared))('ONNX training graph on small real image
     const { tg: dynamic, result: reference } = compiled.get('all')!;
     const values = new Map(dynamic.params.map((p) => [p.name, Float32Array.from(p.initial)]));
     // The last in the NCHWc layout: dw's 8 channels times 4 images fill whole blocks (of 8 or 16), so
-    // its weight gradient runs there; its input gradient only where 8 channels are a block (AVX2's
-    // 8), and dw2's weight gradient only where 4 × 6 = 24 channels fill blocks of 8.
+    // its weight gradient runs there; its forward convolution and input gradient only where 8
+    // channels are a block (AVX2's 8), and dw2's weight gradient only where 4 × 6 = 24 channels fill
+    // blocks of 8.
     const block = await cpuNchwcBlockSize();
     for (const [size, nchwcBlockSize] of [[4, undefined], [6, undefined], ...(block ? [[4, block]] : [])]) {
       const tg = buildTrainingGraph(graph.layers, { featureLayer: FEATURE, inputShape: [SIZE, SIZE, 3], trainableLayers: new Set(trainableSets.all), head, batchSize: size, nchwcBlockSize });
       if (nchwcBlockSize) {
-        const expected = [...(8 % nchwcBlockSize === 0 ? ['dw/dx/blocked'] : []), 'dw/wcorr/blocked', ...(24 % nchwcBlockSize === 0 ? ['dw2/wcorr/blocked'] : [])];
+        const expected = [...(8 % nchwcBlockSize === 0 ? ['dw/conv/blocked', 'dw/dx/blocked'] : []), 'dw/wcorr/blocked', ...(24 % nchwcBlockSize === 0 ? ['dw2/wcorr/blocked'] : [])];
         expect(decodeModel(tg.bytes).graph.node.filter((n) => n.domain === NCHWC_DOMAIN && n.opType === 'Conv').map((n) => n.output[0]).sort()).toEqual(expected);
       }
       expect(tg.batchSize).toBe(size);
@@ -278,9 +279,10 @@ describe.skipIf(!fs.existsSync(shared))('ONNX training graph on small real image
       console.log('this CPU build of onnxruntime has no NCHWc layout: nothing to compare');
       return;
     }
-    // Depthwise layers of 16 channels, so every NCHWc path runs: the weight gradients (N·C channels),
-    // the stride-1 input gradient, and the strided ones from dz spread with zeros ("valid" after a
-    // ZeroPadding, "same" on an even and on an odd map).
+    // Depthwise layers of 16 channels, so every NCHWc path runs: the forward convolutions (stride 1
+    // and 2, with and without bias), the weight gradients (N·C channels), the stride-1 input
+    // gradient, and the strided ones from dz spread with zeros ("valid" after a ZeroPadding, "same"
+    // on an even and on an odd map).
     const inp = tf.input({ shape: [SIZE, SIZE, 3], name: 'input' });
     const seed = (n: number) => tf.initializers.glorotUniform({ seed: n });
     const bnRelu6 = (t: tf.SymbolicTensor, name: string) => tf.layers.reLU({ maxValue: 6, name: `${name}_relu` }).apply(tf.layers.batchNormalization({ name: `${name}_bn` }).apply(t)) as tf.SymbolicTensor;
@@ -307,7 +309,7 @@ describe.skipIf(!fs.existsSync(shared))('ONNX training graph on small real image
         const tg = buildTrainingGraph(g16.layers, { ...options, batchSize: size, nchwcBlockSize: block });
         const nodes = decodeModel(tg.bytes).graph.node;
         const blocked = nodes.filter((n) => n.domain === NCHWC_DOMAIN && n.opType === 'Conv').map((n) => n.output[0]);
-        expect(blocked.sort()).toEqual(['d1/dx/blocked', 'd1/wcorr/blocked', 'd2/dx/blocked', 'd2/wcorr/blocked', 'd3/dx/blocked', 'd3/wcorr/blocked', 'd4/dx/blocked', 'd4/wcorr/blocked']);
+        expect(blocked.sort()).toEqual(['d1', 'd2', 'd3', 'd4'].flatMap((d) => [`${d}/conv/blocked`, `${d}/dx/blocked`, `${d}/wcorr/blocked`]));
         expect(nodes.filter((n) => n.opType === 'Pad').map((n) => n.output[0]).sort()).toEqual(['d2/dx/spread/padded', 'd3/dx/spread/padded', 'd4/dx/spread/padded']);
         expect(nodes.filter((n) => n.opType === 'ConvTranspose')).toEqual([]);
         const session = await createTrainingSession(tg.bytes, { preference: 'cpu', intraOpThreads: 1 });

@@ -33,11 +33,13 @@ export function nchwcBlockSizeFromProbe(out: ArrayLike<number>): number | undefi
   return block;
 }
 
-/** Padding and geometry of a stride-1 depthwise convolution. */
+/** Padding and geometry of a depthwise convolution (stride 1 unless given), and its bias if any. */
 export interface NchwcConvGeometry {
   kernel: [number, number];
   pads: number[];
   dilations?: [number, number];
+  strides?: [number, number];
+  bias?: string;
 }
 
 /**
@@ -92,11 +94,11 @@ export class NchwcGraph {
     return this.reshape(blockedMap, [1, groups, h, w], out);
   }
 
-  /** Depthwise convolution (group = channels, stride 1) of a blocked input by a blocked filter; blocked out. */
+  /** Depthwise convolution (group = channels) of a blocked input by a blocked filter; blocked out. */
   depthwiseConv(blockedIn: string, blockedFilter: string, channels: number, geo: NchwcConvGeometry, out: string): string {
-    return this.g.domainNode(NCHWC_DOMAIN, 'Conv', [blockedIn, blockedFilter], out, [
+    return this.g.domainNode(NCHWC_DOMAIN, 'Conv', geo.bias ? [blockedIn, blockedFilter, geo.bias] : [blockedIn, blockedFilter], out, [
       attr.ints('kernel_shape', geo.kernel),
-      attr.ints('strides', [1, 1]),
+      attr.ints('strides', geo.strides ?? [1, 1]),
       attr.ints('dilations', geo.dilations ?? [1, 1]),
       attr.ints('pads', geo.pads),
       attr.int('group', channels),

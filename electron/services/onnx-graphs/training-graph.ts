@@ -272,7 +272,13 @@ export function buildTrainingGraph(layers: readonly TrainingGraphLayer[], option
         const ph = { out: ph0.out, before: ph0.before + zp.t, after: ph0.after + zp.b };
         const pw = { out: pw0.out, before: pw0.before + zp.l, after: pw0.after + zp.r };
         const pads = [ph.before, pw.before, ph.after, pw.after];
-        const z = g.node('Conv', B ? [x.name, W, B] : [x.name, W], `${base}/conv`, [attr.ints('kernel_shape', [kh, kw]), attr.ints('strides', [sh, sw]), attr.ints('pads', pads), attr.int('group', group)]);
+        // A depthwise layer on the CPU runs forward in the NCHWc convolution too (onnxruntime's own
+        // NCHWc rewrite needs constant filters; the plain grouped Conv unfolds every map nine times).
+        // Its reordered input is the one the weight gradient reads.
+        const z =
+          depthwise && nchwc?.fits(cin)
+            ? nchwc.unblocked(nchwc.depthwiseConv(nchwc.blocked(x.name), nchwc.depthwiseFilter(W, cin, [kh, kw], `${base}/filter`), cin, { kernel: [kh, kw], pads, strides: [sh, sw], bias: B }, `${base}/conv/blocked`), cin, `${base}/conv`)
+            : g.node('Conv', B ? [x.name, W, B] : [x.name, W], `${base}/conv`, [attr.ints('kernel_shape', [kh, kw]), attr.ints('strides', [sh, sw]), attr.ints('pads', pads), attr.int('group', group)]);
         const act = activation(layer, z, cfg.activation);
         out = { name: act.y, shape: { c: cout, h: ph.out, w: pw.out } };
         const outPad = transposeOutputPadding(x.shape, ph, pw, [kh, kw], [sh, sw]);
