@@ -1,10 +1,11 @@
 // The fine-tuning benchmark's measurement (npm run bench -- training): one compiled training graph and
 // its forward-only twin, the same weights and the same real batch, timed alternately so both see the
-// same machine load. Medians, not means: the machine is shared.
+// same machine load, with the same weights as a fused detector (the runtime's bound for a forward
+// pass of this network). Medians, not means: the machine is shared.
+import ort from 'onnxruntime-node';
 import { decodeToPaperRgb, toModelInput } from '../engine/preprocess';
 import { defaultIntraOpThreads, type ProviderName } from '../engine/execution-providers';
 import { layerGraphFromKeras } from '../explainers/layer-graph';
-import ort from 'onnxruntime-node';
 import { buildDetectorOnnx, buildTrainingGraph, convertLayersModel, decodeWeights, loadNsfwjsSource } from '../onnx-graphs';
 import { tfjsBackbone } from './backbone-specs';
 import type { DatasetItem } from './dataset-items';
