@@ -9,7 +9,7 @@
 //
 //   npx tsx models/experiments/crossed-experiments.ts --dataset <dir> [--cache dir] [--layers mid|last|mid:block_8_add:mean-std]
 //     [--taps block_2_add,block_8_add --layers "block_12_add:mean+block_8_add:mean-std,block_8_add:mean-std"]
-//     [--augment "flip;flip,bj;flip,mix,mix2"] [--units 256] [--dropout 0.5] [--l2 0] [--ensemble 1] [--linear <l2>] [--lr 0.001] [--input-noise 0] [--seed 1] [--groups 4] [--pairing 2|all] [--target-fpr 0.05] [--inference [--resize-only]] [--tta] [--std-only] [--extra-backbone inception_v3 --extra-layers ...] [--out results.json]
+//     [--augment "flip;flip,bj;flip,mix,mix2"] [--units 256] [--dropout 0.5] [--l2 0] [--ensemble 1] [--linear <l2>] [--lr 0.001] [--input-noise 0] [--seed 1] [--groups 4] [--pairing 2|all] [--target-fpr 0.05] [--inference [--resize-only]] [--tta] [--std-only] [--extra-backbone inception_v3 --extra-layers ...] [--input-filter residual:<gain>[:<box>]] [--extra-input-filter ...] [--out results.json]
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -26,7 +26,7 @@ import { buildFeatureTable, featureSetFor, gatherRows, type FeatureTable } from 
 import { scoreWithHead, trainHead, type HeadTrainingOptions, type HeadWeights } from '../../electron/services/training/head-trainer';
 import { perGeneratorRocAuc, planCrossedFolds, runCrossedValidation, summariseCrossedFolds, type CrossedFoldSpec, type CrossedSummary } from '../../electron/services/training/holdout-validation';
 import { parseViews, type ViewName } from '../../electron/services/training/image-views';
-import { convertLayersModel, loadNsfwjsSource } from '../../electron/services/onnx-graphs';
+import { convertLayersModel, loadNsfwjsSource, withResidualInput } from '../../electron/services/onnx-graphs';
 import { args, opt } from './script-args';
 import { asTestItems, readSourceFiles, type SourceFile } from './source-files';
 
@@ -79,7 +79,26 @@ const shippedBackbone = resolveBackbone('mobilenet_v2');
 // --taps: extra MobileNetV2 layers as outputs of an experiment build of the backbone (the shipped
 // file offers out_relu and block_12_add only), written once beside the cache.
 const taps = (opt('--taps', '') as string).split(',').filter(Boolean);
-const backbone = taps.length ? tappedBackbone(taps) : shippedBackbone;
+// --input-filter residual:<gain>[:<box>] (and --extra-input-filter for the extra backbone): the
+// backbone reads the image's high-frequency residual, x − mean of its box, amplified (residual-input.ts).
+const backbone = withInputFilter(taps.length ? tappedBackbone(taps) : shippedBackbone, opt('--input-filter'));
+
+function withInputFilter<B extends { name: string; onnxPath: string; sha256: string; normalisation: { scale: readonly number[]; offset: readonly number[] } }>(spec: B, filter: string | undefined): B {
+  if (!filter) return spec;
+  const [kind, gainArg, boxArg = '3'] = filter.split(':');
+  const gain = Number(gainArg);
+  const box = Number(boxArg);
+  if (kind !== 'residual' || !Number.isFinite(gain)) throw new Error(`--input-filter residual:<gain>[:<box>], not ${filter}`);
+  const lo = spec.normalisation.offset[0];
+  const range: [number, number] = [lo, lo + 255 * spec.normalisation.scale[0]];
+  const file = path.join(path.dirname(cacheDir), `${path.basename(spec.onnxPath, '.onnx')}-residual-g${gain}-b${box}.onnx`);
+  if (!fs.existsSync(file)) {
+    fs.writeFileSync(`${file}.tmp`, withResidualInput(fs.readFileSync(spec.onnxPath), { gain, box, range }));
+    fs.renameSync(`${file}.tmp`, file);
+  }
+  const sha256 = crypto.createHash('sha256').update(fs.readFileSync(file)).digest('hex');
+  return { ...spec, name: `${spec.name}-residual-g${gain}-b${box}`, onnxPath: file, sha256 };
+}
 
 function tappedBackbone(extra: string[]) {
   const file = path.join(path.dirname(cacheDir), `mobilenet_v2-taps-${extra.join('-')}.onnx`);
@@ -96,7 +115,7 @@ function tappedBackbone(extra: string[]) {
 // pooled maps appended to every row (the two shipped nsfwjs backbones read together).
 const extraBackboneName = opt('--extra-backbone');
 const extraLayers: LayerSpec[] = extraBackboneName ? parseLayerList(opt('--extra-layers', '') as string) : [];
-const extraBackbone = extraBackboneName ? tappedExtraBackbone(extraBackboneName, extraLayers.map((l) => l.output)) : undefined;
+const extraBackbone = extraBackboneName ? withInputFilter(tappedExtraBackbone(extraBackboneName, extraLayers.map((l) => l.output)), opt('--extra-input-filter')) : undefined;
 
 function tappedExtraBackbone(name: string, outputs: string[]) {
   const unique = [...new Set(outputs)];
@@ -227,7 +246,7 @@ function foldScore(list: SourceFile[], scores: number[], threshold: number) {
 for (const layerArg of layerArgs) {
   const layers = layersOf(layerArg);
   for (const views of augmentSets) {
-    const label = `${layers.map((l) => `${l.output} ${stdOnly && l.pooling === 'mean-std' ? 'std' : l.pooling}`).join('+')}${extraBackbone ? ` + ${extraBackbone.name} ${extraLayers.map((l) => `${l.output} ${l.pooling}`).join('+')}` : ''} [${views.join(',')}]${balanceRealSources ? ' real-source-balanced' : ''}${headLabel ? ` {${headLabel}}` : ''}`;
+    const label = `${backbone.name === shippedBackbone.name ? '' : `${backbone.name}: `}${layers.map((l) => `${l.output} ${stdOnly && l.pooling === 'mean-std' ? 'std' : l.pooling}`).join('+')}${extraBackbone ? ` + ${extraBackbone.name} ${extraLayers.map((l) => `${l.output} ${l.pooling}`).join('+')}` : ''} [${views.join(',')}]${balanceRealSources ? ' real-source-balanced' : ''}${headLabel ? ` {${headLabel}}` : ''}`;
     const t0 = performance.now();
     const table = await featureTableFor(dataset.items, layers, views, (p) => {
       if (p.done === p.total || p.done % 512 === 0) process.stderr.write(`  ${label} features ${p.view} ${p.done}/${p.total} (cached ${p.cached})\n`);
