@@ -9,7 +9,7 @@
 //
 //   npx tsx models/experiments/crossed-experiments.ts --dataset <dir> [--cache dir] [--layers mid|last|mid:block_8_add:mean-std]
 //     [--taps block_2_add,block_8_add --layers "block_12_add:mean+block_8_add:mean-std,block_8_add:mean-std"]
-//     [--augment "flip;flip,bj;flip,mix,mix2"] [--units 256] [--dropout 0.5] [--l2 0] [--ensemble 1] [--linear <l2>] [--lr 0.001] [--input-noise 0] [--seed 1] [--groups 4] [--pairing 2|all] [--target-fpr 0.05] [--inference [--resize-only]] [--tta] [--std-only] [--extra-backbone inception_v3 --extra-layers ...] [--input-filter residual:<gain>[:<box>]] [--extra-input-filter ...] [--out results.json]
+//     [--augment "flip;flip,bj;flip,mix,mix2"] [--units 256] [--dropout 0.5] [--l2 0] [--ensemble 1] [--linear <l2>] [--lr 0.001] [--input-noise 0] [--seed 1] [--groups 4] [--pairing 2|all] [--target-fpr 0.05] [--inference [--resize-only]] [--tta] [--std-only] [--extra-backbone inception_v3 --extra-layers ...] [--input-filter residual:<gain>[:<box>]|downup:<factor>] [--extra-input-filter ...] [--extra-combine concat|difference|difference-only] [--out results.json]
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -26,7 +26,7 @@ import { buildFeatureTable, featureSetFor, gatherRows, type FeatureTable } from 
 import { scoreWithHead, trainHead, type HeadTrainingOptions, type HeadWeights } from '../../electron/services/training/head-trainer';
 import { perGeneratorRocAuc, planCrossedFolds, runCrossedValidation, summariseCrossedFolds, type CrossedFoldSpec, type CrossedSummary } from '../../electron/services/training/holdout-validation';
 import { parseViews, type ViewName } from '../../electron/services/training/image-views';
-import { convertLayersModel, loadNsfwjsSource, withResidualInput } from '../../electron/services/onnx-graphs';
+import { convertLayersModel, loadNsfwjsSource, withDownUpInput, withResidualInput } from '../../electron/services/onnx-graphs';
 import { args, opt } from './script-args';
 import { asTestItems, readSourceFiles, type SourceFile } from './source-files';
 
@@ -79,25 +79,37 @@ const shippedBackbone = resolveBackbone('mobilenet_v2');
 // --taps: extra MobileNetV2 layers as outputs of an experiment build of the backbone (the shipped
 // file offers out_relu and block_12_add only), written once beside the cache.
 const taps = (opt('--taps', '') as string).split(',').filter(Boolean);
-// --input-filter residual:<gain>[:<box>] (and --extra-input-filter for the extra backbone): the
-// backbone reads the image's high-frequency residual, x − mean of its box, amplified (residual-input.ts).
+// --input-filter residual:<gain>[:<box>] | downup:<factor> (and --extra-input-filter for the extra
+// backbone): the backbone reads the image's high-frequency residual, x − mean of its box, amplified,
+// or the image with its finest detail averaged away (input-filters.ts).
 const backbone = withInputFilter(taps.length ? tappedBackbone(taps) : shippedBackbone, opt('--input-filter'));
 
 function withInputFilter<B extends { name: string; onnxPath: string; sha256: string; normalisation: { scale: readonly number[]; offset: readonly number[] } }>(spec: B, filter: string | undefined): B {
   if (!filter) return spec;
-  const [kind, gainArg, boxArg = '3'] = filter.split(':');
-  const gain = Number(gainArg);
-  const box = Number(boxArg);
-  if (kind !== 'residual' || !Number.isFinite(gain)) throw new Error(`--input-filter residual:<gain>[:<box>], not ${filter}`);
-  const lo = spec.normalisation.offset[0];
-  const range: [number, number] = [lo, lo + 255 * spec.normalisation.scale[0]];
-  const file = path.join(path.dirname(cacheDir), `${path.basename(spec.onnxPath, '.onnx')}-residual-g${gain}-b${box}.onnx`);
+  const [kind, ...params] = filter.split(':');
+  let tag: string;
+  let build: (model: Uint8Array) => Uint8Array;
+  if (kind === 'residual' && Number.isFinite(Number(params[0]))) {
+    const gain = Number(params[0]);
+    const box = Number(params[1] ?? '3');
+    const lo = spec.normalisation.offset[0];
+    const range: [number, number] = [lo, lo + 255 * spec.normalisation.scale[0]];
+    tag = `residual-g${gain}-b${box}`;
+    build = (model) => withResidualInput(model, { gain, box, range });
+  } else if (kind === 'downup' && Number.isInteger(Number(params[0]))) {
+    const factor = Number(params[0]);
+    tag = `downup-f${factor}`;
+    build = (model) => withDownUpInput(model, { factor });
+  } else {
+    throw new Error(`--input-filter residual:<gain>[:<box>] or downup:<factor>, not ${filter}`);
+  }
+  const file = path.join(path.dirname(cacheDir), `${path.basename(spec.onnxPath, '.onnx')}-${tag}.onnx`);
   if (!fs.existsSync(file)) {
-    fs.writeFileSync(`${file}.tmp`, withResidualInput(fs.readFileSync(spec.onnxPath), { gain, box, range }));
+    fs.writeFileSync(`${file}.tmp`, build(fs.readFileSync(spec.onnxPath)));
     fs.renameSync(`${file}.tmp`, file);
   }
   const sha256 = crypto.createHash('sha256').update(fs.readFileSync(file)).digest('hex');
-  return { ...spec, name: `${spec.name}-residual-g${gain}-b${box}`, onnxPath: file, sha256 };
+  return { ...spec, name: `${spec.name}-${tag}`, onnxPath: file, sha256 };
 }
 
 function tappedBackbone(extra: string[]) {
@@ -138,6 +150,11 @@ function parseLayerList(list: string): LayerSpec[] {
   });
 }
 
+// --extra-combine difference | difference-only: the extra backbone (the same maps of a filtered
+// input) enters as main − extra, beside the main columns or instead of them.
+const extraCombine = (opt('--extra-combine', 'concat') as string);
+if (!['concat', 'difference', 'difference-only'].includes(extraCombine)) throw new Error(`--extra-combine concat|difference|difference-only, not ${extraCombine}`);
+
 // --std-only: of every mean-std map, the standard deviations alone (texture and contrast, without
 // the channel means that carry colour and content).
 const stdOnly = args.includes('--std-only');
@@ -159,6 +176,7 @@ async function featureTableFor(items: DatasetItem[], layers: LayerSpec[], views:
     parts.push({ table: t, from: 0, to: t.dim });
   }
   if (parts.length === 1) return parts[0].table;
+  if (extraCombine !== 'concat') return differenceTable(parts[0].table, parts[1].table, views);
   const main = parts[0].table;
   const n = main.index.size;
   const dim = parts.reduce((a, p) => a + p.to - p.from, 0);
@@ -177,6 +195,29 @@ async function featureTableFor(items: DatasetItem[], layers: LayerSpec[], views:
     joined[v] = out;
   }
   return { ...main, dim, layers: parts.flatMap((p) => p.table.layers), views: joined };
+}
+
+/** [main, main − extra] ('difference') or main − extra alone ('difference-only'), row by row. */
+function differenceTable(main: FeatureTable, extra: FeatureTable, views: ViewName[]): FeatureTable {
+  if (main.dim !== extra.dim) throw new Error(`--extra-combine needs the same maps on both backbones (${main.dim} and ${extra.dim} columns)`);
+  const keep = extraCombine === 'difference' ? main.dim : 0;
+  const dim = keep + main.dim;
+  const out: FeatureTable['views'] = {};
+  for (const v of views) {
+    const a = main.views[v] as Float32Array;
+    const b = extra.views[v] as Float32Array;
+    const rows = new Float32Array(main.index.size * dim);
+    for (const [id, row] of main.index) {
+      const r = extra.index.get(id) as number;
+      for (let j = 0; j < main.dim; j++) {
+        const x = a[row * main.dim + j];
+        if (keep) rows[row * dim + j] = x;
+        rows[row * dim + keep + j] = x - b[r * main.dim + j];
+      }
+    }
+    out[v] = rows;
+  }
+  return { ...main, dim, layers: keep ? [...main.layers, ...extra.layers] : extra.layers, views: out };
 }
 
 /** "mid", "last", "mid:<output>:<pooling>", or "<output>:<pooling>+<output>:<pooling>..." (concatenated). */
@@ -246,7 +287,7 @@ function foldScore(list: SourceFile[], scores: number[], threshold: number) {
 for (const layerArg of layerArgs) {
   const layers = layersOf(layerArg);
   for (const views of augmentSets) {
-    const label = `${backbone.name === shippedBackbone.name ? '' : `${backbone.name}: `}${layers.map((l) => `${l.output} ${stdOnly && l.pooling === 'mean-std' ? 'std' : l.pooling}`).join('+')}${extraBackbone ? ` + ${extraBackbone.name} ${extraLayers.map((l) => `${l.output} ${l.pooling}`).join('+')}` : ''} [${views.join(',')}]${balanceRealSources ? ' real-source-balanced' : ''}${headLabel ? ` {${headLabel}}` : ''}`;
+    const label = `${backbone.name === shippedBackbone.name ? '' : `${backbone.name}: `}${layers.map((l) => `${l.output} ${stdOnly && l.pooling === 'mean-std' ? 'std' : l.pooling}`).join('+')}${extraBackbone ? ` ${{ concat: '+', difference: '+ minus', 'difference-only': 'only minus' }[extraCombine]} ${extraBackbone.name} ${extraLayers.map((l) => `${l.output} ${l.pooling}`).join('+')}` : ''} [${views.join(',')}]${balanceRealSources ? ' real-source-balanced' : ''}${headLabel ? ` {${headLabel}}` : ''}`;
     const t0 = performance.now();
     const table = await featureTableFor(dataset.items, layers, views, (p) => {
       if (p.done === p.total || p.done % 512 === 0) process.stderr.write(`  ${label} features ${p.view} ${p.done}/${p.total} (cached ${p.cached})\n`);

@@ -20,7 +20,7 @@ export {
 } from './detector';
 export { decodeWeights, loadLayersFolderSource, loadNsfwjsSource, NSFWJS_MODELS, nsfwjsPackage, type DecodedWeight, type LayersModelSource } from './tfjs-source';
 export { buildNchwcProbeOnnx, NCHWC_DOMAIN, NCHWC_PROBE_INPUT, nchwcBlockSizeFromProbe } from './nchwc';
-export { withResidualInput, type ResidualInputOptions } from './residual-input';
+export { withDownUpInput, withResidualInput, type DownUpInputOptions, type ResidualInputOptions } from './input-filters';
 export { buildLayerGradientOnnx, GRADIENT_INPUT, GRADIENT_OUTPUT, GRADIENT_P_OUTPUT } from './layer-gradient';
 export {
   buildTrainingGraph,
