@@ -4,6 +4,7 @@
 // head alone on a feature map, for explainers that perturb or re-weight features.
 import fs from 'node:fs';
 import { ConversionError } from './conversion-error';
+import { withInputPrefix } from './input-filters';
 import { DEFAULT_INPUT_NAME, POOLED_OUTPUT } from './keras-to-onnx';
 import {
   attr,
@@ -388,8 +389,7 @@ export interface PaperRgbInputOptions {
  * (the decoder's 256×256 RGB bytes) → float → bilinear resize to the model's input size (half-pixel
  * centres, the arithmetic of toModelInput in electron/services/engine/preprocess.ts) → normalisation
  * → the original input. Why: onnxruntime-node runs a batch on the JS main thread, so preprocessing
- * done in JS cannot overlap inference; in the graph it runs on the session's threads. The resize
- * works in NCHW, so the backbone's own NHWC→NCHW transpose cancels against the one added here.
+ * done in JS cannot overlap inference; in the graph it runs on the session's threads.
  */
 export function withPaperRgbInput(model: Uint8Array, options: PaperRgbInputOptions): Uint8Array {
   const m = decodeModel(model);
@@ -406,33 +406,24 @@ export function withPaperRgbInput(model: Uint8Array, options: PaperRgbInputOptio
   if (scale.length !== 3 || offset.length !== 3 || ![...scale, ...offset].every(Number.isFinite)) {
     throw new ConversionError('BAD_ONNX', 'normalisation needs three finite scales and offsets');
   }
-  const g = new OnnxGraphBuilder();
-  for (const n of graph.node) for (const o of n.output) g.unique(o);
-  for (const t of graph.initializer) g.unique(t.name);
-  if (g.has(PAPER_RGB_INPUT)) throw new ConversionError('BAD_ONNX', `the model already uses the name ${PAPER_RGB_INPUT}`);
-  g.unique(PAPER_RGB_INPUT);
-  const nchw = g.node('Transpose', [PAPER_RGB_INPUT], 'paper/nchw', [attr.ints('perm', [0, 3, 1, 2])]);
-  let x = g.node('Cast', [nchw], 'paper/float', [attr.int('to', 1)]);
-  if (size !== paper) {
-    const ratio = Math.fround(size / paper);
-    // Resize derives the output size from the scale; it must land exactly on the model's size.
-    if (Math.floor(paper * ratio) !== size) throw new ConversionError('BAD_ONNX', `cannot resize ${paper} to ${size} with an exact scale`);
-    const scales = g.floatConst('paper/scales', [4], new Float32Array([1, 1, ratio, ratio]));
-    x = g.node('Resize', [x, '', scales], 'paper/resized', [
-      attr.string('mode', 'linear'),
-      attr.string('coordinate_transformation_mode', 'half_pixel'),
-    ]);
-  }
-  x = g.node('Mul', [x, g.floatConst('paper/scale', [1, 3, 1, 1], Float32Array.from(scale))], 'paper/scaled');
-  x = g.node('Add', [x, g.floatConst('paper/offset', [1, 3, 1, 1], Float32Array.from(offset))], 'paper/normalised');
-  g.nodes.push({ input: [x], output: [input.name], name: `Transpose:${input.name}`, opType: 'Transpose', attribute: [attr.ints('perm', [0, 2, 3, 1])] });
-  return encodeModel({
-    ...m,
-    graph: {
-      ...graph,
-      node: [...g.nodes, ...graph.node],
-      initializer: [...g.initializers, ...graph.initializer],
-      input: [valueInfo(PAPER_RGB_INPUT, [input.type.tensorType.shape.dim[0]?.dimParam ?? 'N', paper, paper, 3], TENSOR_UINT8)],
+  return withInputPrefix(
+    model,
+    { name: PAPER_RGB_INPUT, exact: true, valueInfo: (image, name) => valueInfo(name, [image.type.tensorType.shape.dim[0]?.dimParam ?? 'N', paper, paper, 3], TENSOR_UINT8) },
+    'paper',
+    (g, nchw) => {
+      let x = g.node('Cast', [nchw], 'paper/float', [attr.int('to', 1)]);
+      if (size !== paper) {
+        const ratio = Math.fround(size / paper);
+        // Resize derives the output size from the scale; it must land exactly on the model's size.
+        if (Math.floor(paper * ratio) !== size) throw new ConversionError('BAD_ONNX', `cannot resize ${paper} to ${size} with an exact scale`);
+        const scales = g.floatConst('paper/scales', [4], new Float32Array([1, 1, ratio, ratio]));
+        x = g.node('Resize', [x, '', scales], 'paper/resized', [
+          attr.string('mode', 'linear'),
+          attr.string('coordinate_transformation_mode', 'half_pixel'),
+        ]);
+      }
+      x = g.node('Mul', [x, g.floatConst('paper/scale', [1, 3, 1, 1], Float32Array.from(scale))], 'paper/scaled');
+      return g.node('Add', [x, g.floatConst('paper/offset', [1, 3, 1, 1], Float32Array.from(offset))], 'paper/normalised');
     },
-  });
+  );
 }

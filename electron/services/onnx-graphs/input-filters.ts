@@ -1,4 +1,5 @@
-// Experiment backbones that read a filtered image: the same model with a prefix on its NHWC input.
+// A model with a prefix on its NHWC image input (the detector's paper-RGB input is one), and the
+// experiment backbones that read a filtered image:
 // - residual: x → clip(gain · (x − mean₃ₓ₃(x)) + mid, lo, hi). A frozen ImageNet backbone describes
 //   content first (a face, a street), and content is what differs between collections of
 //   photographs; the residual keeps edges and noise and drops most of the content.
@@ -6,7 +7,7 @@
 //   stays and the finest detail goes, so features of x minus features of down-up(x) describe what
 //   the finest scale adds, in the backbone's own (natural-image) input distribution.
 import { ConversionError } from './conversion-error';
-import { attr, decodeModel, encodeModel, OnnxGraphBuilder } from './onnx-proto';
+import { attr, decodeModel, encodeModel, OnnxGraphBuilder, type ValueInfoProto } from './onnx-proto';
 
 export interface ResidualInputOptions {
   /** Amplification of the residual (its values are a few hundredths of the input range). */
@@ -22,25 +23,36 @@ export interface DownUpInputOptions {
   factor: number;
 }
 
-/** `model` with `filter` (NCHW in, NCHW out) between a new raw input and its image input. */
-function withInputPrefix(model: Uint8Array, prefix: string, filter: (g: OnnxGraphBuilder, nchw: string) => string): Uint8Array {
+/**
+ * `model` with `filter` (NCHW in, NCHW out) between a new NHWC input and the model's image input,
+ * which the filter's output now feeds; its nodes are named under `prefix`. `input` names the new input (taken as is when `exact`, else
+ * made unique) and may give it another type or shape. The filter works in NCHW, so the backbone's
+ * own NHWC→NCHW transpose cancels against the one added here.
+ */
+export function withInputPrefix(
+  model: Uint8Array,
+  input: { name: string; exact?: boolean; valueInfo?: (image: ValueInfoProto, name: string) => ValueInfoProto },
+  prefix: string,
+  filter: (g: OnnxGraphBuilder, nchw: string) => string,
+): Uint8Array {
   const m = decodeModel(model);
   const graph = m.graph;
   if (graph.input.length !== 1) throw new ConversionError('BAD_ONNX', `the model has ${graph.input.length} inputs; expected one image input`);
-  const inputName = graph.input[0].name;
+  const image = graph.input[0];
   const g = new OnnxGraphBuilder();
   for (const n of graph.node) for (const o of n.output) g.unique(o);
   for (const t of graph.initializer) g.unique(t.name);
-  const raw = g.unique(`${prefix}/raw`);
+  if (input.exact && g.has(input.name)) throw new ConversionError('BAD_ONNX', `the model already uses the name ${input.name}`);
+  const raw = g.unique(input.name);
   const filtered = filter(g, g.node('Transpose', [raw], `${prefix}/nchw`, [attr.ints('perm', [0, 3, 1, 2])]));
-  g.nodes.push({ input: [filtered], output: [inputName], name: `Transpose:${inputName}`, opType: 'Transpose', attribute: [attr.ints('perm', [0, 2, 3, 1])] });
+  g.nodes.push({ input: [filtered], output: [image.name], name: `Transpose:${image.name}`, opType: 'Transpose', attribute: [attr.ints('perm', [0, 2, 3, 1])] });
   return encodeModel({
     ...m,
     graph: {
       ...graph,
       node: [...g.nodes, ...graph.node],
       initializer: [...g.initializers, ...graph.initializer],
-      input: [{ ...graph.input[0], name: raw }],
+      input: [input.valueInfo ? input.valueInfo(image, raw) : { ...image, name: raw }],
     },
   });
 }
@@ -52,7 +64,7 @@ export function withResidualInput(model: Uint8Array, options: ResidualInputOptio
     throw new ConversionError('BAD_ONNX', 'the residual needs an odd box of 3 or more, a finite gain and a range lo < hi');
   }
   const scalar = (g: OnnxGraphBuilder, name: string, v: number) => g.floatConst(name, [], new Float32Array([v]));
-  return withInputPrefix(model, 'residual', (g, nchw) => {
+  return withInputPrefix(model, { name: 'residual/raw' }, 'residual', (g, nchw) => {
     const half = (box - 1) / 2;
     const mean = g.node('AveragePool', [nchw], 'residual/mean', [
       attr.ints('kernel_shape', [box, box]),
@@ -69,7 +81,7 @@ export function withResidualInput(model: Uint8Array, options: ResidualInputOptio
 export function withDownUpInput(model: Uint8Array, options: DownUpInputOptions): Uint8Array {
   const f = options.factor;
   if (!(Number.isInteger(f) && f >= 2)) throw new ConversionError('BAD_ONNX', 'the down-up filter needs an integer factor of 2 or more');
-  return withInputPrefix(model, 'downup', (g, nchw) => {
+  return withInputPrefix(model, { name: 'downup/raw' }, 'downup', (g, nchw) => {
     const down = g.node('AveragePool', [nchw], 'downup/down', [attr.ints('kernel_shape', [f, f]), attr.ints('strides', [f, f])]);
     const scales = g.floatConst('downup/scales', [4], new Float32Array([1, 1, f, f]));
     return g.node('Resize', [down, '', scales], 'downup/up', [attr.string('mode', 'linear'), attr.string('coordinate_transformation_mode', 'half_pixel')]);
