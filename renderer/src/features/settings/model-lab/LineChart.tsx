@@ -31,6 +31,8 @@ export function LineChart(props: {
   ys: Array<Array<number | null>>;
   series: ChartSeries[];
   xRange?: [number, number];
+  /** Ticks on whole numbers only (epochs): uPlot would otherwise label 0.25, 0.5, … on short runs. */
+  integerX?: boolean;
   yRange?: [number, number];
   marker?: ChartMarker | null;
   height?: number;
@@ -44,7 +46,7 @@ export function LineChart(props: {
   marker.current = props.marker;
   const descId = useId();
   const titleId = useId();
-  const configKey = JSON.stringify([props.series, props.xRange, props.yRange, props.xLabel, props.yLabel, props.height]);
+  const configKey = JSON.stringify([props.series, props.xRange, props.yRange, props.xLabel, props.yLabel, props.height, props.integerX]);
 
   useEffect(() => {
     if (!host.current) return;
@@ -57,7 +59,7 @@ export function LineChart(props: {
         y: props.yRange ? { range: props.yRange } : { auto: true },
       },
       axes: [
-        { ...axis, label: props.xLabel, labelSize: 20 },
+        { ...axis, label: props.xLabel, labelSize: 20, ...(props.integerX ? { incrs: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000] } : {}) },
         { ...axis, label: props.yLabel, labelSize: 20, size: 56 },
       ],
       legend: { show: true, live: false },

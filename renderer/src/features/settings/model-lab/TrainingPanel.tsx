@@ -203,6 +203,7 @@ export function TrainingPanel(props: { dataset: LabDatasetInfo | null; onTrained
             title="Loss (per batch and per epoch)"
             testId="loss-chart"
             xLabel="epoch"
+            integerX
             yLabel="binary cross-entropy"
             x={curves.x}
             xRange={curves.totalEpochs ? [0, curves.totalEpochs] : undefined}
@@ -219,6 +220,7 @@ export function TrainingPanel(props: { dataset: LabDatasetInfo | null; onTrained
             title="Accuracy per epoch"
             testId="accuracy-chart"
             xLabel="epoch"
+            integerX
             yLabel="accuracy"
             x={curves.epochX}
             xRange={curves.totalEpochs ? [0, curves.totalEpochs] : undefined}
