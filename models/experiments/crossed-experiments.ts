@@ -9,7 +9,7 @@
 //
 //   npx tsx models/experiments/crossed-experiments.ts --dataset <dir> [--cache dir] [--layers mid|last|mid:block_8_add:mean-std]
 //     [--taps block_2_add,block_8_add --layers "block_12_add:mean+block_8_add:mean-std,block_8_add:mean-std"]
-//     [--augment "flip;flip,bj;flip,mix,mix2"] [--units 256] [--dropout 0.5] [--l2 0] [--ensemble 1] [--linear <l2>] [--lr 0.001] [--input-noise 0] [--seed 1] [--groups 4] [--pairing 2|all] [--target-fpr 0.05] [--inference [--resize-only]] [--tta] [--std-only] [--extra-backbone inception_v3 --extra-layers ...] [--input-filter residual:<gain>[:<box>]|downup:<factor>] [--extra-input-filter ...] [--extra-combine concat|difference|difference-only] [--out results.json]
+//     [--augment "flip;flip,bj;flip,mix,mix2"] [--units 256] [--dropout 0.5] [--l2 0] [--ensemble 1] [--linear <l2>] [--lr 0.001] [--input-noise 0] [--seed 1] [--groups 4] [--pairing 2|all] [--target-fpr 0.05] [--inference [--resize-only]] [--tta] [--std-only] [--extra-backbone inception_v3 --extra-layers ...] [--input-filter residual:<gain>[:<box>]|downup:<factor>] [--extra-input-filter ...] [--extra-combine concat|difference|difference-only] [--content-debias <l2> [--content-clip 20] [--content-filter downup:8]] [--out results.json]
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -23,7 +23,8 @@ import { layersFor, resolveBackbone, tfjsBackbone, type FeatureChoice } from '..
 import { loadDataset, splitWithHoldOut, type DatasetItem } from '../../electron/services/training/dataset-items';
 import type { LayerSpec } from '../../electron/services/training/feature-cache';
 import { buildFeatureTable, featureSetFor, gatherRows, type FeatureTable } from '../../electron/services/training/feature-table';
-import { scoreWithHead, trainHead, type HeadTrainingOptions, type HeadWeights } from '../../electron/services/training/head-trainer';
+import { balanceClassWeights, scoreWithHead, trainHead, type HeadTrainingOptions, type HeadWeights } from '../../electron/services/training/head-trainer';
+import { fitLinearProbe } from '../../electron/services/training/linear-probe';
 import { perGeneratorRocAuc, planCrossedFolds, runCrossedValidation, summariseCrossedFolds, type CrossedFoldSpec, type CrossedSummary } from '../../electron/services/training/holdout-validation';
 import { parseViews, type ViewName } from '../../electron/services/training/image-views';
 import { convertLayersModel, loadNsfwjsSource, withDownUpInput, withResidualInput } from '../../electron/services/onnx-graphs';
@@ -154,6 +155,61 @@ function parseLayerList(list: string): LayerSpec[] {
 // input) enters as main − extra, beside the main columns or instead of them.
 const extraCombine = (opt('--extra-combine', 'concat') as string);
 if (!['concat', 'difference', 'difference-only'].includes(extraCombine)) throw new Error(`--extra-combine concat|difference|difference-only, not ${extraCombine}`);
+
+// --content-debias <l2> [--content-filter downup:8]: importance weights that give the synthetic
+// training crops the content distribution of the real ones. "Content" is what a crop still shows
+// with its detail averaged away (the backbone's out_relu on the down-up copy); a linear probe on it,
+// cross-fitted on two halves of the training units, gives each synthetic crop the odds that its
+// content is real, and that odds (clipped to [1/c, c], c = --content-clip, 20 by default) scales its weight. Why: a head learns
+// "a face is synthetic" when the training photographs hold no faces; here such crops weigh little.
+const contentDebiasL2 = opt('--content-debias') ? Number(opt('--content-debias')) : undefined;
+const contentClip = Number(opt('--content-clip', '20'));
+const contentBackbone = contentDebiasL2 ? withInputFilter(shippedBackbone, opt('--content-filter', 'downup:8') as string) : undefined;
+let contentTable: FeatureTable | undefined;
+const contentLog: string[] = [];
+
+function contentDebiasedWeights(train: readonly DatasetItem[], weights: Float32Array): Float32Array {
+  const table = contentTable as FeatureTable;
+  const d = table.dim;
+  const x = gatherRows(table, train, 'plain');
+  const mean = new Float64Array(d);
+  const sq = new Float64Array(d);
+  for (let i = 0; i < train.length; i++) for (let j = 0; j < d; j++) { const v = x[i * d + j]; mean[j] += v; sq[j] += v * v; }
+  for (let j = 0; j < d; j++) { mean[j] /= train.length; sq[j] = Math.sqrt(Math.max(sq[j] / train.length - mean[j] * mean[j], 1e-12)); }
+  for (let i = 0; i < train.length; i++) for (let j = 0; j < d; j++) x[i * d + j] = (x[i * d + j] - mean[j]) / sq[j];
+  const half = train.map((it) => crypto.createHash('sha256').update(it.sourceKey).digest()[0] & 1);
+  const logit = new Float64Array(train.length);
+  for (const h of [0, 1]) {
+    const fitIdx = train.map((_, i) => i).filter((i) => half[i] !== h);
+    const rows = new Float32Array(fitIdx.length * d);
+    fitIdx.forEach((i, k) => rows.set(x.subarray(i * d, (i + 1) * d), k * d));
+    const labels = Uint8Array.from(fitIdx.map((i) => train[i].label));
+    const fit = fitLinearProbe({ dim: d, x: rows, labels, weights: balanceClassWeights(labels, Float32Array.from(fitIdx.map((i) => weights[i]))) }, contentDebiasL2 as number);
+    for (let i = 0; i < train.length; i++) {
+      if (half[i] !== h) continue;
+      let s = fit.b;
+      for (let j = 0; j < d; j++) s += fit.w[j] * x[i * d + j];
+      logit[i] = s;
+    }
+  }
+  const labels = train.map((it) => it.label);
+  contentLog.push(`content AUC ${fmt(computeRocAuc(labels, Float32Array.from(logit, (s) => 1 / (1 + Math.exp(-s))), Array.from(weights)))}`);
+  const out = Float32Array.from(weights);
+  let before = 0;
+  let after = 0;
+  for (let i = 0; i < train.length; i++) {
+    if (train[i].label !== 1) continue;
+    before += weights[i];
+    out[i] = weights[i] * Math.min(contentClip, Math.max(1 / contentClip, Math.exp(-logit[i])));
+    after += out[i];
+  }
+  for (let i = 0; i < train.length; i++) if (train[i].label === 1) out[i] *= before / after;
+  let sum = 0;
+  let sum2 = 0;
+  for (let i = 0; i < train.length; i++) if (train[i].label === 1) { sum += out[i]; sum2 += out[i] * out[i]; }
+  contentLog[contentLog.length - 1] += `, synthetic effective share ${((sum * sum) / sum2 / labels.filter((l) => l === 1).length).toFixed(2)}`;
+  return out;
+}
 
 // --std-only: of every mean-std map, the standard deviations alone (texture and contrast, without
 // the channel means that carry colour and content).
@@ -287,26 +343,31 @@ function foldScore(list: SourceFile[], scores: number[], threshold: number) {
 for (const layerArg of layerArgs) {
   const layers = layersOf(layerArg);
   for (const views of augmentSets) {
-    const label = `${backbone.name === shippedBackbone.name ? '' : `${backbone.name}: `}${layers.map((l) => `${l.output} ${stdOnly && l.pooling === 'mean-std' ? 'std' : l.pooling}`).join('+')}${extraBackbone ? ` ${{ concat: '+', difference: '+ minus', 'difference-only': 'only minus' }[extraCombine]} ${extraBackbone.name} ${extraLayers.map((l) => `${l.output} ${l.pooling}`).join('+')}` : ''} [${views.join(',')}]${balanceRealSources ? ' real-source-balanced' : ''}${headLabel ? ` {${headLabel}}` : ''}`;
+    const label = `${backbone.name === shippedBackbone.name ? '' : `${backbone.name}: `}${layers.map((l) => `${l.output} ${stdOnly && l.pooling === 'mean-std' ? 'std' : l.pooling}`).join('+')}${extraBackbone ? ` ${{ concat: '+', difference: '+ minus', 'difference-only': 'only minus' }[extraCombine]} ${extraBackbone.name} ${extraLayers.map((l) => `${l.output} ${l.pooling}`).join('+')}` : ''} [${views.join(',')}]${balanceRealSources ? ' real-source-balanced' : ''}${contentDebiasL2 ? ` content-debiased l2 ${contentDebiasL2} clip ${contentClip}` : ''}${headLabel ? ` {${headLabel}}` : ''}`;
     const t0 = performance.now();
     const table = await featureTableFor(dataset.items, layers, views, (p) => {
       if (p.done === p.total || p.done % 512 === 0) process.stderr.write(`  ${label} features ${p.view} ${p.done}/${p.total} (cached ${p.cached})\n`);
     });
     const featureSeconds = (performance.now() - t0) / 1000;
+    if (contentBackbone && !contentTable) contentTable = await buildFeatureTable(dataset.items, { backbone: contentBackbone, layers: [{ key: 'out_relu-mean', output: 'out_relu', pooling: 'mean' }], views: ['plain'], cacheDir });
+    const reweightTraining = contentTable ? contentDebiasedWeights : undefined;
     // In-distribution test ROC-AUC, for the record only.
     const split = splitWithHoldOut(dataset.items);
     const groupOf = balanceRealSources ? realSource : undefined;
-    const main = await trainHead(featureSetFor(table, split.train, views, groupOf), featureSetFor(table, split.val, ['plain'], groupOf), head);
+    const mainSet = featureSetFor(table, split.train, views, groupOf);
+    if (reweightTraining) mainSet.weights = reweightTraining(split.train, mainSet.weights);
+    const main = await trainHead(mainSet, featureSetFor(table, split.val, ['plain'], groupOf), head);
     const testScores = scoreWithHead(main.weights, gatherRows(table, split.test, 'plain'));
     const testAuc = computeRocAuc(split.test.map((i) => i.label), testScores, generatorBalancedWeights(split.test));
     const foldHeads: HeadWeights[] = [];
     const { summary, runs } = await runCrossedValidation(table, dataset.items, plan, realSource, views, head, {
       targetFpr,
       balanceRealSources,
+      reweightTraining,
       onFold: (run, i, n) => {
         foldHeads.push(run.weights);
         const r = run.result;
-        process.stderr.write(`  fold ${i + 1}/${n} ${r.realSource} × g${r.generatorGroup}: AUC ${fmt(r.rocAuc)} FPR ${fmt(r.fprHeldOutReal)} TPR ${fmt(r.tprHeldOutSynthetic)} t ${r.threshold.toFixed(3)} (${r.seconds.toFixed(1)} s)\n`);
+        process.stderr.write(`  fold ${i + 1}/${n} ${r.realSource} × g${r.generatorGroup}: AUC ${fmt(r.rocAuc)} FPR ${fmt(r.fprHeldOutReal)} TPR ${fmt(r.tprHeldOutSynthetic)} t ${r.threshold.toFixed(3)} (${r.seconds.toFixed(1)} s)${contentLog.length ? ` ${contentLog[contentLog.length - 1]}` : ''}\n`);
       },
     });
     // --tta: each fold's test crops also scored flipped, the two logits averaged (ranking only: the

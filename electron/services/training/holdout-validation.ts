@@ -278,6 +278,14 @@ export interface CrossedFoldRun {
   valScores: Float32Array;
 }
 
+export interface CrossedFoldOptions {
+  targetFpr: number;
+  signal?: AbortSignal;
+  balanceRealSources?: boolean;
+  /** Experiments: new training weights from the fold's training items and their default weights. */
+  reweightTraining?: (train: readonly DatasetItem[], weights: Float32Array) => Float32Array;
+}
+
 export async function runCrossedFold(
   table: FeatureTable,
   items: readonly DatasetItem[],
@@ -285,12 +293,14 @@ export async function runCrossedFold(
   realSourceOf: (item: DatasetItem) => string,
   trainViews: readonly ViewName[],
   head: HeadTrainingOptions,
-  options: { targetFpr: number; signal?: AbortSignal; balanceRealSources?: boolean },
+  options: CrossedFoldOptions,
 ): Promise<CrossedFoldRun> {
   const split = splitForCrossedFold(items, fold, realSourceOf);
   checkSplitUsable(split, `fold ${fold.realSource} × generator group ${fold.generatorGroup}`);
   const groupOf = options.balanceRealSources ? realSourceOf : undefined;
-  const training = await trainHead(featureSetFor(table, split.train, trainViews, groupOf), featureSetFor(table, split.val, ['plain'], groupOf), head, { signal: options.signal });
+  const trainSet = featureSetFor(table, split.train, trainViews, groupOf);
+  if (options.reweightTraining) trainSet.weights = options.reweightTraining(split.train, trainSet.weights);
+  const training = await trainHead(trainSet, featureSetFor(table, split.val, ['plain'], groupOf), head, { signal: options.signal });
   const testScores = scoreWithHead(training.weights, gatherRows(table, split.test, 'plain'));
   const valScores = scoreWithHead(training.weights, gatherRows(table, split.val, 'plain'));
   const valReal = split.val.map((it, i) => (it.label === 0 ? valScores[i] : NaN)).filter((s) => !Number.isNaN(s));
@@ -389,7 +399,7 @@ export async function runCrossedValidation(
   realSourceOf: (item: DatasetItem) => string,
   trainViews: readonly ViewName[],
   head: HeadTrainingOptions,
-  options: { targetFpr: number; signal?: AbortSignal; balanceRealSources?: boolean; onFold?: (run: CrossedFoldRun, index: number, total: number) => void },
+  options: CrossedFoldOptions & { onFold?: (run: CrossedFoldRun, index: number, total: number) => void },
 ): Promise<{ summary: CrossedSummary; runs: CrossedFoldRun[] }> {
   const runs: CrossedFoldRun[] = [];
   for (const [i, fold] of plan.folds.entries()) {
