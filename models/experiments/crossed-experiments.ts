@@ -9,7 +9,7 @@
 //
 //   npx tsx models/experiments/crossed-experiments.ts --dataset <dir> [--cache dir] [--layers mid|last|mid:block_8_add:mean-std]
 //     [--taps block_2_add,block_8_add --layers "block_12_add:mean+block_8_add:mean-std,block_8_add:mean-std"]
-//     [--augment "flip;flip,bj;flip,mix,mix2"] [--units 256] [--dropout 0.5] [--l2 0] [--ensemble 1] [--linear <l2>] [--lr 0.001] [--input-noise 0] [--seed 1] [--groups 4] [--pairing 2|all] [--target-fpr 0.05] [--inference [--resize-only]] [--tta] [--std-only] [--extra-backbone inception_v3 --extra-layers ...] [--input-filter residual:<gain>[:<box>]|downup:<factor>] [--extra-input-filter ...] [--extra-combine concat|difference|difference-only] [--content-debias <l2> [--content-clip 20] [--content-filter downup:8]] [--out results.json]
+//     [--augment "flip;flip,bj;flip,mix,mix2"] [--units 256] [--dropout 0.5] [--l2 0] [--ensemble 1] [--linear <l2>] [--lr 0.001] [--input-noise 0] [--seed 1] [--groups 4] [--pairing 2|all] [--target-fpr 0.05] [--inference [--resize-only]] [--tta] [--std-only] [--extra-backbone inception_v3 --extra-layers ...] [--input-filter residual:<gain>[:<box>]|downup:<factor>] [--extra-input-filter ...] [--extra-combine concat|difference|difference-only] [--content-debias <l2> [--content-clip 20] [--content-sides synthetic|both] [--content-filter downup:8]] [--out results.json]
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -164,6 +164,8 @@ if (!['concat', 'difference', 'difference-only'].includes(extraCombine)) throw n
 // "a face is synthetic" when the training photographs hold no faces; here such crops weigh little.
 const contentDebiasL2 = opt('--content-debias') ? Number(opt('--content-debias')) : undefined;
 const contentClip = Number(opt('--content-clip', '20'));
+const contentSides = opt('--content-sides', 'synthetic') as string;
+if (!['synthetic', 'both'].includes(contentSides)) throw new Error(`--content-sides synthetic|both, not ${contentSides}`);
 const contentBackbone = contentDebiasL2 ? withInputFilter(shippedBackbone, opt('--content-filter', 'downup:8') as string) : undefined;
 let contentTable: FeatureTable | undefined;
 const contentLog: string[] = [];
@@ -194,20 +196,33 @@ function contentDebiasedWeights(train: readonly DatasetItem[], weights: Float32A
   }
   const labels = train.map((it) => it.label);
   contentLog.push(`content AUC ${fmt(computeRocAuc(labels, Float32Array.from(logit, (s) => 1 / (1 + Math.exp(-s))), Array.from(weights)))}`);
+  // Each class's crops scaled by the odds of the other class's content (--content-sides synthetic:
+  // the synthetic crops only; both: the real ones too, toward the synthetic content), each class's
+  // total restored.
   const out = Float32Array.from(weights);
-  let before = 0;
-  let after = 0;
-  for (let i = 0; i < train.length; i++) {
-    if (train[i].label !== 1) continue;
-    before += weights[i];
-    out[i] = weights[i] * Math.min(contentClip, Math.max(1 / contentClip, Math.exp(-logit[i])));
-    after += out[i];
+  const share: string[] = [];
+  for (const cls of contentSides === 'both' ? [1, 0] : [1]) {
+    const sign = cls === 1 ? -1 : 1;
+    let before = 0;
+    let after = 0;
+    for (let i = 0; i < train.length; i++) {
+      if (train[i].label !== cls) continue;
+      before += weights[i];
+      out[i] = weights[i] * Math.min(contentClip, Math.max(1 / contentClip, Math.exp(sign * logit[i])));
+      after += out[i];
+    }
+    let sum = 0;
+    let sum2 = 0;
+    for (let i = 0; i < train.length; i++) {
+      if (train[i].label !== cls) continue;
+      out[i] *= before / after;
+      sum += out[i] / weights[i];
+      sum2 += (out[i] / weights[i]) ** 2;
+    }
+    const n = labels.filter((l) => l === cls).length;
+    share.push(`${cls ? 'synthetic' : 'real'} ratio spread ${(sum2 / n / (sum / n) ** 2).toFixed(2)}`);
   }
-  for (let i = 0; i < train.length; i++) if (train[i].label === 1) out[i] *= before / after;
-  let sum = 0;
-  let sum2 = 0;
-  for (let i = 0; i < train.length; i++) if (train[i].label === 1) { sum += out[i]; sum2 += out[i] * out[i]; }
-  contentLog[contentLog.length - 1] += `, synthetic effective share ${((sum * sum) / sum2 / labels.filter((l) => l === 1).length).toFixed(2)}`;
+  contentLog[contentLog.length - 1] += `, ${share.join(', ')}`;
   return out;
 }
 
@@ -343,7 +358,7 @@ function foldScore(list: SourceFile[], scores: number[], threshold: number) {
 for (const layerArg of layerArgs) {
   const layers = layersOf(layerArg);
   for (const views of augmentSets) {
-    const label = `${backbone.name === shippedBackbone.name ? '' : `${backbone.name}: `}${layers.map((l) => `${l.output} ${stdOnly && l.pooling === 'mean-std' ? 'std' : l.pooling}`).join('+')}${extraBackbone ? ` ${{ concat: '+', difference: '+ minus', 'difference-only': 'only minus' }[extraCombine]} ${extraBackbone.name} ${extraLayers.map((l) => `${l.output} ${l.pooling}`).join('+')}` : ''} [${views.join(',')}]${balanceRealSources ? ' real-source-balanced' : ''}${contentDebiasL2 ? ` content-debiased l2 ${contentDebiasL2} clip ${contentClip}` : ''}${headLabel ? ` {${headLabel}}` : ''}`;
+    const label = `${backbone.name === shippedBackbone.name ? '' : `${backbone.name}: `}${layers.map((l) => `${l.output} ${stdOnly && l.pooling === 'mean-std' ? 'std' : l.pooling}`).join('+')}${extraBackbone ? ` ${{ concat: '+', difference: '+ minus', 'difference-only': 'only minus' }[extraCombine]} ${extraBackbone.name} ${extraLayers.map((l) => `${l.output} ${l.pooling}`).join('+')}` : ''} [${views.join(',')}]${balanceRealSources ? ' real-source-balanced' : ''}${contentDebiasL2 ? ` content-debiased l2 ${contentDebiasL2} clip ${contentClip}${contentSides === 'both' ? ' both classes' : ''}` : ''}${headLabel ? ` {${headLabel}}` : ''}`;
     const t0 = performance.now();
     const table = await featureTableFor(dataset.items, layers, views, (p) => {
       if (p.done === p.total || p.done % 512 === 0) process.stderr.write(`  ${label} features ${p.view} ${p.done}/${p.total} (cached ${p.cached})\n`);
