@@ -25,9 +25,9 @@ export interface DownUpInputOptions {
 
 /**
  * `model` with `filter` (NCHW in, NCHW out) between a new NHWC input and the model's image input,
- * which the filter's output now feeds; its nodes are named under `prefix`. `input` names the new input (taken as is when `exact`, else
- * made unique) and may give it another type or shape. The filter works in NCHW, so the backbone's
- * own NHWC→NCHW transpose cancels against the one added here.
+ * which the filter's output now feeds; its nodes are named under `prefix`. `input` names the new
+ * input (taken as is when `exact`, else made unique) and may give it another type or shape. The
+ * filter works in NCHW, so the backbone's own NHWC→NCHW transpose cancels against the one added here.
  */
 export function withInputPrefix(
   model: Uint8Array,
