@@ -23,7 +23,7 @@ import { layersFor, resolveBackbone, tfjsBackbone, type FeatureChoice } from '..
 import { loadDataset, splitWithHoldOut, type DatasetItem } from '../../electron/services/training/dataset-items';
 import type { LayerSpec } from '../../electron/services/training/feature-cache';
 import { buildFeatureTable, featureSetFor, gatherRows, type FeatureTable } from '../../electron/services/training/feature-table';
-import { balanceClassWeights, scoreWithHead, trainHead, type HeadTrainingOptions, type HeadWeights } from '../../electron/services/training/head-trainer';
+import { balanceClassWeights, columnStats, scoreWithHead, standardise, trainHead, type HeadTrainingOptions, type HeadWeights } from '../../electron/services/training/head-trainer';
 import { fitLinearProbe } from '../../electron/services/training/linear-probe';
 import { perGeneratorRocAuc, planCrossedFolds, runCrossedValidation, summariseCrossedFolds, type CrossedFoldSpec, type CrossedSummary } from '../../electron/services/training/holdout-validation';
 import { parseViews, type ViewName } from '../../electron/services/training/image-views';
@@ -173,12 +173,9 @@ const contentLog: string[] = [];
 function contentDebiasedWeights(train: readonly DatasetItem[], weights: Float32Array): Float32Array {
   const table = contentTable as FeatureTable;
   const d = table.dim;
-  const x = gatherRows(table, train, 'plain');
-  const mean = new Float64Array(d);
-  const sq = new Float64Array(d);
-  for (let i = 0; i < train.length; i++) for (let j = 0; j < d; j++) { const v = x[i * d + j]; mean[j] += v; sq[j] += v * v; }
-  for (let j = 0; j < d; j++) { mean[j] /= train.length; sq[j] = Math.sqrt(Math.max(sq[j] / train.length - mean[j] * mean[j], 1e-12)); }
-  for (let i = 0; i < train.length; i++) for (let j = 0; j < d; j++) x[i * d + j] = (x[i * d + j] - mean[j]) / sq[j];
+  const raw = gatherRows(table, train, 'plain');
+  const { mean, std } = columnStats({ dim: d, views: [raw], labels: Uint8Array.from(train.map((i) => i.label)) });
+  const x = standardise(raw, d, mean, std);
   const half = train.map((it) => crypto.createHash('sha256').update(it.sourceKey).digest()[0] & 1);
   const logit = new Float64Array(train.length);
   for (const h of [0, 1]) {

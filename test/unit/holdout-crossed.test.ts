@@ -130,4 +130,38 @@ describe('crossed hold-out folds', () => {
     expect(summary.byRealSource).toEqual([{ realSource: plan.folds[0].realSource, folds: 1, meanRocAuc: 1, fpr: run.result.fprHeldOutReal }]);
     expect(summary.worstRealSourceFpr).toBe(run.result.fprHeldOutReal);
   });
+
+  it('trains on the weights a reweighting hook returns, given the fold\'s training items and their default weights', async () => {
+    const items = makeItems();
+    const dim = 4;
+    const data = new Float32Array(items.length * dim);
+    let seed = 11;
+    const rnd = () => ((seed = (seed * 48271) % 2147483647) / 2147483647) * 2 - 1;
+    // A weak class cue in feature 0 under noise, so which crops count changes the head.
+    items.forEach((it, i) => {
+      data[i * dim] = (it.label ? 0.5 : -0.5) + rnd();
+      for (let k = 1; k < dim; k++) data[i * dim + k] = rnd();
+    });
+    const table: FeatureTable = { dim, layers: ['x'], index: new Map(items.map((it, i) => [it.id, i])), views: { plain: data }, extraction: { computed: 0, cached: 0, seconds: 0 } };
+    const fold = planCrossedFolds(items, sourceOf, { groups: 2, pairing: 1 }).folds[0];
+    const head = { epochs: 10, hiddenUnits: 8, learningRate: 0.01, seed: 1 };
+    const plain = await runCrossedFold(table, items, fold, sourceOf, ['plain'], head, { targetFpr: 0.05 });
+    const seen: Array<{ ids: string[]; weights: Float32Array }> = [];
+    const same = await runCrossedFold(table, items, fold, sourceOf, ['plain'], head, {
+      targetFpr: 0.05,
+      reweightTraining: (train, weights) => {
+        seen.push({ ids: train.map((i) => i.id), weights: Float32Array.from(weights) });
+        return weights;
+      },
+    });
+    expect(seen).toHaveLength(1);
+    expect(seen[0].ids).toEqual(splitForCrossedFold(items, fold, sourceOf).train.map((i) => i.id));
+    expect(seen[0].weights).toHaveLength(seen[0].ids.length);
+    expect(Array.from(same.testScores)).toEqual(Array.from(plain.testScores));
+    const halved = await runCrossedFold(table, items, fold, sourceOf, ['plain'], head, {
+      targetFpr: 0.05,
+      reweightTraining: (_train, weights) => weights.map((w, i) => (i % 2 ? 0 : w)),
+    });
+    expect(Array.from(halved.testScores)).not.toEqual(Array.from(plain.testScores));
+  });
 });

@@ -150,7 +150,7 @@ export function balanceClassWeights(labels: Uint8Array, weights: Float32Array): 
   return out;
 }
 
-function columnStats(set: FeatureSet): { mean: Float32Array; std: Float32Array } {
+export function columnStats(set: Pick<FeatureSet, 'dim' | 'views' | 'labels'>): { mean: Float32Array; std: Float32Array } {
   const d = set.dim;
   const n = set.labels.length;
   const mean = new Float64Array(d);
@@ -176,7 +176,7 @@ function columnStats(set: FeatureSet): { mean: Float32Array; std: Float32Array }
   return { mean: m, std: s };
 }
 
-function standardise(v: Float32Array, d: number, mean: Float32Array, std: Float32Array): Float32Array {
+export function standardise(v: Float32Array, d: number, mean: Float32Array, std: Float32Array): Float32Array {
   const out = new Float32Array(v.length);
   for (let i = 0; i < v.length; i += d) for (let j = 0; j < d; j++) out[i + j] = (v[i + j] - mean[j]) / std[j];
   return out;
