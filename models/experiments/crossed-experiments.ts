@@ -9,7 +9,7 @@
 //
 //   npx tsx models/experiments/crossed-experiments.ts --dataset <dir> [--cache dir] [--layers mid|last|mid:block_8_add:mean-std]
 //     [--taps block_2_add,block_8_add --layers "block_12_add:mean+block_8_add:mean-std,block_8_add:mean-std"]
-//     [--augment "flip;flip,bj;flip,mix,mix2"] [--units 256] [--dropout 0.5] [--l2 0] [--ensemble 1] [--linear <l2>] [--lr 0.001] [--input-noise 0] [--seed 1] [--groups 4] [--pairing 2|all] [--target-fpr 0.05] [--inference [--resize-only]] [--tta] [--std-only] [--extra-backbone inception_v3 --extra-layers ...] [--input-filter residual:<gain>[:<box>]|downup:<factor>] [--extra-input-filter ...] [--extra-combine concat|difference|difference-only] [--content-debias <l2> [--content-clip 20] [--content-sides synthetic|both] [--content-filter downup:8]] [--out results.json]
+//     [--augment "flip;flip,bj;flip,mix,mix2"] [--units 256] [--dropout 0.5] [--l2 0] [--ensemble 1] [--linear <l2>] [--lr 0.001] [--input-noise 0] [--seed 1] [--groups 4] [--pairing 2|all] [--target-fpr 0.05] [--inference [--resize-only]] [--tta] [--std-only] [--extra-backbone inception_v3 --extra-layers ...] [--input-filter residual:<gain>[:<box>]|downup:<factor>] [--extra-input-filter ...] [--extra-combine concat|difference|difference-only] [--content-debias <l2> [--content-clip 20] [--content-sides synthetic|both] [--content-filter downup:8]] [--group-dro <step> [--dro-groups real|real+modality]] [--out results.json]
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -56,7 +56,19 @@ const head: HeadTrainingOptions = {
   linearProbeL2: numberOpt('--linear'),
   learningRate: numberOpt('--lr'),
   inputNoise: numberOpt('--input-noise'),
+  groupDroStep: numberOpt('--group-dro'),
 };
+// --group-dro <step> [--dro-groups real|real+modality]: group DRO over the real collections (the
+// synthetic crops one group, or one per modality).
+const droGroups = opt('--dro-groups', 'real') as 'real' | 'real+modality';
+const trainingGroups =
+  head.groupDroStep === undefined
+    ? undefined
+    : (items: readonly DatasetItem[]) => {
+        const names = items.map((i) => (i.label === 0 ? `real:${realSource(i)}` : droGroups === 'real+modality' ? `synthetic:${i.modality}` : 'synthetic'));
+        const index = new Map([...new Set(names)].sort().map((n, k) => [n, k]));
+        return Int32Array.from(names, (n) => index.get(n) as number);
+      };
 const headLabel = [
   head.hiddenUnits !== undefined ? `units ${head.hiddenUnits}` : '',
   head.dropout !== undefined ? `dropout ${head.dropout}` : '',
@@ -65,6 +77,7 @@ const headLabel = [
   head.linearProbeL2 !== undefined ? `linear probe l2 ${head.linearProbeL2}` : '',
   head.learningRate !== undefined ? `lr ${head.learningRate}` : '',
   head.inputNoise !== undefined ? `input noise ${head.inputNoise}` : '',
+  head.groupDroStep !== undefined ? `group DRO ${head.groupDroStep} over ${droGroups}` : '',
 ].filter(Boolean).join(', ');
 const augmentSets = (opt('--augment', 'flip') as string).split(';').map((s) => parseViews(s));
 const layerArgs = (opt('--layers', 'mid') as string).split(',');
@@ -368,6 +381,7 @@ for (const layerArg of layerArgs) {
     const groupOf = balanceRealSources ? realSource : undefined;
     const mainSet = featureSetFor(table, split.train, views, groupOf);
     if (reweightTraining) mainSet.weights = reweightTraining(split.train, mainSet.weights);
+    if (trainingGroups) mainSet.groups = trainingGroups(split.train);
     const main = await trainHead(mainSet, featureSetFor(table, split.val, ['plain'], groupOf), head);
     const testScores = scoreWithHead(main.weights, gatherRows(table, split.test, 'plain'));
     const testAuc = computeRocAuc(split.test.map((i) => i.label), testScores, generatorBalancedWeights(split.test));
@@ -376,6 +390,7 @@ for (const layerArg of layerArgs) {
       targetFpr,
       balanceRealSources,
       reweightTraining,
+      trainingGroups,
       onFold: (run, i, n) => {
         foldHeads.push(run.weights);
         const r = run.result;

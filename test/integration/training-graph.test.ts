@@ -183,6 +183,10 @@ describe.skipIf(!fs.existsSync(shared))('ONNX training graph on small real image
 
   it('gives the float64 loss, and every weight gradient matches central finite differences (rel. error ≤ 1e-3)', () => {
     const { tg, result } = compiled.get('all')!;
+    // Both forms of a strided Conv2D's weight gradient are checked: input patches by a one-hot
+    // convolution (conv1: 3 channels × 3×3 taps) and one 3-D correlation (conv2: more taps).
+    const outputs = new Set(decodeModel(tg.bytes).graph.node.flatMap((n) => n.output));
+    expect([outputs.has('conv1/patches'), outputs.has('conv1/wcorr'), outputs.has('conv2/patches'), outputs.has('conv2/wcorr')]).toEqual([true, false, false, true]);
     const base = new Map(tg.params.map((p) => [p.name, Float32Array.from(p.initial)]));
     // The graph's loss equals the float64 forward's to float32 accuracy.
     expect(Math.abs(result.loss - float64Loss(graph, base, batch))).toBeLessThan(1e-5 * Math.max(1, result.loss));

@@ -131,7 +131,7 @@ describe('crossed hold-out folds', () => {
     expect(summary.worstRealSourceFpr).toBe(run.result.fprHeldOutReal);
   });
 
-  it('trains on the weights a reweighting hook returns, given the fold\'s training items and their default weights', async () => {
+  it('trains on the weights a reweighting hook returns, given the fold\'s training items and their default weights, and on the groups a grouping hook returns', async () => {
     const items = makeItems();
     const dim = 4;
     const data = new Float32Array(items.length * dim);
@@ -163,5 +163,17 @@ describe('crossed hold-out folds', () => {
       reweightTraining: (_train, weights) => weights.map((w, i) => (i % 2 ? 0 : w)),
     });
     expect(Array.from(halved.testScores)).not.toEqual(Array.from(plain.testScores));
+    // The groups hook sees the same training items, and its groups reach a group-DRO head.
+    const grouped: string[][] = [];
+    const dro = await runCrossedFold(table, items, fold, sourceOf, ['plain'], { ...head, groupDroStep: 1 }, {
+      targetFpr: 0.05,
+      trainingGroups: (train) => {
+        grouped.push(train.map((i) => i.id));
+        return Int32Array.from(train, (i) => i.label);
+      },
+    });
+    expect(grouped).toEqual([seen[0].ids]);
+    expect(Array.from(dro.testScores)).not.toEqual(Array.from(plain.testScores));
+    await expect(runCrossedFold(table, items, fold, sourceOf, ['plain'], { ...head, groupDroStep: 1 }, { targetFpr: 0.05 })).rejects.toMatchObject({ code: 'BAD_OPTIONS' });
   });
 });

@@ -6,6 +6,7 @@ import { TrainingError } from '../../electron/services/training/training-errors'
 import { parseViews, viewIsFlipped } from '../../electron/services/training/image-views';
 import { poolFeatureMap } from '../../electron/services/training/feature-cache';
 import { fitLinearProbe } from '../../electron/services/training/linear-probe';
+import { computeRocAuc } from '../../electron/services/evaluation/metrics';
 
 // Two Gaussian clouds that differ in the first few dimensions, with a "flipped" view that is the
 // same sample plus small noise: enough structure for the head to learn in a few epochs.
@@ -111,6 +112,46 @@ describe('input noise', () => {
     expect(Array.from(noisy.weights.dense1.kernel)).not.toEqual(Array.from(plain.weights.dense1.kernel));
     const p = scoreWithHead(noisy.weights, val.views[0]);
     expect(Array.from(p).filter((q, i) => (q >= 0.5 ? 1 : 0) === val.labels[i]).length / 96).toBeGreaterThan(0.8);
+  });
+});
+
+// A majority group whose classes differ in dimensions 0–3 and a small group whose classes differ
+// only in dimensions 4–7, in the other direction on 0–3: a plain head fits the majority's rule.
+function twoGroups(nMajor: number, nMinor: number, d: number, seed: number): FeatureSet & { groups: Int32Array } {
+  const rng = createRng(seed);
+  const gauss = () => Math.sqrt(-2 * Math.log(rng() + 1e-12)) * Math.cos(2 * Math.PI * rng());
+  const n = nMajor + nMinor;
+  const labels = new Uint8Array(n);
+  const groups = new Int32Array(n);
+  const v = new Float32Array(n * d);
+  for (let i = 0; i < n; i++) {
+    labels[i] = i % 2;
+    groups[i] = i < nMajor ? 0 : 1;
+    for (let j = 0; j < d; j++) {
+      const signal = groups[i] === 0 ? (j < 4 ? 1.5 : 0) : j < 4 ? -1 : j < 8 ? 1.5 : 0;
+      v[i * d + j] = gauss() + (labels[i] ? signal : 0);
+    }
+  }
+  return { dim: d, views: [v], labels, weights: new Float32Array(n).fill(1), groups };
+}
+
+describe('group DRO', () => {
+  it('weighs the worse-fitted group up, so a small group with its own rule is ranked better than by the plain head', async () => {
+    const train = twoGroups(480, 48, 16, 21);
+    const val = twoGroups(96, 96, 16, 22);
+    const minority = twoGroups(0, 400, 16, 23);
+    const opts = { epochs: 8, batchSize: 32, hiddenUnits: 16, learningRate: 1e-2, seed: 3 };
+    const plain = await trainHead(train, val, opts);
+    const dro = await trainHead(train, val, { ...opts, groupDroStep: 0.5 });
+    const auc = (w: typeof plain.weights) => computeRocAuc(minority.labels, scoreWithHead(w, minority.views[0])) as number;
+    console.log(`minority ROC-AUC: plain ${auc(plain.weights).toFixed(3)}, group DRO ${auc(dro.weights).toFixed(3)}`);
+    expect(auc(dro.weights)).toBeGreaterThan(auc(plain.weights) + 0.05);
+  });
+
+  it('refuses a step without a group for every sample', async () => {
+    const train = clouds(64, 8, 1);
+    await expect(trainHead(train, clouds(32, 8, 2), { epochs: 1, groupDroStep: 0.1 })).rejects.toMatchObject({ code: 'BAD_OPTIONS' });
+    await expect(trainHead({ ...train, groups: new Int32Array(10) }, clouds(32, 8, 2), { epochs: 1, groupDroStep: 0.1 })).rejects.toMatchObject({ code: 'BAD_OPTIONS' });
   });
 });
 

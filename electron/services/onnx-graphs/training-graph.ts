@@ -312,6 +312,19 @@ export function buildTrainingGraph(layers: readonly TrainingGraphLayer[], option
               }
               const cells = g.node('Slice', [g.node('Reshape', [corr, shapeConst(`${base}/c4`, [fixedBatch, cin, -1, (pw.before + pw.after + x.shape.w) - sw * (pw.out - 1)])], `${base}/corr4`), shapeConst(`${base}/ws`, [0, 0]), shapeConst(`${base}/we`, [kh, kw]), shapeConst(`${base}/wa`, [2, 3])], `${base}/wtaps`);
               G = g.node('Reshape', [g.node('Transpose', [reduceSum(cells, [0], `${base}/wsum`)], `${base}/wkeras`, [attr.ints('perm', [1, 2, 0])]), shapeConst(`${base}/gkshape`, kShape)], `${base}/G`);
+            } else if (!depthwise && (sh !== 1 || sw !== 1) && cin * kh * kw <= 64) {
+              // A strided Conv2D with few input taps (MobileNetV2's first layer: 3 channels, 3×3):
+              // its input patches by one convolution with a one-hot filter, then one batched
+              // MatMul with dz, summed over the batch.
+              const taps = cin * kh * kw;
+              const eye = new Float32Array(taps * taps);
+              for (let t = 0; t < taps; t++) eye[t * taps + t] = 1;
+              const patches = g.node('Conv', [x.name, g.floatConst(`${base}/patchfilter`, [taps, cin, kh, kw], eye)], `${base}/patches`, [attr.ints('kernel_shape', [kh, kw]), attr.ints('strides', [sh, sw]), attr.ints('pads', pads)]);
+              const pT = g.node('Transpose', [g.node('Reshape', [patches, shapeConst(`${base}/p3`, [0, taps, -1])], `${base}/p3r`)], `${base}/pT`, [attr.ints('perm', [0, 2, 1])]);
+              const prod = g.node('MatMul', [g.node('Reshape', [dz, shapeConst(`${base}/dz3`, [0, cout, -1])], `${base}/dz3r`), pT], `${base}/dzp`);
+              // [cout, cin, kh, kw] → Keras [kh, kw, cin, cout]
+              const w4 = g.node('Reshape', [reduceSum(prod, [0], `${base}/wsum`), shapeConst(`${base}/w4`, [cout, cin, kh, kw])], `${base}/w4d`);
+              G = g.node('Reshape', [g.node('Transpose', [w4], `${base}/wkeras`, [attr.ints('perm', [2, 3, 1, 0])]), shapeConst(`${base}/gkshape`, kShape)], `${base}/G`);
             } else if (sh !== 1 || sw !== 1) {
               // Strided: one 3-D convolution over (batch, y, x) of x by dz dilated by the stride, the
               // batch summed by the kernel's depth (its size is read from dz, so N stays dynamic).

@@ -25,6 +25,8 @@ export interface FeatureSet {
   views: Float32Array[];
   labels: Uint8Array;
   weights: Float32Array;
+  /** Experiments: each sample's group (0…G−1) for group DRO (`groupDroStep`). */
+  groups?: Int32Array;
 }
 
 export type OptimizerName = 'adam' | 'rmsprop';
@@ -57,6 +59,12 @@ export interface HeadTrainingOptions {
   linearProbeL2?: number;
   /** Gaussian noise of this standard deviation added to the standardised training features (0 = none). */
   inputNoise?: number;
+  /**
+   * Group DRO (Sagawa et al. 2020), with the training set's `groups`: the loss is Σ q_g·L_g over the
+   * batch's groups, and after each batch q_g ← q_g·exp(step·L_g), renormalised, so the worst-fitted
+   * groups weigh more. 0 = off.
+   */
+  groupDroStep?: number;
 }
 
 export interface TrainingProgress {
@@ -117,6 +125,7 @@ export const defaultHeadOptions: Required<HeadTrainingOptions> = {
   ensemble: 1,
   linearProbeL2: 0,
   inputNoise: 0,
+  groupDroStep: 0,
 };
 
 export function validateFeatureSet(set: FeatureSet, name: string): void {
@@ -247,6 +256,7 @@ export async function trainHead(
 ): Promise<HeadTrainingResult> {
   const o = { ...defaultHeadOptions, ...stripUndefined(options) };
   if (!(Number.isInteger(o.ensemble) && o.ensemble >= 1 && o.ensemble <= 32)) throw new TrainingError('BAD_OPTIONS', 'ensemble must be a whole number of heads from 1 to 32');
+  if (o.groupDroStep !== 0 && !(o.groupDroStep > 0 && train.groups?.length === train.labels.length)) throw new TrainingError('BAD_OPTIONS', 'group DRO needs a step > 0 and a group for every training sample');
   if (!(o.linearProbeL2 >= 0) || !(o.inputNoise >= 0)) throw new TrainingError('BAD_OPTIONS', 'the linear probe\'s L2 strength and the input noise must be numbers ≥ 0');
   if (o.linearProbeL2 > 0) {
     if (o.ensemble !== 1) throw new TrainingError('BAD_OPTIONS', 'a linear probe is one convex fit: an ensemble of them is the same probe');
@@ -383,11 +393,14 @@ async function trainOneHead(train: FeatureSet, val: FeatureSet, o: Required<Head
     }
     return tf.add(tf.matMul(normalised, k2), b2).reshape([-1]);
   };
-  // Weighted binary cross-entropy on logits (numerically stable form).
-  const weightedLoss = (logits: ReturnType<Tf['tensor1d']>, y: ReturnType<Tf['tensor1d']>, w: ReturnType<Tf['tensor1d']>) => {
+  // Weighted binary cross-entropy on logits (numerically stable form); `keep` receives the per-sample losses.
+  const weightedLoss = (logits: ReturnType<Tf['tensor1d']>, y: ReturnType<Tf['tensor1d']>, w: ReturnType<Tf['tensor1d']>, keep?: (perSample: ReturnType<Tf['tensor1d']>) => void) => {
     const perSample = tf.add(tf.sub(tf.relu(logits), tf.mul(logits, y)), tf.log1p(tf.exp(tf.neg(tf.abs(logits)))));
+    keep?.(tf.keep(perSample) as ReturnType<Tf['tensor1d']>);
     return tf.div(tf.sum(tf.mul(perSample, w)), tf.maximum(tf.sum(w), 1e-12));
   };
+  // Group DRO's group weights q (uniform to start) and each batch's per-group weight sums.
+  const dro = o.groupDroStep > 0 && train.groups ? { groups: train.groups, q: new Float64Array(Math.max(...train.groups) + 1).fill(1 / (Math.max(...train.groups) + 1)) } : undefined;
 
   const evaluate = (xs: Float32Array, labels: Uint8Array, w: Float32Array) =>
     tf.tidy(() => {
@@ -456,11 +469,22 @@ async function trainOneHead(train: FeatureSet, val: FeatureSet, o: Required<Head
           y[r] = train.labels[idx];
           w[r] = trainW[idx];
         }
+        // Group DRO: sample i weighs w_i·q_g / Σ_{j∈g} w_j, so the batch loss is Σ_g q_g·L_g (over the groups it holds).
+        const groupSum = dro ? new Float64Array(dro.q.length) : undefined;
+        const stepW = w;
+        if (dro && groupSum) {
+          for (let r = 0; r < size; r++) groupSum[dro.groups[order[start + r]]] += w[r];
+          for (let r = 0; r < size; r++) {
+            const gi = dro.groups[order[start + r]];
+            stepW[r] = (w[r] * dro.q[gi]) / groupSum[gi];
+          }
+        }
+        let perSampleLoss: ReturnType<Tf['tensor1d']> | undefined;
         const stats: { mean?: ReturnType<Tf['tensor1d']>; variance?: ReturnType<Tf['tensor1d']> } = {};
         const lossTensor = optimizer.minimize(
           () => {
             const logits = forward(tf.tensor2d(xBatch.subarray(0, size * d), [size, d]), true, stats) as ReturnType<Tf['tensor1d']>;
-            let loss = weightedLoss(logits, tf.tensor1d(y), tf.tensor1d(w));
+            let loss = weightedLoss(logits, tf.tensor1d(y), tf.tensor1d(stepW), dro ? (t) => (perSampleLoss = t) : undefined);
             if (o.l2 > 0) loss = tf.add(loss, tf.mul(o.l2, tf.add(tf.sum(tf.square(k1)), tf.sum(tf.square(k2)))));
             return loss as ReturnType<Tf['scalar']>;
           },
@@ -469,6 +493,19 @@ async function trainOneHead(train: FeatureSet, val: FeatureSet, o: Required<Head
         );
         const loss = lossTensor ? lossTensor.dataSync()[0] : NaN;
         lossTensor?.dispose();
+        if (dro && groupSum && perSampleLoss) {
+          // q_g ← q_g·exp(step·L_g) with L_g this batch's weighted mean loss of group g, then renormalised.
+          const ls = perSampleLoss.dataSync();
+          perSampleLoss.dispose();
+          const groupLoss = new Float64Array(dro.q.length);
+          for (let r = 0; r < size; r++) {
+            const gi = dro.groups[order[start + r]];
+            groupLoss[gi] += (ls[r] * (stepW[r] / dro.q[gi]));
+          }
+          let total = 0;
+          for (let gi = 0; gi < dro.q.length; gi++) total += dro.q[gi] *= Math.exp(o.groupDroStep * groupLoss[gi]);
+          for (let gi = 0; gi < dro.q.length; gi++) dro.q[gi] /= total;
+        }
         if (stats.mean && stats.variance) {
           const bm = stats.mean.dataSync();
           // Keras keeps the biased batch variance for the moving average; so do we, so the exported BN matches.

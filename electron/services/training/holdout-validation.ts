@@ -284,6 +284,8 @@ export interface CrossedFoldOptions {
   balanceRealSources?: boolean;
   /** Experiments: new training weights from the fold's training items and their default weights. */
   reweightTraining?: (train: readonly DatasetItem[], weights: Float32Array) => Float32Array;
+  /** Experiments: each training item's group, for a head trained with group DRO (`groupDroStep`). */
+  trainingGroups?: (train: readonly DatasetItem[]) => Int32Array;
 }
 
 export async function runCrossedFold(
@@ -300,6 +302,7 @@ export async function runCrossedFold(
   const groupOf = options.balanceRealSources ? realSourceOf : undefined;
   const trainSet = featureSetFor(table, split.train, trainViews, groupOf);
   if (options.reweightTraining) trainSet.weights = options.reweightTraining(split.train, trainSet.weights);
+  if (options.trainingGroups) trainSet.groups = options.trainingGroups(split.train);
   const training = await trainHead(trainSet, featureSetFor(table, split.val, ['plain'], groupOf), head, { signal: options.signal });
   const testScores = scoreWithHead(training.weights, gatherRows(table, split.test, 'plain'));
   const valScores = scoreWithHead(training.weights, gatherRows(table, split.val, 'plain'));
