@@ -148,10 +148,12 @@ describe('group DRO', () => {
     expect(auc(dro.weights)).toBeGreaterThan(auc(plain.weights) + 0.05);
   });
 
-  it('refuses a step without a group for every sample', async () => {
+  it('refuses a step without a valid group for every sample, and with the linear probe', async () => {
     const train = clouds(64, 8, 1);
     await expect(trainHead(train, clouds(32, 8, 2), { epochs: 1, groupDroStep: 0.1 })).rejects.toMatchObject({ code: 'BAD_OPTIONS' });
     await expect(trainHead({ ...train, groups: new Int32Array(10) }, clouds(32, 8, 2), { epochs: 1, groupDroStep: 0.1 })).rejects.toMatchObject({ code: 'BAD_OPTIONS' });
+    await expect(trainHead({ ...train, groups: new Int32Array(64).fill(-1) }, clouds(32, 8, 2), { epochs: 1, groupDroStep: 0.1 })).rejects.toMatchObject({ code: 'BAD_OPTIONS' });
+    await expect(trainHead({ ...train, groups: new Int32Array(64) }, clouds(32, 8, 2), { epochs: 1, groupDroStep: 0.1, linearProbeL2: 0.1 })).rejects.toMatchObject({ code: 'BAD_OPTIONS' });
   });
 });
 

@@ -256,7 +256,9 @@ export async function trainHead(
 ): Promise<HeadTrainingResult> {
   const o = { ...defaultHeadOptions, ...stripUndefined(options) };
   if (!(Number.isInteger(o.ensemble) && o.ensemble >= 1 && o.ensemble <= 32)) throw new TrainingError('BAD_OPTIONS', 'ensemble must be a whole number of heads from 1 to 32');
-  if (o.groupDroStep !== 0 && !(o.groupDroStep > 0 && train.groups?.length === train.labels.length)) throw new TrainingError('BAD_OPTIONS', 'group DRO needs a step > 0 and a group for every training sample');
+  if (o.groupDroStep !== 0 && !(o.groupDroStep > 0 && train.groups?.length === train.labels.length && train.groups.every((g) => g >= 0) && o.linearProbeL2 === 0)) {
+    throw new TrainingError('BAD_OPTIONS', 'group DRO needs a step > 0, a group index ≥ 0 for every training sample, and the paper\'s head (not the linear probe)');
+  }
   if (!(o.linearProbeL2 >= 0) || !(o.inputNoise >= 0)) throw new TrainingError('BAD_OPTIONS', 'the linear probe\'s L2 strength and the input noise must be numbers ≥ 0');
   if (o.linearProbeL2 > 0) {
     if (o.ensemble !== 1) throw new TrainingError('BAD_OPTIONS', 'a linear probe is one convex fit: an ensemble of them is the same probe');
@@ -399,8 +401,9 @@ async function trainOneHead(train: FeatureSet, val: FeatureSet, o: Required<Head
     keep?.(tf.keep(perSample) as ReturnType<Tf['tensor1d']>);
     return tf.div(tf.sum(tf.mul(perSample, w)), tf.maximum(tf.sum(w), 1e-12));
   };
-  // Group DRO's group weights q (uniform to start) and each batch's per-group weight sums.
-  const dro = o.groupDroStep > 0 && train.groups ? { groups: train.groups, q: new Float64Array(Math.max(...train.groups) + 1).fill(1 / (Math.max(...train.groups) + 1)) } : undefined;
+  // Group DRO's group weights q, uniform to start.
+  const groupCount = o.groupDroStep > 0 && train.groups ? Math.max(...train.groups) + 1 : 0;
+  const dro = groupCount > 0 && train.groups ? { groups: train.groups, q: new Float64Array(groupCount).fill(1 / groupCount) } : undefined;
 
   const evaluate = (xs: Float32Array, labels: Uint8Array, w: Float32Array) =>
     tf.tidy(() => {
@@ -471,7 +474,7 @@ async function trainOneHead(train: FeatureSet, val: FeatureSet, o: Required<Head
         }
         // Group DRO: sample i weighs w_i·q_g / Σ_{j∈g} w_j, so the batch loss is Σ_g q_g·L_g (over the groups it holds).
         const groupSum = dro ? new Float64Array(dro.q.length) : undefined;
-        const stepW = w;
+        const stepW = dro ? new Float32Array(size) : w;
         if (dro && groupSum) {
           for (let r = 0; r < size; r++) groupSum[dro.groups[order[start + r]]] += w[r];
           for (let r = 0; r < size; r++) {
@@ -500,7 +503,7 @@ async function trainOneHead(train: FeatureSet, val: FeatureSet, o: Required<Head
           const groupLoss = new Float64Array(dro.q.length);
           for (let r = 0; r < size; r++) {
             const gi = dro.groups[order[start + r]];
-            groupLoss[gi] += (ls[r] * (stepW[r] / dro.q[gi]));
+            groupLoss[gi] += (ls[r] * w[r]) / groupSum[gi];
           }
           let total = 0;
           for (let gi = 0; gi < dro.q.length; gi++) total += dro.q[gi] *= Math.exp(o.groupDroStep * groupLoss[gi]);
