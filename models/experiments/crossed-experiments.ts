@@ -21,11 +21,11 @@ import { generatorBalancedWeights } from '../../electron/services/evaluation/sam
 import { aggregateCropScores, decodeNativeCrops } from '../../electron/services/engine/multi-crop';
 import { layersFor, resolveBackbone, tfjsBackbone, type FeatureChoice } from '../../electron/services/training/backbone-specs';
 import { loadDataset, splitWithHoldOut, type DatasetItem } from '../../electron/services/training/dataset-items';
-import type { LayerSpec } from '../../electron/services/training/feature-cache';
+import { gridSizeOf, type LayerSpec } from '../../electron/services/training/feature-cache';
 import { buildFeatureTable, featureSetFor, gatherRows, type FeatureTable } from '../../electron/services/training/feature-table';
 import { balanceClassWeights, columnStats, scoreWithHead, standardise, trainHead, type HeadTrainingOptions, type HeadWeights } from '../../electron/services/training/head-trainer';
 import { fitLinearProbe } from '../../electron/services/training/linear-probe';
-import { perGeneratorRocAuc, planCrossedFolds, runCrossedValidation, summariseCrossedFolds, type CrossedFoldSpec, type CrossedSummary } from '../../electron/services/training/holdout-validation';
+import { cellFeatureSet, perGeneratorRocAuc, planCrossedFolds, runCrossedValidation, scoreCells, summariseCrossedFolds, type CrossedFoldSpec, type CrossedSummary } from '../../electron/services/training/holdout-validation';
 import { parseViews, type ViewName } from '../../electron/services/training/image-views';
 import { convertLayersModel, loadNsfwjsSource, withDownUpInput, withResidualInput } from '../../electron/services/onnx-graphs';
 import { args, opt } from './script-args';
@@ -243,6 +243,16 @@ const stdOnly = args.includes('--std-only');
 /** The main backbone's table, with the extra backbone's columns appended when one is given. */
 async function featureTableFor(items: DatasetItem[], layers: LayerSpec[], views: ViewName[], onProgress?: Parameters<typeof buildFeatureTable>[1]['onProgress']): Promise<FeatureTable> {
   const parts: Array<{ table: FeatureTable; from: number; to: number }> = [];
+  const grid = gridSizeOf(layers[0].pooling);
+  if (grid !== undefined) {
+    // Layers after the grid ones with a global pooling join every cell (the cell's context).
+    if (extraBackbone || stdOnly || layers.some((l) => ![grid, undefined].includes(gridSizeOf(l.pooling)))) throw new Error('grid pooling: the first layer sets the grid, the others the same grid or a global pooling; no --extra-backbone or --std-only');
+    // One backbone pass fills the cache for every layer; the per-layer tables then read it.
+    await buildFeatureTable(items, { backbone, layers, views, cacheDir, onProgress });
+    const perLayer: FeatureTable[] = [];
+    for (const layer of layers) perLayer.push(await buildFeatureTable(items, { backbone, layers: [layer], views, cacheDir }));
+    return cellMajorTable(perLayer, grid * grid, views, layers.map((l) => gridSizeOf(l.pooling) !== undefined));
+  }
   if (stdOnly) {
     for (const layer of layers) {
       const t = await buildFeatureTable(items, { backbone, layers: [layer], views, cacheDir, onProgress });
@@ -276,6 +286,31 @@ async function featureTableFor(items: DatasetItem[], layers: LayerSpec[], views:
     joined[v] = out;
   }
   return { ...main, dim, layers: parts.flatMap((p) => p.table.layers), views: joined };
+}
+
+/** Grid-pooled layers joined cell by cell: each row becomes `cells` descriptors of every layer's cell. */
+function cellMajorTable(tables: FeatureTable[], cells: number, views: ViewName[], gridded: boolean[]): FeatureTable {
+  const main = tables[0];
+  const perCell = tables.map((t, k) => (gridded[k] ? t.dim / cells : t.dim));
+  const cellDim = perCell.reduce((a, b) => a + b, 0);
+  const out: FeatureTable['views'] = {};
+  for (const v of views) {
+    const rows = new Float32Array(main.index.size * cells * cellDim);
+    for (const [id, row] of main.index) {
+      let col = 0;
+      tables.forEach((t, k) => {
+        const src = t.views[v] as Float32Array;
+        const r = t.index.get(id) as number;
+        for (let c = 0; c < cells; c++) {
+          const from = r * t.dim + (gridded[k] ? c * perCell[k] : 0);
+          rows.set(src.subarray(from, from + perCell[k]), (row * cells + c) * cellDim + col);
+        }
+        col += perCell[k];
+      });
+    }
+    out[v] = rows;
+  }
+  return { ...main, dim: cells * cellDim, layers: tables.flatMap((t) => t.layers), views: out };
 }
 
 /** [main, main − extra] ('difference') or main − extra alone ('difference-only'), row by row. */
@@ -382,8 +417,13 @@ for (const layerArg of layerArgs) {
     const mainSet = featureSetFor(table, split.train, views, groupOf);
     if (reweightTraining) mainSet.weights = reweightTraining(split.train, mainSet.weights);
     if (trainingGroups) mainSet.groups = trainingGroups(split.train);
-    const main = await trainHead(mainSet, featureSetFor(table, split.val, ['plain'], groupOf), head);
-    const testScores = scoreWithHead(main.weights, gatherRows(table, split.test, 'plain'));
+    const grid = gridSizeOf(layers[0].pooling);
+    const cells = grid === undefined ? 1 : grid * grid;
+    if (cells > 1 && (args.includes('--tta') || args.includes('--inference'))) throw new Error('grid pooling: no --tta or --inference');
+    const valSet = featureSetFor(table, split.val, ['plain'], groupOf);
+    const main = await trainHead(cells > 1 ? cellFeatureSet(mainSet, cells) : mainSet, cells > 1 ? cellFeatureSet(valSet, cells) : valSet, head);
+    const testRows = gatherRows(table, split.test, 'plain');
+    const testScores = cells > 1 ? scoreCells(main.weights, testRows, cells) : scoreWithHead(main.weights, testRows);
     const testAuc = computeRocAuc(split.test.map((i) => i.label), testScores, generatorBalancedWeights(split.test));
     const foldHeads: HeadWeights[] = [];
     const { summary, runs } = await runCrossedValidation(table, dataset.items, plan, realSource, views, head, {
@@ -391,6 +431,7 @@ for (const layerArg of layerArgs) {
       balanceRealSources,
       reweightTraining,
       trainingGroups,
+      cells,
       onFold: (run, i, n) => {
         foldHeads.push(run.weights);
         const r = run.result;

@@ -4,10 +4,13 @@
 import { describe, expect, it } from 'vitest';
 import { splitWithHoldOut, type DatasetItem } from '../../electron/services/training/dataset-items';
 import { sourceBalancedWeights, type FeatureTable } from '../../electron/services/training/feature-table';
+import { scoreWithHead } from '../../electron/services/training/head-trainer';
 import {
+  cellFeatureSet,
   generatorFamilyOf,
   planCrossedFolds,
   runCrossedFold,
+  scoreCells,
   splitForCrossedFold,
   summariseCrossedFolds,
   thresholdForFpr,
@@ -175,5 +178,39 @@ describe('crossed hold-out folds', () => {
     expect(grouped).toEqual([seen[0].ids]);
     expect(Array.from(dro.testScores)).not.toEqual(Array.from(plain.testScores));
     await expect(runCrossedFold(table, items, fold, sourceOf, ['plain'], { ...head, groupDroStep: 1 }, { targetFpr: 0.05 })).rejects.toMatchObject({ code: 'BAD_OPTIONS' });
+  });
+
+  it('trains on every cell of a grid-pooled row as a sample of its item and scores an item by its mean cell logit', async () => {
+    const items = makeItems();
+    // Two cells of 2 columns per item: the class shows in cell 0 only, cell 1 is noise.
+    const cells = 2;
+    const dim = 4;
+    const data = new Float32Array(items.length * dim);
+    let seed = 5;
+    const rnd = () => ((seed = (seed * 48271) % 2147483647) / 2147483647) * 2 - 1;
+    items.forEach((it, i) => {
+      data[i * dim] = it.label ? 3 + rnd() * 0.5 : -3 + rnd() * 0.5;
+      for (let k = 1; k < dim; k++) data[i * dim + k] = rnd();
+    });
+    const set = cellFeatureSet({ dim, views: [data], labels: Uint8Array.from(items, (i) => i.label), weights: Float32Array.from(items, (_, i) => 1 + (i % 3)), groups: Int32Array.from(items, (i) => i.label) }, cells);
+    expect(set.dim).toBe(2);
+    expect(set.views[0]).toBe(data);
+    expect(Array.from(set.labels.subarray(0, 4))).toEqual([0, 0, 0, 0]);
+    expect(Array.from(set.weights.subarray(0, 6))).toEqual([0.5, 0.5, 1, 1, 1.5, 1.5]);
+    expect(set.groups?.length).toBe(items.length * cells);
+    expect(() => cellFeatureSet({ ...set, dim: 3 }, 2)).toThrow();
+    const table: FeatureTable = { dim, layers: ['x'], index: new Map(items.map((it, i) => [it.id, i])), views: { plain: data }, extraction: { computed: 0, cached: 0, seconds: 0 } };
+    const fold = planCrossedFolds(items, sourceOf, { groups: 2, pairing: 1 }).folds[0];
+    const run = await runCrossedFold(table, items, fold, sourceOf, ['plain'], { epochs: 30, hiddenUnits: 8, learningRate: 0.01, seed: 1 }, { targetFpr: 0.05, cells });
+    expect(run.result.rocAuc).toBe(1);
+    expect(run.weights.inputDim).toBe(2);
+    // An item's score is the sigmoid of its two cells' mean logit.
+    const rows = new Float32Array(run.testItems.length * dim);
+    run.testItems.forEach((it, i) => rows.set(data.subarray((table.index.get(it.id) as number) * dim, ((table.index.get(it.id) as number) + 1) * dim), i * dim));
+    const perCell = scoreWithHead(run.weights, rows);
+    const logit = (p: number) => Math.log(p / (1 - p));
+    const expected = run.testItems.map((_, i) => 1 / (1 + Math.exp(-(logit(perCell[2 * i]) + logit(perCell[2 * i + 1])) / 2)));
+    Array.from(scoreCells(run.weights, rows, cells)).forEach((p, i) => expect(p).toBeCloseTo(expected[i], 6));
+    Array.from(run.testScores).forEach((p, i) => expect(p).toBeCloseTo(expected[i], 6));
   });
 });

@@ -4,7 +4,7 @@ import { createRng } from '../../electron/services/common/seeded-random';
 import { parseFlags, UsageError } from '../../electron/services/training/cli-args';
 import { TrainingError } from '../../electron/services/training/training-errors';
 import { parseViews, viewIsFlipped } from '../../electron/services/training/image-views';
-import { poolFeatureMap } from '../../electron/services/training/feature-cache';
+import { globalPooling, poolFeatureMap } from '../../electron/services/training/feature-cache';
 import { fitLinearProbe } from '../../electron/services/training/linear-probe';
 import { computeRocAuc } from '../../electron/services/evaluation/metrics';
 
@@ -221,6 +221,16 @@ describe('training helpers', () => {
     // 2×1 map with 2 channels: pixel A = (1, 10), pixel B = (3, 10)
     const v = poolFeatureMap(Float32Array.from([1, 10, 3, 10]), 0, 2, 1, 2, 'mean-std');
     expect(Array.from(v)).toEqual([2, 10, 1, 0]);
+  });
+
+  it('pools a map cell by cell on a grid (experiments), and keeps grid poolings out of detectors', () => {
+    // 3×2 map, 1 channel, values 0…5 row-major; a 2×2 grid cuts rows at 1 and columns at 1:
+    // cells (row 0, col 0) = [0], (0, 1) = [1], (rows 1–2, col 0) = [2, 4], (rows 1–2, col 1) = [3, 5].
+    const v = poolFeatureMap(Float32Array.from([0, 1, 2, 3, 4, 5]), 0, 3, 2, 1, 'grid2-mean-std');
+    expect(Array.from(v)).toEqual([0, 0, 1, 0, 3, 1, 4, 1]);
+    expect(() => poolFeatureMap(new Float32Array(6), 0, 3, 2, 1, 'grid3-mean-std')).toThrow(TrainingError);
+    expect(globalPooling('mean-std')).toBe('mean-std');
+    expect(() => globalPooling('grid4-mean-std')).toThrow(TrainingError);
   });
 
   it('parses views and flags, with usage errors for bad values', () => {

@@ -67,9 +67,40 @@ export class NchwcGraph {
     return b;
   }
 
-  /** Back to NCHW. */
+  /**
+   * Back to NCHW. With whole blocks the blocked source is remembered, so asking for the result
+   * blocked again costs no reorder (and the ReorderOutput is dropped if nothing reads it).
+   */
   unblocked(blocked: string, channels: number, out: string): string {
-    return this.g.domainNode(NCHWC_DOMAIN, 'ReorderOutput', [blocked], out, [attr.int('channels', channels)]);
+    const name = this.g.domainNode(NCHWC_DOMAIN, 'ReorderOutput', [blocked], out, [attr.int('channels', channels)]);
+    if (this.fits(channels)) this.reordered.set(name, blocked);
+    return name;
+  }
+
+  /** `tensor` is a copy of `source` (an Identity): it shares source's blocked form. */
+  sameAs(tensor: string, source: string): void {
+    const b = this.reordered.get(source);
+    if (b) this.reordered.set(tensor, b);
+  }
+
+  /** The blocked form of a tensor if one exists already, else undefined. */
+  knownBlocked(tensor: string): string | undefined {
+    return this.reordered.get(tensor);
+  }
+
+  /**
+   * The filter of dx = Wᵀ·dz for a 1×1 convolution W [cout, cin, 1, 1], in the layout the NCHWc
+   * convolution reads for blocked input ([O/B, I/B, Bi, Bo] with O = cin, I = cout).
+   */
+  transposedPointwiseFilter(filter: string, cout: number, cin: number, out: string): string {
+    const b = this.block;
+    const t = this.g.node('Transpose', [this.reshape(filter, [cout / b, b, cin / b, b], `${out}/cells`)], `${out}/t`, [attr.ints('perm', [2, 0, 1, 3])]);
+    return this.reshape(t, [cin, cout, 1, 1], out);
+  }
+
+  /** A dense (group 1) convolution of a blocked input by a blocked filter; blocked out. */
+  conv(blockedIn: string, blockedFilter: string, geo: NchwcConvGeometry, out: string): string {
+    return this.depthwiseConv(blockedIn, blockedFilter, 1, geo, out);
   }
 
   private reshape(t: string, dims: number[], out: string): string {
@@ -94,7 +125,7 @@ export class NchwcGraph {
     return this.reshape(blockedMap, [1, groups, h, w], out);
   }
 
-  /** Depthwise convolution (group = channels) of a blocked input by a blocked filter; blocked out. */
+  /** Depthwise convolution (group = channels; 1 for a dense one) of a blocked input by a blocked filter; blocked out. */
   depthwiseConv(blockedIn: string, blockedFilter: string, channels: number, geo: NchwcConvGeometry, out: string): string {
     return this.g.domainNode(NCHWC_DOMAIN, 'Conv', geo.bias ? [blockedIn, blockedFilter, geo.bias] : [blockedIn, blockedFilter], out, [
       attr.ints('kernel_shape', geo.kernel),

@@ -301,6 +301,22 @@ export class OnnxGraphBuilder {
     return output;
   }
 
+  /**
+   * The nodes that the given outputs need (the builder's order kept), and the initializers they
+   * read: a builder may emit a tensor in two layouts and let the graph use one.
+   */
+  liveGraph(outputs: readonly string[]): { nodes: NodeProto[]; initializers: TensorProto[] } {
+    const needed = new Set(outputs);
+    const keep: NodeProto[] = [];
+    for (let i = this.nodes.length - 1; i >= 0; i--) {
+      const n = this.nodes[i];
+      if (!n.output.some((o) => needed.has(o))) continue;
+      keep.push(n);
+      for (const x of n.input) needed.add(x);
+    }
+    return { nodes: keep.reverse(), initializers: this.initializers.filter((t) => needed.has(t.name as string)) };
+  }
+
   /** Adds a node of another operator set than ONNX's own (makeModel imports the domain). */
   domainNode(domain: string, opType: string, inputs: string[], outputBase: string, attributes: AttributeProto[] = []): string {
     const output = this.node(opType, inputs, outputBase, attributes);

@@ -153,6 +153,12 @@ export function buildTrainingGraph(layers: readonly TrainingGraphLayer[], option
   const nchwc = options.nchwcBlockSize !== undefined ? new NchwcGraph(g, options.nchwcBlockSize) : undefined;
   // Opset 13: ReduceSum takes its axes as an input.
   const reduceSum = (x: string, axes: number[], out: string) => g.node('ReduceSum', [x, shapeConst(`${out}/axes`, axes)], out, [attr.int('keepdims', 0)]);
+  // Σ over the batch axis of x [N, ...rest]: with the batch size compiled in, a row of ones times x
+  // as [N, rest] (3.5× faster than ReduceSum over axis 0 on a 6.5M-value weight gradient).
+  const sumOverImages = (x: string, rest: number[], out: string) =>
+    fixedBatch === undefined
+      ? reduceSum(x, [0], out)
+      : g.node('Reshape', [g.node('MatMul', [g.floatConst(`${out}/ones`, [1, fixedBatch], new Float32Array(fixedBatch).fill(1)), g.node('Reshape', [x, shapeConst(`${out}/rows`, [fixedBatch, -1])], `${out}/rows`)], `${out}/mm`), shapeConst(`${out}/shape`, rest)], out);
 
   // Which values can reach a trainable weight backwards: only those need an input gradient.
   const upstreamTrainable = new Map<string, boolean>([[input.name, false]]);
@@ -231,9 +237,15 @@ export function buildTrainingGraph(layers: readonly TrainingGraphLayer[], option
         let kernelParam: string | undefined;
         if (trainable) {
           kernelParam = addParam(layer.name, kernelName, depthwise ? 'depthwise_kernel' : 'conv_kernel', kShape, layer.weights[0].values);
+          // As one 2-D transpose where the layouts allow (depthwise [kh·kw, C]; 1×1 [cin, cout]):
+          // onnxruntime's 4-D Transpose is 8× slower on MobileNetV2's top 1×1 kernel.
+          const transposed2d = (rows: number, cols: number, shape: number[]) =>
+            g.node('Reshape', [g.node('Transpose', [g.node('Reshape', [kernelParam as string, shapeConst(`${base}/k2`, [rows, cols])], `${base}/k2d`)], `${base}/kT`, [attr.ints('perm', [1, 0])]), shapeConst(`${base}/kshape`, shape)], `${base}/W`);
           W = depthwise
-            ? g.node('Reshape', [g.node('Transpose', [kernelParam], `${base}/kT`, [attr.ints('perm', [2, 3, 0, 1])]), shapeConst(`${base}/kshape`, [cout, 1, kh, kw])], `${base}/W`)
-            : g.node('Transpose', [kernelParam], `${base}/W`, [attr.ints('perm', [3, 2, 0, 1])]);
+            ? transposed2d(kh * kw, cin, [cout, 1, kh, kw])
+            : kh === 1 && kw === 1
+              ? transposed2d(cin, cout, [cout, cin, 1, 1])
+              : g.node('Transpose', [kernelParam], `${base}/W`, [attr.ints('perm', [3, 2, 0, 1])]);
         } else {
           W = g.floatConst(`${base}/W`, [cout, per, kh, kw], kerasToOnnxKernel(layer.weights[0].values, kShape, depthwise));
         }
@@ -283,13 +295,40 @@ export function buildTrainingGraph(layers: readonly TrainingGraphLayer[], option
         out = { name: act.y, shape: { c: cout, h: ph.out, w: pw.out } };
         const outPad = transposeOutputPadding(x.shape, ph, pw, [kh, kw], [sh, sw]);
         if (outPad[0] < 0 || outPad[1] < 0 || outPad[0] >= sh || outPad[1] >= sw) unsupported(layer, 'this stride/padding combination');
+        // A 1×1 stride-1 Conv2D on the CPU runs its reverse pass in the NCHWc layout: dz blocked (the
+        // depthwise layer after it hands its dx over blocked, and the mask reads the blocked output
+        // the depthwise forward made), the weight gradient one batched MatMul of the plain x by
+        // dz's channel blocks, dx one NCHWc 1×1 convolution (2–3× faster than the plain Conv).
+        const pointwise =
+          !depthwise && kh === 1 && kw === 1 && sh === 1 && sw === 1 && !pads.some((p) => p > 0) && nchwc?.fits(cin) && nchwc.fits(cout) ? nchwc : undefined;
         back = (dy) => {
-          const dz = act.mask ? act.mask(dy, act.y, `${base}/bwd`) : dy;
+          let dz: string;
+          let blockedDz: string | undefined;
+          if (pointwise) {
+            const dyB = pointwise.knownBlocked(dy);
+            const yB = pointwise.knownBlocked(act.y);
+            blockedDz = !act.mask ? pointwise.blocked(dy) : dyB && yB ? act.mask(dyB, yB, `${base}/bwd`) : pointwise.blocked(act.mask(dy, act.y, `${base}/bwd`));
+            dz = blockedDz;
+          } else dz = act.mask ? act.mask(dy, act.y, `${base}/bwd`) : dy;
+          // A depthwise layer's dz may exist blocked already (its ReLU masked it in that layout).
+          const dzBlocks = blockedDz ?? (depthwise && nchwc?.fits(cout) ? nchwc.knownBlocked(dz) : undefined);
+          // Blocked dz as [N, C/B, oh·ow, B] (the same memory).
+          let dzCells: string | undefined;
+          const cellsOf = (t: string) => (dzCells ??= g.node('Reshape', [t, shapeConst(`${base}/dzcells`, [0, cout / (nchwc as NchwcGraph).block, ph.out * pw.out, (nchwc as NchwcGraph).block])], `${base}/dz4`));
+          // Σ dz over images and positions, per channel ([N, C/B, hw, B] against a row of ones when blocked).
+          const sumOfDz = (out: string) =>
+            dzBlocks
+              ? g.node('Reshape', [sumOverImages(g.node('MatMul', [g.floatConst(`${base}/ones`, [1, ph.out * pw.out], new Float32Array(ph.out * pw.out).fill(1)), cellsOf(dzBlocks)], `${out}/cells`), [cout], `${out}/blocks`), shapeConst(`${out}/shape`, [cout])], out)
+              : reduceSum(dz, [0, 2, 3], out);
           if (kernelParam) {
             // Weight gradient: dW[ky,kx] = Σ_{n,oy,ox} x_pad[n,:,oy·s+ky,ox·s+kx] ⊗ dz[n,:,oy,ox].
             const anyPad = pads.some((p) => p > 0);
             let G: string;
-            if (depthwise && fixedBatch !== undefined) {
+            if (blockedDz) {
+              // [N, 1, cin, hw] × [N, C/B, hw, B] → [N, C/B, cin, B], summed over N, → [cin, cout].
+              const perImage = g.node('MatMul', [g.node('Reshape', [x.name, shapeConst(`${base}/x4`, [0, 1, cin, ph.out * pw.out])], `${base}/x4r`), cellsOf(blockedDz)], `${base}/xdz`);
+              G = g.node('Reshape', [g.node('Transpose', [sumOverImages(perImage, [cout / (nchwc as NchwcGraph).block, cin, (nchwc as NchwcGraph).block], `${base}/wsum`)], `${base}/wblocks`, [attr.ints('perm', [1, 0, 2])]), shapeConst(`${base}/gkshape`, kShape)], `${base}/G`);
+            } else if (depthwise && fixedBatch !== undefined) {
               // Every (image, channel) pair its own group: x as [1, N·C, h, w] correlated with dz as
               // [N·C, 1, oh, ow] (dilated by the stride), then the batch summed: each group unfolds one
               // small map, where tap-by-tap products stream the whole batch nine times.
@@ -311,7 +350,7 @@ export function buildTrainingGraph(layers: readonly TrainingGraphLayer[], option
                 corr = g.node('Conv', [x2, k2], `${base}/wcorr`, [attr.ints('dilations', [sh, sw]), attr.ints('pads', pads), attr.int('group', nc)]);
               }
               const cells = g.node('Slice', [g.node('Reshape', [corr, shapeConst(`${base}/c4`, [fixedBatch, cin, -1, (pw.before + pw.after + x.shape.w) - sw * (pw.out - 1)])], `${base}/corr4`), shapeConst(`${base}/ws`, [0, 0]), shapeConst(`${base}/we`, [kh, kw]), shapeConst(`${base}/wa`, [2, 3])], `${base}/wtaps`);
-              G = g.node('Reshape', [g.node('Transpose', [reduceSum(cells, [0], `${base}/wsum`)], `${base}/wkeras`, [attr.ints('perm', [1, 2, 0])]), shapeConst(`${base}/gkshape`, kShape)], `${base}/G`);
+              G = g.node('Reshape', [g.node('Transpose', [sumOverImages(cells, [cin, kh, kw], `${base}/wsum`)], `${base}/wkeras`, [attr.ints('perm', [1, 2, 0])]), shapeConst(`${base}/gkshape`, kShape)], `${base}/G`);
             } else if (!depthwise && (sh !== 1 || sw !== 1) && cin * kh * kw <= 64) {
               // A strided Conv2D with few input taps (MobileNetV2's first layer: 3 channels, 3×3):
               // its input patches by one convolution with a one-hot filter, then one batched
@@ -323,7 +362,7 @@ export function buildTrainingGraph(layers: readonly TrainingGraphLayer[], option
               const pT = g.node('Transpose', [g.node('Reshape', [patches, shapeConst(`${base}/p3`, [0, taps, -1])], `${base}/p3r`)], `${base}/pT`, [attr.ints('perm', [0, 2, 1])]);
               const prod = g.node('MatMul', [g.node('Reshape', [dz, shapeConst(`${base}/dz3`, [0, cout, -1])], `${base}/dz3r`), pT], `${base}/dzp`);
               // [cout, cin, kh, kw] → Keras [kh, kw, cin, cout]
-              const w4 = g.node('Reshape', [reduceSum(prod, [0], `${base}/wsum`), shapeConst(`${base}/w4`, [cout, cin, kh, kw])], `${base}/w4d`);
+              const w4 = g.node('Reshape', [sumOverImages(prod, [cout, taps], `${base}/wsum`), shapeConst(`${base}/w4`, [cout, cin, kh, kw])], `${base}/w4d`);
               G = g.node('Reshape', [g.node('Transpose', [w4], `${base}/wkeras`, [attr.ints('perm', [2, 3, 1, 0])]), shapeConst(`${base}/gkshape`, kShape)], `${base}/G`);
             } else if (sh !== 1 || sw !== 1) {
               // Strided: one 3-D convolution over (batch, y, x) of x by dz dilated by the stride, the
@@ -365,7 +404,7 @@ export function buildTrainingGraph(layers: readonly TrainingGraphLayer[], option
                             [xp, shapeConst(`${base}/s${ky}${kx}`, [ky, kx]), shapeConst(`${base}/e${ky}${kx}`, [ky + sh * (ph.out - 1) + 1, kx + sw * (pw.out - 1) + 1]), shapeConst(`${base}/ax${ky}${kx}`, [2, 3]), shapeConst(`${base}/st${ky}${kx}`, [sh, sw])],
                             `${base}/xs${ky}${kx}`,
                           );
-                    taps.push(reduceSum(g.node('MatMul', [g.node('Reshape', [xs, flat], `${base}/xsf${ky}${kx}`), dzT], `${base}/xdz${ky}${kx}`), [0], `${base}/tap${ky}${kx}`));
+                    taps.push(sumOverImages(g.node('MatMul', [g.node('Reshape', [xs, flat], `${base}/xsf${ky}${kx}`), dzT], `${base}/xdz${ky}${kx}`), [cin, cout], `${base}/tap${ky}${kx}`));
                   }
               }
               const stacked = taps.length === 1 ? taps[0] : g.node('Concat', taps.map((t) => g.node('Unsqueeze', [t, shapeConst(`${t}/ax`, [0])], `${t}/u`)), `${base}/taps`, [attr.int('axis', 0)]);
@@ -373,12 +412,12 @@ export function buildTrainingGraph(layers: readonly TrainingGraphLayer[], option
             }
             if (!fold) {
               emitGradient(kernelParam, G);
-              if (biasParam) emitGradient(biasParam, reduceSum(dz, [0, 2, 3], `${base}/db`));
+              if (biasParam) emitGradient(biasParam, sumOfDz(`${base}/db`));
             } else {
               // Keras layout puts the output channel last ([kh,kw,cin,cout]; depthwise [kh,kw,C,1]).
               const scaleK = depthwise ? g.node('Reshape', [fold.scale, shapeConst(`${base}/sk`, [cout, 1])], `${base}/scaleK`) : fold.scale;
               emitGradient(kernelParam, g.node('Mul', [G, scaleK], `${base}/dW`));
-              const sumDy = reduceSum(dz, [0, 2, 3], `${base}/sumdy`);
+              const sumDy = sumOfDz(`${base}/sumdy`);
               if (biasParam) emitGradient(biasParam, g.node('Mul', [sumDy, fold.scale], `${base}/db`));
               if (fold.betaP) emitGradient(fold.betaP, g.node('Identity', [sumDy], `${bnFold!.name}/dbeta`));
               if (fold.gammaP) {
@@ -389,6 +428,7 @@ export function buildTrainingGraph(layers: readonly TrainingGraphLayer[], option
             }
           }
           if (!needDx[0]) return [undefined];
+          if (pointwise && blockedDz) return [pointwise.unblocked(pointwise.conv(blockedDz, pointwise.transposedPointwiseFilter(W, cout, cin, `${base}/dx/filter`), { kernel: [1, 1], pads: [0, 0, 0, 0] }, `${base}/dx/blocked`), cin, `${base}/dx`)];
           // dx is a stride-1 convolution with the kernel flipped and its channel axes swapped; a
           // strided Conv2D first spreads dz out with zeros between its cells (onnxruntime's dense
           // Conv is far faster than its ConvTranspose).
@@ -468,6 +508,7 @@ export function buildTrainingGraph(layers: readonly TrainingGraphLayer[], option
         if (foldedBns.has(layer.name)) {
           // Already applied inside its convolution.
           out = { name: g.node('Identity', [x.name], `${base}/folded`), shape: x.shape };
+          nchwc?.sameAs(out.name, x.name);
           back = (dy) => [dy];
           break;
         }
@@ -520,9 +561,21 @@ export function buildTrainingGraph(layers: readonly TrainingGraphLayer[], option
       case 'ReLU':
       case 'Activation':
       case 'LeakyReLU': {
-        const act = activationLayer(activation, layer, x.name);
-        out = { name: act.y === x.name ? g.node('Identity', [x.name], `${base}/id`) : act.y, shape: x.shape };
-        back = (dy) => [needDx[0] ? (act.mask ? act.mask(dy, out.name, `${base}/bwd`) : dy) : undefined];
+        // After a layer whose output exists blocked (a depthwise convolution on the CPU), the
+        // activation runs in that layout and its output is unblocked once; its mask runs blocked
+        // when the gradient arrives blocked too, and hands its result on blocked.
+        const xB = nchwc?.fits(x.shape.c) ? nchwc.knownBlocked(x.name) : undefined;
+        const act = activationLayer(activation, layer, xB ?? x.name);
+        const y = xB && act.y !== xB ? (nchwc as NchwcGraph).unblocked(act.y, x.shape.c, `${base}/y`) : act.y === (xB ?? x.name) ? x.name : act.y;
+        out = { name: y === x.name ? g.node('Identity', [x.name], `${base}/id`) : y, shape: x.shape };
+        back = (dy) => {
+          if (!needDx[0]) return [undefined];
+          if (!act.mask) return [dy];
+          const dyB = nchwc?.fits(x.shape.c) ? nchwc.knownBlocked(dy) : undefined;
+          const yB = nchwc?.knownBlocked(out.name);
+          if (dyB && yB) return [(nchwc as NchwcGraph).unblocked(act.mask(dyB, yB, `${base}/bwd`), x.shape.c, `${base}/bwd/dx`)];
+          return [act.mask(dy, out.name, `${base}/bwd`)];
+        };
         break;
       }
       case 'Dropout':
@@ -690,8 +743,10 @@ function finish(
   featureShape: Shape,
 ): TrainingGraph {
   const outputs = [valueInfo(TRAIN_LOSS_OUTPUT, []), valueInfo(TRAIN_P_OUTPUT, ['N']), valueInfo(TRAIN_LOGIT_OUTPUT, ['N']), ...withGradients.map((prm) => valueInfo(prm.gradient, prm.shape))];
+  // Tensors emitted in both layouts where only one is read leave dead nodes behind.
+  const live = g.liveGraph(outputs.map((o) => o.name));
   const model = makeModel(
-    { name: `training ${options.featureLayer}`, node: g.nodes, initializer: g.initializers, input: graphInputs, output: outputs },
+    { name: `training ${options.featureLayer}`, node: live.nodes, initializer: live.initializers, input: graphInputs, output: outputs },
     { purpose: options.forwardOnly ? 'training-forward' : 'training-step', featureLayer: options.featureLayer, trainableLayers: String(options.trainableLayers.size) },
   );
   const trainedLayers = ordered.filter((l) => options.trainableLayers.has(l.name)).map((l) => l.name);

@@ -27,7 +27,21 @@ export interface BackboneSpec {
   normalisation: Normalisation;
 }
 
-export type Pooling = 'none' | 'mean' | 'mean-std';
+export type Pooling = 'none' | 'mean' | 'mean-std' | GridPooling;
+/** Experiments: mean-std of each cell of a G×G grid over the map, cell-major ([G·G, 2c]). */
+export type GridPooling = `grid${number}-mean-std`;
+
+/** A pooling a detector can fuse (global); grid poolings are for experiments only. */
+export function globalPooling(pooling: Pooling): 'none' | 'mean' | 'mean-std' {
+  if (gridSizeOf(pooling) !== undefined) throw new TrainingError('BAD_OPTIONS', `${pooling} pooling is for experiments only: a detector fuses global poolings`);
+  return pooling as 'none' | 'mean' | 'mean-std';
+}
+
+/** The grid size of a grid pooling, or undefined for the global ones. */
+export function gridSizeOf(pooling: Pooling): number | undefined {
+  const m = /^grid(\d+)-mean-std$/.exec(pooling);
+  return m ? Number(m[1]) : undefined;
+}
 
 export interface LayerSpec {
   /** Cache and report name, e.g. "last" or "mid". */
@@ -101,6 +115,8 @@ async function writeVector(file: string, v: Float32Array): Promise<void> {
 
 /** Pools an NHWC map of one sample to a vector: channel means, optionally followed by channel standard deviations. */
 export function poolFeatureMap(data: Float32Array, offset: number, h: number, w: number, c: number, pooling: Pooling): Float32Array {
+  const grid = gridSizeOf(pooling);
+  if (grid !== undefined) return poolGrid(data, offset, h, w, c, grid);
   const hw = h * w;
   const mean = new Float64Array(c);
   const sq = new Float64Array(c);
@@ -118,6 +134,38 @@ export function poolFeatureMap(data: Float32Array, offset: number, h: number, w:
     out[k] = m;
     if (pooling === 'mean-std') out[c + k] = Math.sqrt(Math.max(sq[k] / hw - m * m, 0));
   }
+  return out;
+}
+
+/** Mean-std of each cell of a G×G grid (cell edges at floor(i·h/G)), cell-major. */
+function poolGrid(data: Float32Array, offset: number, h: number, w: number, c: number, grid: number): Float32Array {
+  if (!Number.isInteger(grid) || grid < 1 || grid > h || grid > w) throw new TrainingError('BAD_OPTIONS', `a ${grid}×${grid} grid does not fit a ${h}×${w} map`);
+  const out = new Float32Array(grid * grid * 2 * c);
+  const mean = new Float64Array(c);
+  const sq = new Float64Array(c);
+  for (let gy = 0; gy < grid; gy++)
+    for (let gx = 0; gx < grid; gx++) {
+      mean.fill(0);
+      sq.fill(0);
+      const y0 = Math.floor((gy * h) / grid), y1 = Math.floor(((gy + 1) * h) / grid);
+      const x0 = Math.floor((gx * w) / grid), x1 = Math.floor(((gx + 1) * w) / grid);
+      for (let y = y0; y < y1; y++)
+        for (let x = x0; x < x1; x++) {
+          const o = offset + (y * w + x) * c;
+          for (let k = 0; k < c; k++) {
+            const v = data[o + k];
+            mean[k] += v;
+            sq[k] += v * v;
+          }
+        }
+      const n = (y1 - y0) * (x1 - x0);
+      const base = (gy * grid + gx) * 2 * c;
+      for (let k = 0; k < c; k++) {
+        const m = mean[k] / n;
+        out[base + k] = m;
+        out[base + c + k] = Math.sqrt(Math.max(sq[k] / n - m * m, 0));
+      }
+    }
   return out;
 }
 

@@ -8,7 +8,7 @@ import { generatorBalancedWeights } from '../evaluation/sample-weights';
 import { checkSplitUsable, splitWithHoldOut, type DatasetItem, type HoldOut } from './dataset-items';
 import { aggregateCropScores } from '../engine/multi-crop';
 import { featureSetFor, gatherRows, type FeatureTable } from './feature-table';
-import { scoreWithHead, trainHead, type HeadTrainingOptions, type HeadTrainingResult, type TrainingHooks } from './head-trainer';
+import { scoreWithHead, trainHead, type FeatureSet, type HeadTrainingOptions, type HeadTrainingResult, type TrainingHooks } from './head-trainer';
 import type { ViewName } from './image-views';
 
 export interface FoldResult {
@@ -286,6 +286,37 @@ export interface CrossedFoldOptions {
   reweightTraining?: (train: readonly DatasetItem[], weights: Float32Array) => Float32Array;
   /** Experiments: each training item's group, for a head trained with group DRO (`groupDroStep`). */
   trainingGroups?: (train: readonly DatasetItem[]) => Int32Array;
+  /**
+   * Experiments: every table row is `cells` cell descriptors in a row (a grid pooling): the head
+   * learns from each cell as a sample of its item's label and an item scores the mean cell logit.
+   */
+  cells?: number;
+}
+
+/** A feature set whose rows hold `cells` descriptors each, as one row per cell (weights shared out). */
+export function cellFeatureSet(set: FeatureSet, cells: number): FeatureSet {
+  if (!Number.isInteger(cells) || cells < 1 || set.dim % cells !== 0) throw new Error(`${set.dim} columns do not split into ${cells} cells`);
+  const n = set.labels.length;
+  const repeat = <T extends Uint8Array | Float32Array | Int32Array>(a: T, make: (len: number) => T, scale = 1): T => {
+    const out = make(n * cells);
+    for (let i = 0; i < n; i++) out.fill((a[i] * scale) as never, i * cells, (i + 1) * cells);
+    return out;
+  };
+  return {
+    dim: set.dim / cells,
+    views: set.views,
+    labels: repeat(set.labels, (l) => new Uint8Array(l)),
+    weights: repeat(set.weights, (l) => new Float32Array(l), 1 / cells),
+    groups: set.groups ? repeat(set.groups, (l) => new Int32Array(l)) : undefined,
+  };
+}
+
+/** p(synthetic) of rows of `cells` descriptors: the sigmoid of the mean cell logit. */
+export function scoreCells(weights: HeadTrainingResult['weights'], rows: Float32Array, cells: number): Float32Array {
+  const perCell = scoreWithHead(weights, rows);
+  const out = new Float32Array(perCell.length / cells);
+  for (let i = 0; i < out.length; i++) out[i] = aggregateCropScores(perCell.subarray(i * cells, (i + 1) * cells), 'mean-logit');
+  return out;
 }
 
 export async function runCrossedFold(
@@ -300,12 +331,19 @@ export async function runCrossedFold(
   const split = splitForCrossedFold(items, fold, realSourceOf);
   checkSplitUsable(split, `fold ${fold.realSource} × generator group ${fold.generatorGroup}`);
   const groupOf = options.balanceRealSources ? realSourceOf : undefined;
-  const trainSet = featureSetFor(table, split.train, trainViews, groupOf);
+  let trainSet = featureSetFor(table, split.train, trainViews, groupOf);
   if (options.reweightTraining) trainSet.weights = options.reweightTraining(split.train, trainSet.weights);
   if (options.trainingGroups) trainSet.groups = options.trainingGroups(split.train);
-  const training = await trainHead(trainSet, featureSetFor(table, split.val, ['plain'], groupOf), head, { signal: options.signal });
-  const testScores = scoreWithHead(training.weights, gatherRows(table, split.test, 'plain'));
-  const valScores = scoreWithHead(training.weights, gatherRows(table, split.val, 'plain'));
+  let valSet = featureSetFor(table, split.val, ['plain'], groupOf);
+  const cells = options.cells ?? 1;
+  if (cells > 1) {
+    trainSet = cellFeatureSet(trainSet, cells);
+    valSet = cellFeatureSet(valSet, cells);
+  }
+  const training = await trainHead(trainSet, valSet, head, { signal: options.signal });
+  const score = (rows: Float32Array) => (cells > 1 ? scoreCells(training.weights, rows, cells) : scoreWithHead(training.weights, rows));
+  const testScores = score(gatherRows(table, split.test, 'plain'));
+  const valScores = score(gatherRows(table, split.val, 'plain'));
   const valReal = split.val.map((it, i) => (it.label === 0 ? valScores[i] : NaN)).filter((s) => !Number.isNaN(s));
   const threshold = thresholdForFpr(valReal, options.targetFpr);
   const labels = split.test.map((i) => i.label);

@@ -11,7 +11,7 @@ import { findRepoRoot } from '../app/app-info';
 import { layersFor, resolveBackbone, type FeatureChoice, type ResolvedBackbone } from './backbone-specs';
 import { checkSplitUsable, loadDataset, splitWithHoldOut, summariseItems, type DatasetItem, type HoldOut } from './dataset-items';
 import { checkFusedDetector, fuseDetector } from './detector-export';
-import type { FeatureExtractionProgress, LayerSpec } from './feature-cache';
+import { globalPooling, type FeatureExtractionProgress, type LayerSpec } from './feature-cache';
 import { buildFeatureTable, featureSetFor, type FeatureTable } from './feature-table';
 import { serialiseHeadWeights } from './head-weights-file';
 import {
@@ -224,7 +224,7 @@ export async function trainDetector(options: TrainDetectorOptions, hooks: TrainD
       featureLayer,
       featureShape: featureLayer === backbone.featureLayer ? backbone.featureShape : outputShape(backbone, featureLayer),
       sha256: backbone.sha256,
-      featureLayers: layers.map((l) => ({ key: l.key, output: l.output, pooling: l.pooling })),
+      featureLayers: layers.map((l) => ({ key: l.key, output: l.output, pooling: globalPooling(l.pooling) })),
     },
     head: {
       inputDim: table.dim,
