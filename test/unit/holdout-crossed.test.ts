@@ -31,6 +31,18 @@ function makeItems(): DatasetItem[] {
   return items;
 }
 
+/** Four columns per item: column 0 carries the class (±3, small noise), the others are noise. */
+function separableTable(items: DatasetItem[], seed: number): { table: FeatureTable; data: Float32Array; dim: number } {
+  const dim = 4;
+  const data = new Float32Array(items.length * dim);
+  const rnd = () => ((seed = (seed * 48271) % 2147483647) / 2147483647) * 2 - 1;
+  items.forEach((it, i) => {
+    data[i * dim] = it.label ? 3 + rnd() * 0.5 : -3 + rnd() * 0.5;
+    for (let k = 1; k < dim; k++) data[i * dim + k] = rnd();
+  });
+  return { table: { dim, layers: ['x'], index: new Map(items.map((it, i) => [it.id, i])), views: { plain: data }, extraction: { computed: 0, cached: 0, seconds: 0 } }, data, dim };
+}
+
 describe('crossed hold-out folds', () => {
   it('groups related generators into families', () => {
     expect(generatorFamilyOf('stylegan2-lowshot')).toBe('stylegan2');
@@ -109,15 +121,7 @@ describe('crossed hold-out folds', () => {
   it('scores a separable fold at ROC-AUC 1 and measures the held-out false positives at the validation threshold', async () => {
     const items = makeItems();
     // Feature 0 carries the class, the others noise: every head finds it.
-    const dim = 4;
-    const data = new Float32Array(items.length * dim);
-    let seed = 7;
-    const rnd = () => ((seed = (seed * 48271) % 2147483647) / 2147483647) * 2 - 1;
-    items.forEach((it, i) => {
-      data[i * dim] = it.label ? 3 + rnd() * 0.5 : -3 + rnd() * 0.5;
-      for (let k = 1; k < dim; k++) data[i * dim + k] = rnd();
-    });
-    const table: FeatureTable = { dim, layers: ['x'], index: new Map(items.map((it, i) => [it.id, i])), views: { plain: data }, extraction: { computed: 0, cached: 0, seconds: 0 } };
+    const { table } = separableTable(items, 7);
     const plan = planCrossedFolds(items, sourceOf, { groups: 2, pairing: 1 });
     const run = await runCrossedFold(table, items, plan.folds[0], sourceOf, ['plain'], { epochs: 30, hiddenUnits: 8, learningRate: 0.01, seed: 1 }, { targetFpr: 0.05 });
     expect(run.result.rocAuc).toBe(1);
@@ -184,14 +188,7 @@ describe('crossed hold-out folds', () => {
     const items = makeItems();
     // Two cells of 2 columns per item: the class shows in cell 0 only, cell 1 is noise.
     const cells = 2;
-    const dim = 4;
-    const data = new Float32Array(items.length * dim);
-    let seed = 5;
-    const rnd = () => ((seed = (seed * 48271) % 2147483647) / 2147483647) * 2 - 1;
-    items.forEach((it, i) => {
-      data[i * dim] = it.label ? 3 + rnd() * 0.5 : -3 + rnd() * 0.5;
-      for (let k = 1; k < dim; k++) data[i * dim + k] = rnd();
-    });
+    const { table, data, dim } = separableTable(items, 5);
     const set = cellFeatureSet({ dim, views: [data], labels: Uint8Array.from(items, (i) => i.label), weights: Float32Array.from(items, (_, i) => 1 + (i % 3)), groups: Int32Array.from(items, (i) => i.label) }, cells);
     expect(set.dim).toBe(2);
     expect(set.views[0]).toBe(data);
@@ -199,7 +196,6 @@ describe('crossed hold-out folds', () => {
     expect(Array.from(set.weights.subarray(0, 6))).toEqual([0.5, 0.5, 1, 1, 1.5, 1.5]);
     expect(set.groups?.length).toBe(items.length * cells);
     expect(() => cellFeatureSet({ ...set, dim: 3 }, 2)).toThrow();
-    const table: FeatureTable = { dim, layers: ['x'], index: new Map(items.map((it, i) => [it.id, i])), views: { plain: data }, extraction: { computed: 0, cached: 0, seconds: 0 } };
     const fold = planCrossedFolds(items, sourceOf, { groups: 2, pairing: 1 }).folds[0];
     const run = await runCrossedFold(table, items, fold, sourceOf, ['plain'], { epochs: 30, hiddenUnits: 8, learningRate: 0.01, seed: 1 }, { targetFpr: 0.05, cells });
     expect(run.result.rocAuc).toBe(1);
