@@ -565,8 +565,9 @@ export function buildTrainingGraph(layers: readonly TrainingGraphLayer[], option
         // activation runs in that layout and its output is unblocked once; its mask runs blocked
         // when the gradient arrives blocked too, and hands its result on blocked.
         const xB = nchwc?.fits(x.shape.c) ? nchwc.knownBlocked(x.name) : undefined;
-        const act = activationLayer(activation, layer, xB ?? x.name);
-        const y = xB && act.y !== xB ? (nchwc as NchwcGraph).unblocked(act.y, x.shape.c, `${base}/y`) : act.y === (xB ?? x.name) ? x.name : act.y;
+        const input = xB ?? x.name;
+        const act = activationLayer(activation, layer, input);
+        const y = act.y === input ? x.name : xB ? (nchwc as NchwcGraph).unblocked(act.y, x.shape.c, `${base}/y`) : act.y;
         out = { name: y === x.name ? g.node('Identity', [x.name], `${base}/id`) : y, shape: x.shape };
         back = (dy) => {
           if (!needDx[0]) return [undefined];
