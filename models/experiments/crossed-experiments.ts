@@ -9,7 +9,7 @@
 //
 //   npx tsx models/experiments/crossed-experiments.ts --dataset <dir> [--cache dir] [--layers mid|last|mid:block_8_add:mean-std]
 //     [--taps block_2_add,block_8_add --layers "block_12_add:mean+block_8_add:mean-std,block_8_add:mean-std"]
-//     [--augment "flip;flip,bj;flip,mix,mix2"] [--units 256] [--dropout 0.5] [--l2 0] [--ensemble 1] [--linear <l2>] [--lr 0.001] [--input-noise 0] [--seed 1] [--groups 4] [--pairing 2|all] [--target-fpr 0.05] [--inference [--resize-only]] [--tta] [--std-only] [--extra-backbone inception_v3 --extra-layers ...] [--input-filter residual:<gain>[:<box>]|downup:<factor>] [--extra-input-filter ...] [--extra-combine concat|difference|difference-only] [--content-debias <l2> [--content-clip 20] [--content-sides synthetic|both] [--content-filter downup:8]] [--group-dro <step> [--dro-groups real|real+modality]] [--out results.json]
+//     [--augment "flip;flip,bj;flip,mix,mix2"] [--units 256] [--dropout 0.5] [--l2 0] [--ensemble 1] [--linear <l2>] [--lr 0.001] [--input-noise 0] [--seed 1] [--groups 4] [--pairing 2|all] [--target-fpr 0.05] [--inference [--resize-only]] [--tta] [--std-only] [--extra-backbone inception_v3 --extra-layers ...] [--input-filter residual:<gain>[:<box>]|downup:<factor>] [--extra-input-filter ...] [--extra-combine concat|difference|difference-only] [--content-debias <l2> [--content-clip 20] [--content-sides synthetic|both] [--content-filter downup:8]] [--group-dro <step> [--dro-groups real|real+modality]] [--input-size 256] [--invariant-columns <k>] [--out results.json]
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -25,7 +25,7 @@ import { gridSizeOf, type LayerSpec } from '../../electron/services/training/fea
 import { buildFeatureTable, featureSetFor, gatherRows, type FeatureTable } from '../../electron/services/training/feature-table';
 import { balanceClassWeights, columnStats, scoreWithHead, standardise, trainHead, type HeadTrainingOptions, type HeadWeights } from '../../electron/services/training/head-trainer';
 import { fitLinearProbe } from '../../electron/services/training/linear-probe';
-import { cellFeatureSet, perGeneratorRocAuc, planCrossedFolds, runCrossedValidation, scoreCells, summariseCrossedFolds, type CrossedFoldSpec, type CrossedSummary } from '../../electron/services/training/holdout-validation';
+import { cellFeatureSet, featureSetColumns, headOnAllColumns, perGeneratorRocAuc, planCrossedFolds, runCrossedValidation, scoreCells, summariseCrossedFolds, type CrossedFoldSpec, type CrossedSummary } from '../../electron/services/training/holdout-validation';
 import { parseViews, type ViewName } from '../../electron/services/training/image-views';
 import { convertLayersModel, loadNsfwjsSource, withDownUpInput, withResidualInput } from '../../electron/services/onnx-graphs';
 import { args, opt } from './script-args';
@@ -69,6 +69,44 @@ const trainingGroups =
         const index = new Map([...new Set(names)].sort().map((n, k) => [n, k]));
         return Int32Array.from(names, (n) => index.get(n) as number);
       };
+// --invariant-columns <k>: the head reads only the k columns whose synthetic-minus-real difference
+// keeps its sign for every pair of a training collection of real photographs and a training
+// generator group, ranked by the smallest such difference in standard deviations (features that
+// separate the classes the same way whatever the collection, not only on average).
+const invariantColumns = numberOpt('--invariant-columns');
+function invariantColumnSelector(k: number, generatorGroups: readonly (readonly string[])[]) {
+  const groupOfGenerator = new Map(generatorGroups.flatMap((g, i) => g.map((name) => [name, i] as const)));
+  return (train: readonly DatasetItem[], set: { dim: number; views: Float32Array[]; labels: Uint8Array }): Int32Array => {
+    const rows = set.views[0];
+    const d = set.dim;
+    const groupKeys = train.map((it) => (it.label === 0 ? `r:${realSource(it)}` : `s:${groupOfGenerator.get(it.generator) ?? 'other'}`));
+    const keys = [...new Set(groupKeys)].sort();
+    const index = new Map(keys.map((key, i) => [key, i]));
+    const sums = new Float64Array(keys.length * d);
+    const counts = new Float64Array(keys.length);
+    const { std } = columnStats({ dim: d, views: set.views.slice(0, 1), labels: set.labels });
+    train.forEach((_, i) => {
+      const g = index.get(groupKeys[i]) as number;
+      counts[g]++;
+      for (let j = 0; j < d; j++) sums[g * d + j] += rows[i * d + j];
+    });
+    const realGroups = keys.map((key, g) => (key.startsWith('r:') ? g : -1)).filter((g) => g >= 0);
+    const synGroups = keys.map((key, g) => (key.startsWith('s:') ? g : -1)).filter((g) => g >= 0);
+    const score = new Float64Array(d);
+    for (let j = 0; j < d; j++) {
+      let lo = Infinity;
+      let hi = -Infinity;
+      for (const s of synGroups) for (const r of realGroups) {
+        const diff = (sums[s * d + j] / counts[s] - sums[r * d + j] / counts[r]) / std[j];
+        lo = Math.min(lo, diff);
+        hi = Math.max(hi, diff);
+      }
+      score[j] = lo > 0 ? lo : hi < 0 ? -hi : 0;
+    }
+    const order = Array.from(score.keys()).sort((a, b) => score[b] - score[a]).slice(0, k);
+    return Int32Array.from(order.sort((a, b) => a - b));
+  };
+}
 const headLabel = [
   head.hiddenUnits !== undefined ? `units ${head.hiddenUnits}` : '',
   head.dropout !== undefined ? `dropout ${head.dropout}` : '',
@@ -78,6 +116,7 @@ const headLabel = [
   head.learningRate !== undefined ? `lr ${head.learningRate}` : '',
   head.inputNoise !== undefined ? `input noise ${head.inputNoise}` : '',
   head.groupDroStep !== undefined ? `group DRO ${head.groupDroStep} over ${droGroups}` : '',
+  invariantColumns !== undefined ? `${invariantColumns} invariant columns` : '',
 ].filter(Boolean).join(', ');
 const augmentSets = (opt('--augment', 'flip') as string).split(';').map((s) => parseViews(s));
 const layerArgs = (opt('--layers', 'mid') as string).split(',');
@@ -93,9 +132,15 @@ const shippedBackbone = resolveBackbone('mobilenet_v2');
 // --taps: extra MobileNetV2 layers as outputs of an experiment build of the backbone (the shipped
 // file offers out_relu and block_12_add only), written once beside the cache.
 const taps = (opt('--taps', '') as string).split(',').filter(Boolean);
+// --input-size 256: the tapped backbone reads the paper's 256-pixel image as it is, without the
+// bilinear resize to MobileNetV2's 224 (the network is fully convolutional and the taps pool globally).
+const inputSizeOverride = opt('--input-size') ? Number(opt('--input-size')) : undefined;
+if (inputSizeOverride !== undefined && (!Number.isInteger(inputSizeOverride) || inputSizeOverride < 32)) throw new Error(`--input-size <pixels>, not ${opt('--input-size')}`);
+if (inputSizeOverride !== undefined && !taps.length) throw new Error('--input-size needs --taps (the experiment build of the backbone)');
 // --input-filter residual:<gain>[:<box>] | downup:<factor> (and --extra-input-filter for the extra
 // backbone): the backbone reads the image's high-frequency residual, x − mean of its box, amplified,
 // or the image with its finest detail averaged away (input-filters.ts).
+const selectColumns = invariantColumns === undefined ? undefined : invariantColumnSelector(invariantColumns, plan.generatorGroups);
 const backbone = withInputFilter(taps.length ? tappedBackbone(taps) : shippedBackbone, opt('--input-filter'));
 
 function withInputFilter<B extends { name: string; onnxPath: string; sha256: string; normalisation: { scale: readonly number[]; offset: readonly number[] } }>(spec: B, filter: string | undefined): B {
@@ -127,14 +172,15 @@ function withInputFilter<B extends { name: string; onnxPath: string; sha256: str
 }
 
 function tappedBackbone(extra: string[]) {
-  const file = path.join(path.dirname(cacheDir), `mobilenet_v2-taps-${extra.join('-')}.onnx`);
+  const sizeTag = inputSizeOverride ? `-in${inputSizeOverride}` : '';
+  const file = path.join(path.dirname(cacheDir), `mobilenet_v2-taps-${extra.join('-')}${sizeTag}.onnx`);
   if (!fs.existsSync(file)) {
-    const converted = convertLayersModel(loadNsfwjsSource('mobilenet_v2'), { outputs: ['out_relu', 'block_12_add', ...extra], graphName: 'mobilenet_v2_taps' });
+    const converted = convertLayersModel(loadNsfwjsSource('mobilenet_v2'), { outputs: ['out_relu', 'block_12_add', ...extra], graphName: 'mobilenet_v2_taps', inputSizeOverride });
     fs.writeFileSync(`${file}.tmp`, converted.bytes);
     fs.renameSync(`${file}.tmp`, file);
   }
   const sha256 = crypto.createHash('sha256').update(fs.readFileSync(file)).digest('hex');
-  return { ...shippedBackbone, onnxPath: file, sha256 };
+  return { ...shippedBackbone, onnxPath: file, sha256, ...(inputSizeOverride ? { inputSize: inputSizeOverride } : {}) };
 }
 
 // --extra-backbone inception_v3 --extra-layers "mixed7:mean-std+mixed10:mean": a second backbone's
@@ -421,7 +467,9 @@ for (const layerArg of layerArgs) {
     const cells = grid === undefined ? 1 : grid * grid;
     if (cells > 1 && (args.includes('--tta') || args.includes('--inference'))) throw new Error('grid pooling: no --tta or --inference');
     const valSet = featureSetFor(table, split.val, ['plain'], groupOf);
-    const main = await trainHead(cells > 1 ? cellFeatureSet(mainSet, cells) : mainSet, cells > 1 ? cellFeatureSet(valSet, cells) : valSet, head);
+    const mainKeep = selectColumns?.(split.train, mainSet);
+    const main = await trainHead(cells > 1 ? cellFeatureSet(mainSet, cells) : mainKeep ? featureSetColumns(mainSet, mainKeep) : mainSet, cells > 1 ? cellFeatureSet(valSet, cells) : mainKeep ? featureSetColumns(valSet, mainKeep) : valSet, head);
+    if (mainKeep) main.weights = headOnAllColumns(main.weights, mainKeep, table.dim);
     const testRows = gatherRows(table, split.test, 'plain');
     const testScores = cells > 1 ? scoreCells(main.weights, testRows, cells) : scoreWithHead(main.weights, testRows);
     const testAuc = computeRocAuc(split.test.map((i) => i.label), testScores, generatorBalancedWeights(split.test));
@@ -432,6 +480,7 @@ for (const layerArg of layerArgs) {
       reweightTraining,
       trainingGroups,
       cells,
+      selectColumns,
       onFold: (run, i, n) => {
         foldHeads.push(run.weights);
         const r = run.result;

@@ -7,6 +7,8 @@ import { sourceBalancedWeights, type FeatureTable } from '../../electron/service
 import { scoreWithHead } from '../../electron/services/training/head-trainer';
 import {
   cellFeatureSet,
+  featureSetColumns,
+  headOnAllColumns,
   generatorFamilyOf,
   planCrossedFolds,
   runCrossedFold,
@@ -208,5 +210,36 @@ describe('crossed hold-out folds', () => {
     const expected = run.testItems.map((_, i) => 1 / (1 + Math.exp(-(logit(perCell[2 * i]) + logit(perCell[2 * i + 1])) / 2)));
     Array.from(scoreCells(run.weights, rows, cells)).forEach((p, i) => expect(p).toBeCloseTo(expected[i], 6));
     Array.from(run.testScores).forEach((p, i) => expect(p).toBeCloseTo(expected[i], 6));
+  });
+
+  it('trains on the columns a selection hook keeps and scores whole rows with the other columns weighing nothing', async () => {
+    const items = makeItems();
+    const { table, data, dim } = separableTable(items, 9);
+    const fold = planCrossedFolds(items, sourceOf, { groups: 2, pairing: 1 }).folds[0];
+    const seen: Array<{ ids: string[]; dim: number }> = [];
+    const keep = Int32Array.from([0, 2]);
+    const head = { epochs: 30, hiddenUnits: 8, learningRate: 0.01, seed: 1 };
+    const run = await runCrossedFold(table, items, fold, sourceOf, ['plain'], head, {
+      targetFpr: 0.05,
+      selectColumns: (train, set) => {
+        seen.push({ ids: train.map((i) => i.id), dim: set.dim });
+        return keep;
+      },
+    });
+    expect(seen).toEqual([{ ids: splitForCrossedFold(items, fold, sourceOf).train.map((i) => i.id), dim }]);
+    expect(run.result.rocAuc).toBe(1);
+    expect(run.weights.inputDim).toBe(dim);
+    const units = run.weights.dense1.units;
+    for (const dropped of [1, 3]) expect(Array.from(run.weights.dense1.kernel.subarray(dropped * units, (dropped + 1) * units)).every((w) => w === 0)).toBe(true);
+    // Whole rows through the widened head score as the kept columns through the head trained on them.
+    const set = { dim, views: [data], labels: Uint8Array.from(items, (i) => i.label), weights: new Float32Array(items.length).fill(1) };
+    const narrow = { ...run.weights, inputDim: 2, dense1: { ...run.weights.dense1, kernel: Float32Array.from([...run.weights.dense1.kernel.subarray(0, units), ...run.weights.dense1.kernel.subarray(2 * units, 3 * units)]) } };
+    expect(headOnAllColumns(narrow, keep, dim).dense1.kernel).toEqual(run.weights.dense1.kernel);
+    const picked = featureSetColumns(set, keep);
+    expect(picked.dim).toBe(2);
+    expect(Array.from(picked.views[0].subarray(0, 2))).toEqual([data[0], data[2]]);
+    Array.from(scoreWithHead(narrow, picked.views[0])).forEach((p, i) => expect(p).toBeCloseTo(scoreWithHead(run.weights, data)[i], 6));
+    expect(() => featureSetColumns(set, Int32Array.from([4]))).toThrow();
+    expect(() => headOnAllColumns(narrow, Int32Array.from([0]), dim)).toThrow();
   });
 });

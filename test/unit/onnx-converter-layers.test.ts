@@ -152,6 +152,29 @@ describe('tfjs layers → ONNX, layer by layer', () => {
     await session.release();
   });
 
+  it('reads a fully convolutional model at another input size when asked', async () => {
+    const build = (size: number) => {
+      const input = tf.input({ shape: [size, size, 3] });
+      const c1 = tf.layers.conv2d({ name: 'c1', filters: 4, kernelSize: 3, strides: 2, padding: 'same', activation: 'relu' }).apply(input) as tf.SymbolicTensor;
+      const d1 = tf.layers.depthwiseConv2d({ name: 'd1', kernelSize: 3, padding: 'same' }).apply(c1) as tf.SymbolicTensor;
+      return tf.model({ inputs: input, outputs: d1 });
+    };
+    const small = build(8);
+    randomiseWeights(small, 4);
+    const converted = convertLayersModel(await toSource(small), { outputs: ['d1'], inputSizeOverride: 12 });
+    expect(converted.inputShape).toEqual([12, 12, 3]);
+    expect(converted.outputs[0]).toEqual({ name: 'd1', shape: [6, 6, 4] });
+    const large = build(12);
+    large.layers.forEach((layer, i) => layer.setWeights(small.layers[i].getWeights()));
+    const x = Float32Array.from({ length: 12 * 12 * 3 }, rng(3));
+    const session = await ort.InferenceSession.create(converted.bytes);
+    const got = (await session.run({ image: new ort.Tensor('float32', x, [1, 12, 12, 3]) })).d1.data as Float32Array;
+    const ref = (large.predict(tf.tensor(x, [1, 12, 12, 3])) as tf.Tensor).dataSync();
+    expect(got.length).toBe(ref.length);
+    for (let i = 0; i < ref.length; i++) expect(Math.abs(got[i] - ref[i])).toBeLessThan(1e-5);
+    await session.release();
+  });
+
   it('rejects unknown outputs and unsupported layers with typed errors', async () => {
     const input = tf.input({ shape: [4, 4, 2] });
     const up = tf.layers.upSampling2d({ name: 'up', size: [2, 2] }).apply(input) as tf.SymbolicTensor;

@@ -23,6 +23,9 @@ export interface ConvertOptions {
   inputName?: string;
   /** Input height/width when the model's InputLayer leaves them open. */
   inputSize?: number;
+  /** Input height/width instead of the InputLayer's own: a fully convolutional backbone read at
+   * another size (experiments: the paper's 256 pixels without the resize to 224). */
+  inputSizeOverride?: number;
   graphName?: string;
   /** Stored as ONNX metadata_props. */
   metadata?: Record<string, string>;
@@ -194,6 +197,7 @@ class KerasToOnnx {
     private readonly weights: Map<string, DecodedWeight>,
     private readonly inputName: string,
     private readonly inputSize: number | undefined,
+    private readonly inputSizeOverride: number | undefined,
   ) {}
 
   weight(layer: KerasLayer, key: string, required = true): DecodedWeight | undefined {
@@ -283,8 +287,8 @@ class KerasToOnnx {
       case 'InputLayer': {
         const shape = (c.batch_input_shape ?? c.batch_shape) as Array<number | null> | undefined;
         if (!Array.isArray(shape) || shape.length !== 4) throw new ConversionError('UNSUPPORTED_CONFIG', `input ${layer.name} must be [batch, h, w, c], got ${JSON.stringify(shape)}`);
-        const h = shape[1] ?? this.inputSize;
-        const w = shape[2] ?? this.inputSize;
+        const h = this.inputSizeOverride ?? shape[1] ?? this.inputSize;
+        const w = this.inputSizeOverride ?? shape[2] ?? this.inputSize;
         const ch = shape[3];
         if (!h || !w || !ch) throw new ConversionError('BAD_SHAPE', `input ${layer.name} has open size ${JSON.stringify(shape)}; pass inputSize`);
         const nchw = this.g.node('Transpose', [this.inputName], `${base}/nchw`, [attr.ints('perm', [0, 3, 1, 2])]);
@@ -525,7 +529,7 @@ export function convertLayersModel(source: LayersModelSource, options: ConvertOp
   }
   if (pooledFrom && !layers.has(pooledFrom)) throw new ConversionError('UNKNOWN_OUTPUT', `the model has no layer "${pooledFrom}" to pool`);
 
-  const converter = new KerasToOnnx(layers, decodeWeights(source), inputName, options.inputSize);
+  const converter = new KerasToOnnx(layers, decodeWeights(source), inputName, options.inputSize, options.inputSizeOverride);
   const inputLayer = converter.value(inputs[0]);
   const outputs: ConvertedOutput[] = [];
   const outputInfos: ValueInfoProto[] = [];

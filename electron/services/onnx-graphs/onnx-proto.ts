@@ -314,7 +314,7 @@ export class OnnxGraphBuilder {
       keep.push(n);
       for (const x of n.input) needed.add(x);
     }
-    return { nodes: keep.reverse(), initializers: this.initializers.filter((t) => needed.has(t.name as string)) };
+    return { nodes: keep.reverse(), initializers: this.initializers.filter((t) => needed.has(t.name)) };
   }
 
   /** Adds a node of another operator set than ONNX's own (makeModel imports the domain). */

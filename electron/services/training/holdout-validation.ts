@@ -8,8 +8,9 @@ import { generatorBalancedWeights } from '../evaluation/sample-weights';
 import { checkSplitUsable, splitWithHoldOut, type DatasetItem, type HoldOut } from './dataset-items';
 import { aggregateCropScores } from '../engine/multi-crop';
 import { featureSetFor, gatherRows, type FeatureTable } from './feature-table';
-import { scoreWithHead, trainHead, type FeatureSet, type HeadTrainingOptions, type HeadTrainingResult, type TrainingHooks } from './head-trainer';
+import { scoreWithHead, trainHead, type FeatureSet, type HeadWeights, type HeadTrainingOptions, type HeadTrainingResult, type TrainingHooks } from './head-trainer';
 import type { ViewName } from './image-views';
+import { TrainingError } from './training-errors';
 
 export interface FoldResult {
   heldOut: string;
@@ -291,11 +292,37 @@ export interface CrossedFoldOptions {
    * learns from each cell as a sample of its item's label and an item scores the mean cell logit.
    */
   cells?: number;
+  /**
+   * Experiments: the columns the head may read, chosen from the fold's training items and rows
+   * (indices, ascending); the head is trained on those and scores full rows (`headOnAllColumns`).
+   */
+  selectColumns?: (train: readonly DatasetItem[], set: FeatureSet) => Int32Array;
+}
+
+/** The same samples with only the given columns (indices into each row). */
+export function featureSetColumns(set: FeatureSet, keep: Int32Array): FeatureSet {
+  const n = set.labels.length;
+  const pick = (rows: Float32Array) => {
+    const out = new Float32Array(n * keep.length);
+    for (let i = 0; i < n; i++) for (let k = 0; k < keep.length; k++) out[i * keep.length + k] = rows[i * set.dim + keep[k]];
+    return out;
+  };
+  for (const k of keep) if (!Number.isInteger(k) || k < 0 || k >= set.dim) throw new TrainingError('BAD_FEATURES', `column ${k} is outside ${set.dim} columns`);
+  return { ...set, dim: keep.length, views: set.views.map(pick) };
+}
+
+/** A head trained on some columns, as a head on whole rows that gives the other columns no weight. */
+export function headOnAllColumns(weights: HeadWeights, keep: Int32Array, dim: number): HeadWeights {
+  if (keep.length !== weights.inputDim) throw new TrainingError('BAD_FEATURES', `the head reads ${weights.inputDim} columns, ${keep.length} were kept`);
+  const units = weights.dense1.units;
+  const kernel = new Float32Array(dim * units);
+  keep.forEach((col, k) => kernel.set(weights.dense1.kernel.subarray(k * units, (k + 1) * units), col * units));
+  return { ...weights, inputDim: dim, dense1: { ...weights.dense1, kernel } };
 }
 
 /** A feature set whose rows hold `cells` descriptors each, as one row per cell (weights shared out). */
 export function cellFeatureSet(set: FeatureSet, cells: number): FeatureSet {
-  if (!Number.isInteger(cells) || cells < 1 || set.dim % cells !== 0) throw new Error(`${set.dim} columns do not split into ${cells} cells`);
+  if (!Number.isInteger(cells) || cells < 1 || set.dim % cells !== 0) throw new TrainingError('BAD_FEATURES', `${set.dim} columns do not split into ${cells} cells`);
   const n = set.labels.length;
   const repeat = <T extends Uint8Array | Float32Array | Int32Array>(a: T, make: (len: number) => T, scale = 1): T => {
     const out = make(n * cells);
@@ -340,7 +367,10 @@ export async function runCrossedFold(
     trainSet = cellFeatureSet(trainSet, cells);
     valSet = cellFeatureSet(valSet, cells);
   }
-  const training = await trainHead(trainSet, valSet, head, { signal: options.signal });
+  const keep = options.selectColumns?.(split.train, trainSet);
+  if (keep && cells > 1) throw new TrainingError('BAD_OPTIONS', 'column selection and cells do not combine');
+  const training = await trainHead(keep ? featureSetColumns(trainSet, keep) : trainSet, keep ? featureSetColumns(valSet, keep) : valSet, head, { signal: options.signal });
+  if (keep) training.weights = headOnAllColumns(training.weights, keep, table.dim);
   const score = (rows: Float32Array) => (cells > 1 ? scoreCells(training.weights, rows, cells) : scoreWithHead(training.weights, rows));
   const testScores = score(gatherRows(table, split.test, 'plain'));
   const valScores = score(gatherRows(table, split.val, 'plain'));
