@@ -9,7 +9,7 @@
 //
 //   npx tsx models/experiments/crossed-experiments.ts --dataset <dir> [--cache dir] [--layers mid|last|mid:block_8_add:mean-std]
 //     [--taps block_2_add,block_8_add --layers "block_12_add:mean+block_8_add:mean-std,block_8_add:mean-std"]
-//     [--augment "flip;flip,bj;flip,mix,mix2"] [--units 256] [--dropout 0.5] [--l2 0] [--ensemble 1] [--linear <l2>] [--lr 0.001] [--input-noise 0] [--seed 1] [--groups 4] [--pairing 2|all] [--target-fpr 0.05] [--inference [--resize-only]] [--tta] [--std-only] [--extra-backbone inception_v3 --extra-layers ...] [--input-filter residual:<gain>[:<box>]|downup:<factor>] [--extra-input-filter ...] [--extra-combine concat|difference|difference-only] [--content-debias <l2> [--content-clip 20] [--content-sides synthetic|both] [--content-filter downup:8]] [--group-dro <step> [--dro-groups real|real+modality]] [--input-size 256] [--invariant-columns <k>] [--out results.json]
+//     [--augment "flip;flip,bj;flip,mix,mix2"] [--units 256] [--dropout 0.5] [--l2 0] [--ensemble 1] [--linear <l2>] [--lr 0.001] [--input-noise 0] [--seed 1] [--groups 4] [--pairing 2|all] [--target-fpr 0.05] [--inference [--resize-only]] [--tta] [--std-only] [--extra-backbone inception_v3 --extra-layers ...] [--input-filter residual:<gain>[:<box>]|downup:<factor>] [--extra-input-filter ...] [--extra-combine concat|difference|difference-only] [--content-debias <l2> [--content-clip 20] [--content-sides synthetic|both] [--content-filter downup:8]] [--group-dro <step> [--dro-groups real|real+modality]] [--input-size 256] [--invariant-columns <k>] [--remove-pcs <k>] [--out results.json]
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -23,9 +23,9 @@ import { layersFor, resolveBackbone, tfjsBackbone, type FeatureChoice } from '..
 import { loadDataset, splitWithHoldOut, type DatasetItem } from '../../electron/services/training/dataset-items';
 import { gridSizeOf, type LayerSpec } from '../../electron/services/training/feature-cache';
 import { buildFeatureTable, featureSetFor, gatherRows, type FeatureTable } from '../../electron/services/training/feature-table';
-import { balanceClassWeights, columnStats, scoreWithHead, standardise, trainHead, type HeadTrainingOptions, type HeadWeights } from '../../electron/services/training/head-trainer';
+import { balanceClassWeights, columnStats, scoreWithHead, standardise, trainHead, type FeatureSet, type HeadTrainingOptions, type HeadWeights } from '../../electron/services/training/head-trainer';
 import { fitLinearProbe } from '../../electron/services/training/linear-probe';
-import { cellFeatureSet, featureSetColumns, headOnAllColumns, perGeneratorRocAuc, planCrossedFolds, runCrossedValidation, scoreCells, summariseCrossedFolds, type CrossedFoldSpec, type CrossedSummary } from '../../electron/services/training/holdout-validation';
+import { cellFeatureSet, featureSetColumns, headOnAllColumns, headOnRawRows, perGeneratorRocAuc, projectedFeatureSet, type InputProjection, planCrossedFolds, runCrossedValidation, scoreCells, summariseCrossedFolds, type CrossedFoldSpec, type CrossedSummary } from '../../electron/services/training/holdout-validation';
 import { parseViews, type ViewName } from '../../electron/services/training/image-views';
 import { convertLayersModel, loadNsfwjsSource, withDownUpInput, withResidualInput } from '../../electron/services/onnx-graphs';
 import { args, opt } from './script-args';
@@ -74,6 +74,7 @@ const trainingGroups =
 // generator group, ranked by the smallest such difference in standard deviations (features that
 // separate the classes the same way whatever the collection, not only on average).
 const invariantColumns = numberOpt('--invariant-columns');
+const removePcs = numberOpt('--remove-pcs');
 function invariantColumnSelector(k: number, generatorGroups: readonly (readonly string[])[]) {
   const groupOfGenerator = new Map(generatorGroups.flatMap((g, i) => g.map((name) => [name, i] as const)));
   return (train: readonly DatasetItem[], set: { dim: number; views: Float32Array[]; labels: Uint8Array }): Int32Array => {
@@ -117,6 +118,7 @@ const headLabel = [
   head.inputNoise !== undefined ? `input noise ${head.inputNoise}` : '',
   head.groupDroStep !== undefined ? `group DRO ${head.groupDroStep} over ${droGroups}` : '',
   invariantColumns !== undefined ? `${invariantColumns} invariant columns` : '',
+  removePcs !== undefined ? `without ${removePcs} principal directions` : '',
 ].filter(Boolean).join(', ');
 const augmentSets = (opt('--augment', 'flip') as string).split(';').map((s) => parseViews(s));
 const layerArgs = (opt('--layers', 'mid') as string).split(',');
@@ -140,6 +142,56 @@ if (inputSizeOverride !== undefined && !taps.length) throw new Error('--input-si
 // --input-filter residual:<gain>[:<box>] | downup:<factor> (and --extra-input-filter for the extra
 // backbone): the backbone reads the image's high-frequency residual, x − mean of its box, amplified,
 // or the image with its finest detail averaged away (input-filters.ts).
+// --remove-pcs <k>: the head reads every standardised row without its components along the k
+// leading principal directions of the fold's training rows (what varies most across the training
+// crops is mostly content: faces against scenes, night against day), folded back onto raw rows.
+function principalDirections(k: number) {
+  return (_train: readonly DatasetItem[], set: { dim: number; views: Float32Array[]; labels: Uint8Array }): InputProjection => {
+    const d = set.dim;
+    const n = set.labels.length;
+    const { mean, std } = columnStats({ dim: d, views: set.views.slice(0, 1), labels: set.labels });
+    const z = standardise(set.views[0], d, mean, std);
+    // Subspace iteration on ZᵀZ from a seeded start: the leading k-dimensional subspace is all that
+    // is removed, so no rotation within it is needed.
+    let seed = 12345;
+    const rnd = () => ((seed = (seed * 48271) % 2147483647) / 2147483647) * 2 - 1;
+    let q = Float64Array.from({ length: k * d }, rnd);
+    const orthonormalise = (m: Float64Array) => {
+      for (let a = 0; a < k; a++) {
+        const va = m.subarray(a * d, (a + 1) * d);
+        for (let b = 0; b < a; b++) {
+          const vb = m.subarray(b * d, (b + 1) * d);
+          let dot = 0;
+          for (let j = 0; j < d; j++) dot += va[j] * vb[j];
+          for (let j = 0; j < d; j++) va[j] -= dot * vb[j];
+        }
+        let norm = 0;
+        for (let j = 0; j < d; j++) norm += va[j] * va[j];
+        norm = Math.sqrt(norm) || 1;
+        for (let j = 0; j < d; j++) va[j] /= norm;
+      }
+    };
+    orthonormalise(q);
+    const y = new Float64Array(n * k);
+    for (let iter = 0; iter < 12; iter++) {
+      y.fill(0);
+      for (let i = 0; i < n; i++) for (let a = 0; a < k; a++) {
+        let dot = 0;
+        for (let j = 0; j < d; j++) dot += z[i * d + j] * q[a * d + j];
+        y[i * k + a] = dot;
+      }
+      const next = new Float64Array(k * d);
+      for (let i = 0; i < n; i++) for (let a = 0; a < k; a++) {
+        const w = y[i * k + a];
+        for (let j = 0; j < d; j++) next[a * d + j] += w * z[i * d + j];
+      }
+      orthonormalise(next);
+      q = next;
+    }
+    return { mean, std, directions: Float32Array.from(q) };
+  };
+}
+const projectInputs = removePcs === undefined ? undefined : principalDirections(removePcs);
 const selectColumns = invariantColumns === undefined ? undefined : invariantColumnSelector(invariantColumns, plan.generatorGroups);
 const backbone = withInputFilter(taps.length ? tappedBackbone(taps) : shippedBackbone, opt('--input-filter'));
 
@@ -468,8 +520,11 @@ for (const layerArg of layerArgs) {
     if (cells > 1 && (args.includes('--tta') || args.includes('--inference'))) throw new Error('grid pooling: no --tta or --inference');
     const valSet = featureSetFor(table, split.val, ['plain'], groupOf);
     const mainKeep = selectColumns?.(split.train, mainSet);
-    const main = await trainHead(cells > 1 ? cellFeatureSet(mainSet, cells) : mainKeep ? featureSetColumns(mainSet, mainKeep) : mainSet, cells > 1 ? cellFeatureSet(valSet, cells) : mainKeep ? featureSetColumns(valSet, mainKeep) : valSet, head);
+    const mainProjection = projectInputs?.(split.train, mainSet);
+    const prepare = (set: FeatureSet) => (cells > 1 ? cellFeatureSet(set, cells) : mainKeep ? featureSetColumns(set, mainKeep) : mainProjection ? projectedFeatureSet(set, mainProjection) : set);
+    const main = await trainHead(prepare(mainSet), prepare(valSet), head);
     if (mainKeep) main.weights = headOnAllColumns(main.weights, mainKeep, table.dim);
+    if (mainProjection) main.weights = headOnRawRows(main.weights, mainProjection);
     const testRows = gatherRows(table, split.test, 'plain');
     const testScores = cells > 1 ? scoreCells(main.weights, testRows, cells) : scoreWithHead(main.weights, testRows);
     const testAuc = computeRocAuc(split.test.map((i) => i.label), testScores, generatorBalancedWeights(split.test));
@@ -481,6 +536,7 @@ for (const layerArg of layerArgs) {
       trainingGroups,
       cells,
       selectColumns,
+      projectInputs,
       onFold: (run, i, n) => {
         foldHeads.push(run.weights);
         const r = run.result;

@@ -9,6 +9,8 @@ import {
   cellFeatureSet,
   featureSetColumns,
   headOnAllColumns,
+  headOnRawRows,
+  projectedFeatureSet,
   generatorFamilyOf,
   planCrossedFolds,
   runCrossedFold,
@@ -241,5 +243,40 @@ describe('crossed hold-out folds', () => {
     Array.from(scoreWithHead(narrow, picked.views[0])).forEach((p, i) => expect(p).toBeCloseTo(scoreWithHead(run.weights, data)[i], 6));
     expect(() => featureSetColumns(set, Int32Array.from([4]))).toThrow();
     expect(() => headOnAllColumns(narrow, Int32Array.from([0]), dim)).toThrow();
+  });
+
+  it('trains on rows with chosen directions taken out, and folds that projection back into a head on raw rows', async () => {
+    const items = makeItems();
+    const { table, data, dim } = separableTable(items, 13);
+    // One unit direction mixing columns 1 and 2 (noise columns) in the standardised space.
+    const direction = Float32Array.from([0, Math.SQRT1_2, Math.SQRT1_2, 0]);
+    const projection = { mean: Float32Array.from([0.1, -0.2, 0.3, 0]), std: Float32Array.from([2, 1, 0.5, 1]), directions: direction };
+    const set = { dim, views: [data], labels: Uint8Array.from(items, (i) => i.label), weights: new Float32Array(items.length).fill(1) };
+    const projected = projectedFeatureSet(set, projection);
+    for (let i = 0; i < 5; i++) {
+      const z = Array.from({ length: dim }, (_, j) => (data[i * dim + j] - projection.mean[j]) / projection.std[j]);
+      const along = (z[1] + z[2]) * Math.SQRT1_2;
+      const expected = z.map((v, j) => v - along * direction[j]);
+      expected.forEach((v, j) => expect(projected.views[0][i * dim + j]).toBeCloseTo(v, 5));
+    }
+    const fold = planCrossedFolds(items, sourceOf, { groups: 2, pairing: 1 }).folds[0];
+    const seen: string[][] = [];
+    const run = await runCrossedFold(table, items, fold, sourceOf, ['plain'], { epochs: 30, hiddenUnits: 8, learningRate: 0.01, seed: 1 }, {
+      targetFpr: 0.05,
+      projectInputs: (train) => {
+        seen.push(train.map((i) => i.id));
+        return projection;
+      },
+    });
+    expect(seen).toEqual([splitForCrossedFold(items, fold, sourceOf).train.map((i) => i.id)]);
+    expect(run.result.rocAuc).toBe(1);
+    // An identity projection leaves a head as it is; any other folds into the first layer, so that
+    // raw rows score as the projected rows do through the unfolded head.
+    const identity = { mean: new Float32Array(dim), std: new Float32Array(dim).fill(1), directions: new Float32Array(0) };
+    expect(Array.from(headOnRawRows(run.weights, identity).dense1.kernel)).toEqual(Array.from(run.weights.dense1.kernel));
+    const random = { ...run.weights, dense1: { ...run.weights.dense1, kernel: Float32Array.from(run.weights.dense1.kernel, (_, i) => Math.sin(i)) } };
+    const onProjected = scoreWithHead(random, projected.views[0]);
+    Array.from(scoreWithHead(headOnRawRows(random, projection), data)).forEach((p, i) => expect(p).toBeCloseTo(onProjected[i], 5));
+    expect(() => projectedFeatureSet({ ...set, dim: 3 }, projection)).toThrow();
   });
 });

@@ -297,6 +297,68 @@ export interface CrossedFoldOptions {
    * (indices, ascending); the head is trained on those and scores full rows (`headOnAllColumns`).
    */
   selectColumns?: (train: readonly DatasetItem[], set: FeatureSet) => Int32Array;
+  /**
+   * Experiments: directions to take out of every standardised row before the head reads it, from
+   * the fold's training items and rows; the head is folded back onto raw rows (`headOnRawRows`).
+   */
+  projectInputs?: (train: readonly DatasetItem[], set: FeatureSet) => InputProjection;
+}
+
+/** Rows standardised by mean and std, then with their components along k orthonormal directions removed. */
+export interface InputProjection {
+  mean: Float32Array;
+  std: Float32Array;
+  /** k × dim, row-major, orthonormal rows in the standardised space. */
+  directions: Float32Array;
+}
+
+function projectRows(rows: Float32Array, dim: number, p: InputProjection): Float32Array {
+  const k = p.directions.length / dim;
+  const out = new Float32Array(rows.length);
+  const z = new Float64Array(dim);
+  for (let o = 0; o < rows.length; o += dim) {
+    for (let j = 0; j < dim; j++) z[j] = (rows[o + j] - p.mean[j]) / p.std[j];
+    for (let q = 0; q < k; q++) {
+      const v = p.directions.subarray(q * dim, (q + 1) * dim);
+      let dot = 0;
+      for (let j = 0; j < dim; j++) dot += z[j] * v[j];
+      for (let j = 0; j < dim; j++) z[j] -= dot * v[j];
+    }
+    for (let j = 0; j < dim; j++) out[o + j] = z[j];
+  }
+  return out;
+}
+
+/** The same samples with every row projected (`InputProjection`). */
+export function projectedFeatureSet(set: FeatureSet, p: InputProjection): FeatureSet {
+  if (p.mean.length !== set.dim || p.std.length !== set.dim || p.directions.length % set.dim !== 0) throw new TrainingError('BAD_FEATURES', `a projection for ${p.mean.length} columns does not fit ${set.dim}`);
+  return { ...set, views: set.views.map((v) => projectRows(v, set.dim, p)) };
+}
+
+/**
+ * A head trained on projected rows as a head on raw rows: the projection is linear, so it folds into
+ * the first dense layer (kernel diag(1/std)·(I − VᵀV)·K, bias b − mean·that kernel).
+ */
+export function headOnRawRows(weights: HeadWeights, p: InputProjection): HeadWeights {
+  const d = weights.inputDim;
+  const units = weights.dense1.units;
+  const k = p.directions.length / d;
+  const kernel = Float32Array.from(weights.dense1.kernel);
+  const vk = new Float64Array(units);
+  for (let q = 0; q < k; q++) {
+    const v = p.directions.subarray(q * d, (q + 1) * d);
+    vk.fill(0);
+    for (let j = 0; j < d; j++) for (let u = 0; u < units; u++) vk[u] += v[j] * weights.dense1.kernel[j * units + u];
+    for (let j = 0; j < d; j++) for (let u = 0; u < units; u++) kernel[j * units + u] -= v[j] * vk[u];
+  }
+  const bias = Float32Array.from(weights.dense1.bias);
+  for (let j = 0; j < d; j++) {
+    for (let u = 0; u < units; u++) {
+      kernel[j * units + u] /= p.std[j];
+      bias[u] -= p.mean[j] * kernel[j * units + u];
+    }
+  }
+  return { ...weights, dense1: { ...weights.dense1, kernel, bias } };
 }
 
 /** The same samples with only the given columns (indices into each row). */
@@ -368,9 +430,13 @@ export async function runCrossedFold(
     valSet = cellFeatureSet(valSet, cells);
   }
   const keep = options.selectColumns?.(split.train, trainSet);
-  if (keep && cells > 1) throw new TrainingError('BAD_OPTIONS', 'column selection and cells do not combine');
-  const training = await trainHead(keep ? featureSetColumns(trainSet, keep) : trainSet, keep ? featureSetColumns(valSet, keep) : valSet, head, { signal: options.signal });
+  const projection = options.projectInputs?.(split.train, trainSet);
+  if ((keep || projection) && cells > 1) throw new TrainingError('BAD_OPTIONS', 'column selection or projection and cells do not combine');
+  if (keep && projection) throw new TrainingError('BAD_OPTIONS', 'column selection and projection do not combine');
+  const prepare = (set: FeatureSet) => (keep ? featureSetColumns(set, keep) : projection ? projectedFeatureSet(set, projection) : set);
+  const training = await trainHead(prepare(trainSet), prepare(valSet), head, { signal: options.signal });
   if (keep) training.weights = headOnAllColumns(training.weights, keep, table.dim);
+  if (projection) training.weights = headOnRawRows(training.weights, projection);
   const score = (rows: Float32Array) => (cells > 1 ? scoreCells(training.weights, rows, cells) : scoreWithHead(training.weights, rows));
   const testScores = score(gatherRows(table, split.test, 'plain'));
   const valScores = score(gatherRows(table, split.val, 'plain'));
