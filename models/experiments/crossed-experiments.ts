@@ -23,9 +23,9 @@ import { layersFor, resolveBackbone, tfjsBackbone, type FeatureChoice } from '..
 import { loadDataset, splitWithHoldOut, type DatasetItem } from '../../electron/services/training/dataset-items';
 import { gridSizeOf, type LayerSpec } from '../../electron/services/training/feature-cache';
 import { buildFeatureTable, featureSetFor, gatherRows, type FeatureTable } from '../../electron/services/training/feature-table';
-import { balanceClassWeights, columnStats, scoreWithHead, standardise, trainHead, type FeatureSet, type HeadTrainingOptions, type HeadWeights } from '../../electron/services/training/head-trainer';
+import { balanceClassWeights, columnStats, scoreWithHead, standardise, type HeadTrainingOptions, type HeadWeights } from '../../electron/services/training/head-trainer';
 import { fitLinearProbe } from '../../electron/services/training/linear-probe';
-import { cellFeatureSet, featureSetColumns, headOnAllColumns, headOnRawRows, perGeneratorRocAuc, projectedFeatureSet, type InputProjection, planCrossedFolds, runCrossedValidation, scoreCells, summariseCrossedFolds, type CrossedFoldSpec, type CrossedSummary } from '../../electron/services/training/holdout-validation';
+import { perGeneratorRocAuc, type InputProjection, planCrossedFolds, runCrossedValidation, scoreCells, summariseCrossedFolds, trainHeadForRows, type CrossedFoldSpec, type CrossedSummary } from '../../electron/services/training/holdout-validation';
 import { parseViews, type ViewName } from '../../electron/services/training/image-views';
 import { convertLayersModel, loadNsfwjsSource, withDownUpInput, withResidualInput } from '../../electron/services/onnx-graphs';
 import { args, opt } from './script-args';
@@ -75,6 +75,9 @@ const trainingGroups =
 // separate the classes the same way whatever the collection, not only on average).
 const invariantColumns = numberOpt('--invariant-columns');
 const removePcs = numberOpt('--remove-pcs');
+for (const [name, k] of [['--invariant-columns', invariantColumns], ['--remove-pcs', removePcs]] as const) {
+  if (k !== undefined && !(Number.isInteger(k) && k >= 1)) throw new Error(`${name} <count ≥ 1>, not ${k}`);
+}
 function invariantColumnSelector(k: number, generatorGroups: readonly (readonly string[])[]) {
   const groupOfGenerator = new Map(generatorGroups.flatMap((g, i) => g.map((name) => [name, i] as const)));
   return (train: readonly DatasetItem[], set: { dim: number; views: Float32Array[]; labels: Uint8Array }): Int32Array => {
@@ -136,7 +139,7 @@ const shippedBackbone = resolveBackbone('mobilenet_v2');
 const taps = (opt('--taps', '') as string).split(',').filter(Boolean);
 // --input-size 256: the tapped backbone reads the paper's 256-pixel image as it is, without the
 // bilinear resize to MobileNetV2's 224 (the network is fully convolutional and the taps pool globally).
-const inputSizeOverride = opt('--input-size') ? Number(opt('--input-size')) : undefined;
+const inputSizeOverride = numberOpt('--input-size');
 if (inputSizeOverride !== undefined && (!Number.isInteger(inputSizeOverride) || inputSizeOverride < 32)) throw new Error(`--input-size <pixels>, not ${opt('--input-size')}`);
 if (inputSizeOverride !== undefined && !taps.length) throw new Error('--input-size needs --taps (the experiment build of the backbone)');
 // --input-filter residual:<gain>[:<box>] | downup:<factor> (and --extra-input-filter for the extra
@@ -519,12 +522,7 @@ for (const layerArg of layerArgs) {
     const cells = grid === undefined ? 1 : grid * grid;
     if (cells > 1 && (args.includes('--tta') || args.includes('--inference'))) throw new Error('grid pooling: no --tta or --inference');
     const valSet = featureSetFor(table, split.val, ['plain'], groupOf);
-    const mainKeep = selectColumns?.(split.train, mainSet);
-    const mainProjection = projectInputs?.(split.train, mainSet);
-    const prepare = (set: FeatureSet) => (cells > 1 ? cellFeatureSet(set, cells) : mainKeep ? featureSetColumns(set, mainKeep) : mainProjection ? projectedFeatureSet(set, mainProjection) : set);
-    const main = await trainHead(prepare(mainSet), prepare(valSet), head);
-    if (mainKeep) main.weights = headOnAllColumns(main.weights, mainKeep, table.dim);
-    if (mainProjection) main.weights = headOnRawRows(main.weights, mainProjection);
+    const main = await trainHeadForRows(split.train, mainSet, valSet, head, { cells, selectColumns, projectInputs });
     const testRows = gatherRows(table, split.test, 'plain');
     const testScores = cells > 1 ? scoreCells(main.weights, testRows, cells) : scoreWithHead(main.weights, testRows);
     const testAuc = computeRocAuc(split.test.map((i) => i.label), testScores, generatorBalancedWeights(split.test));

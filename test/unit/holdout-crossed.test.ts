@@ -278,5 +278,9 @@ describe('crossed hold-out folds', () => {
     const onProjected = scoreWithHead(random, projected.views[0]);
     Array.from(scoreWithHead(headOnRawRows(random, projection), data)).forEach((p, i) => expect(p).toBeCloseTo(onProjected[i], 5));
     expect(() => projectedFeatureSet({ ...set, dim: 3 }, projection)).toThrow();
+    // Selection and projection are one choice, and neither combines with cells.
+    const both = { targetFpr: 0.05, projectInputs: () => projection, selectColumns: () => Int32Array.from([0]) };
+    await expect(runCrossedFold(table, items, fold, sourceOf, ['plain'], { epochs: 2, hiddenUnits: 4, seed: 1 }, both)).rejects.toMatchObject({ code: 'BAD_OPTIONS' });
+    await expect(runCrossedFold(table, items, fold, sourceOf, ['plain'], { epochs: 2, hiddenUnits: 4, seed: 1 }, { targetFpr: 0.05, cells: 2, projectInputs: () => projection })).rejects.toMatchObject({ code: 'BAD_OPTIONS' });
   });
 });

@@ -161,7 +161,8 @@ describe('tfjs layers → ONNX, layer by layer', () => {
     };
     const small = build(8);
     randomiseWeights(small, 4);
-    const converted = convertLayersModel(await toSource(small), { outputs: ['d1'], inputSizeOverride: 12 });
+    const source = await toSource(small);
+    const converted = convertLayersModel(source, { outputs: ['d1'], inputSizeOverride: 12 });
     expect(converted.inputShape).toEqual([12, 12, 3]);
     expect(converted.outputs[0]).toEqual({ name: 'd1', shape: [6, 6, 4] });
     const large = build(12);
@@ -173,6 +174,7 @@ describe('tfjs layers → ONNX, layer by layer', () => {
     expect(got.length).toBe(ref.length);
     for (let i = 0; i < ref.length; i++) expect(Math.abs(got[i] - ref[i])).toBeLessThan(1e-5);
     await session.release();
+    for (const bad of [0, 12.5, -4]) expect(() => convertLayersModel(source, { outputs: ['d1'], inputSizeOverride: bad })).toThrow(ConversionError);
   });
 
   it('rejects unknown outputs and unsupported layers with typed errors', async () => {

@@ -529,7 +529,9 @@ export function convertLayersModel(source: LayersModelSource, options: ConvertOp
   }
   if (pooledFrom && !layers.has(pooledFrom)) throw new ConversionError('UNKNOWN_OUTPUT', `the model has no layer "${pooledFrom}" to pool`);
 
-  const converter = new KerasToOnnx(layers, decodeWeights(source), inputName, options.inputSize, options.inputSizeOverride);
+  const override = options.inputSizeOverride;
+  if (override !== undefined && !(Number.isInteger(override) && override >= 1 && override <= 8192)) throw new ConversionError('BAD_SHAPE', `input size ${override} is not a whole number of pixels from 1 to 8192`);
+  const converter = new KerasToOnnx(layers, decodeWeights(source), inputName, options.inputSize, override);
   const inputLayer = converter.value(inputs[0]);
   const outputs: ConvertedOutput[] = [];
   const outputInfos: ValueInfoProto[] = [];

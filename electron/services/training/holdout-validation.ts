@@ -373,6 +373,30 @@ export function featureSetColumns(set: FeatureSet, keep: Int32Array): FeatureSet
   return { ...set, dim: keep.length, views: set.views.map(pick) };
 }
 
+/**
+ * The paper's head on a training and a validation set with the experiments' options applied alike to
+ * both: cells (a grid-pooled row as one sample per cell), or a column selection or projection chosen
+ * from the training items and rows and folded back, so that the head returned reads whole rows.
+ */
+export async function trainHeadForRows(
+  trainItems: readonly DatasetItem[],
+  trainSet: FeatureSet,
+  valSet: FeatureSet,
+  head: HeadTrainingOptions,
+  options: Pick<CrossedFoldOptions, 'cells' | 'selectColumns' | 'projectInputs' | 'signal'>,
+): Promise<HeadTrainingResult> {
+  const cells = options.cells ?? 1;
+  if (cells > 1 && (options.selectColumns || options.projectInputs)) throw new TrainingError('BAD_OPTIONS', 'column selection or projection and cells do not combine');
+  if (options.selectColumns && options.projectInputs) throw new TrainingError('BAD_OPTIONS', 'column selection and projection do not combine');
+  const keep = options.selectColumns?.(trainItems, trainSet);
+  const projection = options.projectInputs?.(trainItems, trainSet);
+  const prepare = (set: FeatureSet) => (cells > 1 ? cellFeatureSet(set, cells) : keep ? featureSetColumns(set, keep) : projection ? projectedFeatureSet(set, projection) : set);
+  const training = await trainHead(prepare(trainSet), prepare(valSet), head, { signal: options.signal });
+  if (keep) training.weights = headOnAllColumns(training.weights, keep, trainSet.dim);
+  if (projection) training.weights = headOnRawRows(training.weights, projection);
+  return training;
+}
+
 /** A head trained on some columns, as a head on whole rows that gives the other columns no weight. */
 export function headOnAllColumns(weights: HeadWeights, keep: Int32Array, dim: number): HeadWeights {
   if (keep.length !== weights.inputDim) throw new TrainingError('BAD_FEATURES', `the head reads ${weights.inputDim} columns, ${keep.length} were kept`);
@@ -420,23 +444,12 @@ export async function runCrossedFold(
   const split = splitForCrossedFold(items, fold, realSourceOf);
   checkSplitUsable(split, `fold ${fold.realSource} × generator group ${fold.generatorGroup}`);
   const groupOf = options.balanceRealSources ? realSourceOf : undefined;
-  let trainSet = featureSetFor(table, split.train, trainViews, groupOf);
+  const trainSet = featureSetFor(table, split.train, trainViews, groupOf);
   if (options.reweightTraining) trainSet.weights = options.reweightTraining(split.train, trainSet.weights);
   if (options.trainingGroups) trainSet.groups = options.trainingGroups(split.train);
-  let valSet = featureSetFor(table, split.val, ['plain'], groupOf);
+  const valSet = featureSetFor(table, split.val, ['plain'], groupOf);
   const cells = options.cells ?? 1;
-  if (cells > 1) {
-    trainSet = cellFeatureSet(trainSet, cells);
-    valSet = cellFeatureSet(valSet, cells);
-  }
-  const keep = options.selectColumns?.(split.train, trainSet);
-  const projection = options.projectInputs?.(split.train, trainSet);
-  if ((keep || projection) && cells > 1) throw new TrainingError('BAD_OPTIONS', 'column selection or projection and cells do not combine');
-  if (keep && projection) throw new TrainingError('BAD_OPTIONS', 'column selection and projection do not combine');
-  const prepare = (set: FeatureSet) => (keep ? featureSetColumns(set, keep) : projection ? projectedFeatureSet(set, projection) : set);
-  const training = await trainHead(prepare(trainSet), prepare(valSet), head, { signal: options.signal });
-  if (keep) training.weights = headOnAllColumns(training.weights, keep, table.dim);
-  if (projection) training.weights = headOnRawRows(training.weights, projection);
+  const training = await trainHeadForRows(split.train, trainSet, valSet, head, options);
   const score = (rows: Float32Array) => (cells > 1 ? scoreCells(training.weights, rows, cells) : scoreWithHead(training.weights, rows));
   const testScores = score(gatherRows(table, split.test, 'plain'));
   const valScores = score(gatherRows(table, split.val, 'plain'));
